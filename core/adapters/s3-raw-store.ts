@@ -1,0 +1,45 @@
+/** Raw objects in S3 (or LocalStack S3 through an endpoint override). */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { RawStore } from "../ports.ts";
+
+/** Parses `s3://bucket/prefix` into its parts. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m?.[1]) throw new Error(`Not an S3 URL: ${url} (expected s3://bucket[/prefix])`);
+  const prefix = m[2] ? m[2].replace(/\/?$/, "/") : "";
+  return { bucket: m[1], prefix };
+}
+
+export function s3RawStore(client: S3Client, url: string): RawStore {
+  const { bucket, prefix } = parseS3Url(url);
+  return {
+    location: url,
+    async put(key, body) {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: prefix + key,
+          Body: body,
+          ContentType: "application/json",
+        }),
+      );
+    },
+    async get(key) {
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
+      if (!out.Body) throw new Error(`Empty raw object s3://${bucket}/${prefix}${key}`);
+      return out.Body.transformToString("utf8");
+    },
+    async list(keyPrefix) {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix + keyPrefix, ContinuationToken: token }),
+        );
+        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key.slice(prefix.length));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return keys.sort();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Ports: what use cases need from the outside world. Adapters in `core/adapters` implement them for
+ * S3, the local filesystem and Postgres; unit tests pass small in-memory fakes.
+ */
+import type { Interval } from "./domain/interval.ts";
+import type { Observation, ProviderSource } from "./domain/observation.ts";
+import type { Site } from "./domain/sites.ts";
+
+/** A content-addressed-by-name object store: S3 in the cloud, a directory in the embedded default. */
+export interface RawStore {
+  /** Human-readable location, e.g. `s3://bucket/prefix` or `/abs/dir`. */
+  readonly location: string;
+  put(key: string, body: string): Promise<void>;
+  get(key: string): Promise<string>;
+  /** Keys under `prefix`, sorted ascending. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/**
+ * What lands in the raw store for every HTTP response, errors included, before any parsing. Replays
+ * parse only this, so it carries everything parsing needs — and never the API key.
+ */
+export interface RawEnvelope {
+  version: 1;
+  source: ProviderSource;
+  interval: Interval;
+  batch: number;
+  /** The sites this request asked for, in request order (Open-Meteo answers in the same order). */
+  sites: Site[];
+  /** Request URL with secrets removed. */
+  url: string;
+  status: number;
+  /** Selected response headers (content-type, retry-after). */
+  headers: Record<string, string>;
+  /** Which attempt produced this response (1-based). */
+  attempt: number;
+  fetchedAt: string;
+  latencyMs: number;
+  /** The response body exactly as received (text; may be malformed JSON). */
+  body: string;
+  /** Set when no HTTP response arrived (timeout, connection refused). */
+  networkError?: string;
+}
+
+/** Per-site outcome of parsing one envelope. */
+export type SiteParseResult =
+  | { siteId: string; status: "ok"; observation: Observation }
+  | { siteId: string; status: "failed"; reason: string }
+  | { siteId: string; status: "quarantined"; reason: string; payload: unknown };
+
+/** One weather API behind the common port. */
+export interface WeatherProvider {
+  readonly source: ProviderSource;
+  /** Sites per request (Open-Meteo batches many coordinates; OpenWeatherMap takes one). */
+  readonly batchSize: number;
+  /** Requests in flight at once and requests per minute, from the provider's free tier by default. */
+  readonly concurrency: number;
+  readonly ratePerMinute: number;
+  /** Builds the request URL for one batch. `redact` leaves secrets out (for raw objects and logs). */
+  url(sites: Site[], interval: Interval, opts?: { redact?: boolean }): string;
+  /**
+   * Turns one landed envelope into per-site results. Pure: replays call it on stored envelopes and
+   * must get the same observations.
+   */
+  parse(envelope: RawEnvelope): SiteParseResult[];
+}
