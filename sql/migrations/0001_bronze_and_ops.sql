@@ -5,7 +5,6 @@ create schema if not exists bronze;
 create schema if not exists ops;
 
 create table bronze.weather_observations (
-    observation_id bigint generated always as identity primary key,
     site_id text not null,
     source text not null,
     observed_at timestamptz not null,
@@ -25,7 +24,8 @@ create table bronze.weather_observations (
     ingested_at timestamptz not null,
     raw_object_key text not null,
     payload jsonb not null,
-    constraint weather_observations_natural_key unique (site_id, source, observed_at)
+    -- The natural key: one row per site, source and observation time. Upserts and replays hit it.
+    constraint weather_observations_pkey primary key (site_id, source, observed_at)
 );
 -- Incremental transforms select by ingestion time and by observation time.
 create index weather_observations_ingested_at_idx on bronze.weather_observations (ingested_at);
