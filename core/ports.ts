@@ -64,3 +64,56 @@ export interface WeatherProvider {
    */
   parse(envelope: RawEnvelope): SiteParseResult[];
 }
+
+/** One ingestion run's bookkeeping row (ops.ingestion_runs). */
+export interface IngestionRunRecord {
+  runId: string;
+  source: ProviderSource;
+  interval: Interval;
+  startedAt: Date;
+  finishedAt?: Date;
+  status: "running" | "succeeded" | "failed";
+  sitesTotal: number;
+  sitesOk: number;
+  sitesFailed: number;
+  sitesQuarantined: number;
+  observationsLoaded: number;
+  fetchLatencyP50Ms: number | null;
+  fetchLatencyP95Ms: number | null;
+  rawObjectKeys: string[];
+  error?: string | null;
+}
+
+export interface SiteOutcome {
+  siteId: string;
+  status: "ok" | "failed" | "quarantined";
+  reason: string | null;
+  rawObjectKey: string | null;
+}
+
+export interface QuarantineEntry {
+  source: ProviderSource;
+  interval: Interval;
+  siteId: string;
+  rawObjectKey: string;
+  reason: string;
+  payload: unknown;
+  ingestionRunId: string;
+  quarantinedAt: Date;
+}
+
+/** A bronze row: the canonical observation plus its audit columns. */
+export interface BronzeRow extends Observation {
+  ingestionRunId: string;
+  ingestedAt: Date;
+  rawObjectKey: string;
+}
+
+/** Where ingestion writes: bronze rows, quarantine and the run ledger. */
+export interface BronzeRepository {
+  /** Idempotent upsert on (site_id, source, observed_at); returns rows inserted or changed. */
+  upsertObservations(rows: BronzeRow[]): Promise<number>;
+  quarantine(entries: QuarantineEntry[]): Promise<void>;
+  startRun(run: IngestionRunRecord): Promise<void>;
+  finishRun(run: IngestionRunRecord, sites: SiteOutcome[]): Promise<void>;
+}

@@ -60,8 +60,12 @@ export type Config = z.infer<typeof envSchema>;
  * Validates the environment once. Throws {@link ConfigError} naming every bad variable, so a
  * misconfigured Lambda fails at cold start with a message that says what to set.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+export function loadConfig(
+  overrides: Record<string, string | undefined> = {},
+  env: Record<string, string | undefined> = process.env,
+): Config {
+  const merged = { ...env, ...overrides };
+  const cleaned = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
@@ -70,7 +74,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return parsed.data;
 }
 
-/** Reads a value only the config module may see: whether stderr/stdout is interactive etc. stay in the CLI. */
+/** Where raw objects land: RAW_STORE, or a directory inside WEATHER_HOME. */
 export function rawStoreLocation(config: Config): string {
   return config.RAW_STORE ?? `${config.WEATHER_HOME}/raw`;
 }

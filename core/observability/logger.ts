@@ -8,10 +8,10 @@ import type { LogLevel } from "@aws-lambda-powertools/logger/types";
 
 /** What use cases need from a logger: a message plus structured attributes, never string-built. */
 export interface Log {
-  debug(message: string, attributes?: Record<string, unknown>): void;
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
+  debug(message: string, ...attributes: Record<string, unknown>[]): void;
+  info(message: string, ...attributes: Record<string, unknown>[]): void;
+  warn(message: string, ...attributes: Record<string, unknown>[]): void;
+  error(message: string, ...attributes: Record<string, unknown>[]): void;
 }
 
 export interface LoggerOptions {
@@ -36,8 +36,10 @@ export function createLogger(opts: LoggerOptions): Logger {
 /** A logger that records entries in memory: for tests and for asserting secrets never appear. */
 export function memoryLog(): Log & { entries: { level: string; message: string; attributes?: unknown }[] } {
   const entries: { level: string; message: string; attributes?: unknown }[] = [];
-  const at = (level: string) => (message: string, attributes?: Record<string, unknown>) => {
-    entries.push({ level, message, attributes });
+  const at =
+    (level: string) =>
+    (message: string, ...attributes: Record<string, unknown>[]) => {
+      entries.push({ level, message, attributes: Object.assign({}, ...attributes) });
   };
   return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

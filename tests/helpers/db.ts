@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { type Database, openDatabase } from "#core/adapters/database.ts";
+import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
 import { migrate } from "#core/db/migrate.ts";
 
 export interface TestDatabase extends Database {
@@ -24,7 +25,7 @@ export async function createTestDatabase(opts: { migrate?: boolean } = {}): Prom
     await admin.end();
     const url = new URL(serverUrl);
     url.pathname = `/${name}`;
-    db = await openDatabase({ url: url.toString() });
+    db = openDatabase(url.toString());
     drop = async () => {
       const a = new pg.Client({ connectionString: serverUrl });
       await a.connect();
@@ -32,7 +33,7 @@ export async function createTestDatabase(opts: { migrate?: boolean } = {}): Prom
       await a.end();
     };
   } else {
-    db = await openDatabase({});
+    db = await openEmbeddedDatabase();
   }
   if (opts.migrate !== false) await migrate(db.pool);
   return {

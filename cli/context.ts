@@ -1,0 +1,70 @@
+/**
+ * Shared wiring for CLI commands: flags → config overrides → runtime, with the simulator started
+ * when `--source simulator` asks for it, and everything closed afterwards.
+ */
+import { type Config, loadConfig, type SourceName } from "#core/config/env.ts";
+import { type Interval, intervalStart } from "#core/domain/interval.ts";
+import type { ProviderSource } from "#core/domain/observation.ts";
+import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
+import { migrate } from "#core/db/migrate.ts";
+import { createLogger } from "#core/observability/logger.ts";
+import { openRuntime, type Runtime } from "#core/runtime.ts";
+
+export interface CommonFlags {
+  db?: string;
+  raw?: string;
+  sites?: string;
+  source?: SourceName;
+  home?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function configFrom(flags: CommonFlags, extra: Record<string, string | undefined> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: flags.db,
+    RAW_STORE: flags.raw,
+    SITES_FILE: flags.sites,
+    WEATHER_SOURCE: flags.source,
+    WEATHER_HOME: flags.home,
+    ...extra,
+  });
+}
+
+export function cliLogger(config: Config, flags: CommonFlags) {
+  return createLogger({
+    serviceName: config.POWERTOOLS_SERVICE_NAME,
+    logLevel: flags.verbose ? "DEBUG" : "WARN",
+    stream: "stderr",
+  });
+}
+
+/** Opens the runtime (and applies migrations), runs `fn`, and always closes what it opened. */
+export async function withRuntime<T>(config: Config, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = await openRuntime(config, { embedded: openEmbeddedDatabase });
+  try {
+    await migrate(rt.db.pool);
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+/**
+ * Resolves `--source`: the simulator serves the Open-Meteo API on loopback, its clock pinned to the
+ * interval so the same interval always yields the same payloads.
+ */
+export async function withSource<T>(
+  config: Config,
+  interval: Interval,
+  fn: (config: Config, source: ProviderSource) => Promise<T>,
+): Promise<T> {
+  if (config.WEATHER_SOURCE !== "simulator") return fn(config, config.WEATHER_SOURCE);
+  const { startSimulator } = await import("../simulator/server.ts");
+  const sim = await startSimulator({ clock: () => intervalStart(interval) });
+  try {
+    return await fn({ ...config, OPEN_METEO_BASE_URL: sim.url, WEATHER_SOURCE: "open-meteo" }, "open-meteo");
+  } finally {
+    await sim.close();
+  }
+}

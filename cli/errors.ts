@@ -1,0 +1,17 @@
+/** Maps errors to exit codes: 2 for bad input or configuration, 1 for everything else. */
+import { ConfigError } from "#core/config/env.ts";
+import { IntervalError } from "#core/domain/interval.ts";
+import { SitesFileError } from "#core/domain/sites.ts";
+import { MissingApiKeyError } from "#core/runtime.ts";
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
+
+const BAD_INPUT = [ConfigError, IntervalError, SitesFileError, MissingApiKeyError, UsageError];
+
+export function exitCodeFor(error: unknown): number {
+  return BAD_INPUT.some((cls) => error instanceof cls) ? EXIT.badInput : EXIT.failed;
+}

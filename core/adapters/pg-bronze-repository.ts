@@ -1,0 +1,155 @@
+/** The bronze layer and ingestion ledger in Postgres. */
+import type pg from "pg";
+import type { BronzeRepository, BronzeRow, IngestionRunRecord, QuarantineEntry, SiteOutcome } from "../ports.ts";
+
+const COLUMNS = [
+  ["site_id", "text"],
+  ["source", "text"],
+  ["observed_at", "timestamptz"],
+  ["temperature_c", "float8"],
+  ["feels_like_c", "float8"],
+  ["humidity_pct", "float8"],
+  ["pressure_hpa", "float8"],
+  ["wind_speed_ms", "float8"],
+  ["wind_gust_ms", "float8"],
+  ["wind_direction_deg", "float8"],
+  ["cloud_cover_pct", "float8"],
+  ["precipitation_mm", "float8"],
+  ["precipitation_window_minutes", "int4"],
+  ["condition_code", "text"],
+  ["condition_system", "text"],
+  ["ingestion_run_id", "text"],
+  ["ingested_at", "timestamptz"],
+  ["raw_object_key", "text"],
+  ["payload", "jsonb"],
+] as const;
+
+const names = COLUMNS.map(([n]) => n);
+// One statement per batch: arrays in, unnest out. A changed payload replaces the row; an identical
+// one leaves it untouched, so re-running an interval rewrites nothing.
+const UPSERT_SQL = `
+insert into bronze.weather_observations (${names.join(", ")})
+select ${COLUMNS.map(([n, t]) => (t === "jsonb" ? `${n}::jsonb` : n)).join(", ")}
+from unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t === "jsonb" ? "text" : t}[]`).join(", ")})
+  as u(${names.join(", ")})
+on conflict (site_id, source, observed_at) do update set
+  ${names
+    .slice(3)
+    .map((n) => `${n} = excluded.${n}`)
+    .join(",\n  ")}
+where weather_observations.payload is distinct from excluded.payload
+`;
+
+function toColumns(rows: BronzeRow[]): unknown[][] {
+  return [
+    rows.map((r) => r.siteId),
+    rows.map((r) => r.source),
+    rows.map((r) => r.observedAt.toISOString()),
+    rows.map((r) => r.temperatureC),
+    rows.map((r) => r.feelsLikeC),
+    rows.map((r) => r.humidityPct),
+    rows.map((r) => r.pressureHpa),
+    rows.map((r) => r.windSpeedMs),
+    rows.map((r) => r.windGustMs),
+    rows.map((r) => r.windDirectionDeg),
+    rows.map((r) => r.cloudCoverPct),
+    rows.map((r) => r.precipitationMm),
+    rows.map((r) => r.precipitationWindowMinutes),
+    rows.map((r) => r.conditionCode),
+    rows.map((r) => r.conditionSystem),
+    rows.map((r) => r.ingestionRunId),
+    rows.map((r) => r.ingestedAt.toISOString()),
+    rows.map((r) => r.rawObjectKey),
+    rows.map((r) => JSON.stringify(r.payload ?? null)),
+  ];
+}
+
+export function pgBronzeRepository(pool: pg.Pool): BronzeRepository {
+  return {
+    async upsertObservations(rows) {
+      if (rows.length === 0) return 0;
+      const res = await pool.query(UPSERT_SQL, toColumns(rows));
+      return res.rowCount ?? 0;
+    },
+
+    async quarantine(entries) {
+      if (entries.length === 0) return;
+      await pool.query(
+        `insert into bronze.quarantine
+           (source, interval, site_id, raw_object_key, reason, payload, ingestion_run_id, quarantined_at)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::jsonb[],
+                              $7::text[], $8::timestamptz[])
+         on conflict (raw_object_key, site_id) do update set
+           reason = excluded.reason, payload = excluded.payload,
+           ingestion_run_id = excluded.ingestion_run_id, quarantined_at = excluded.quarantined_at`,
+        [
+          entries.map((e) => e.source),
+          entries.map((e) => e.interval),
+          entries.map((e) => e.siteId),
+          entries.map((e) => e.rawObjectKey),
+          entries.map((e) => e.reason),
+          entries.map((e) => JSON.stringify(e.payload ?? null)),
+          entries.map((e) => e.ingestionRunId),
+          entries.map((e) => e.quarantinedAt.toISOString()),
+        ],
+      );
+    },
+
+    async startRun(run) {
+      await pool.query(
+        `insert into ops.ingestion_runs (run_id, source, interval, started_at, status, sites_total)
+         values ($1, $2, $3, $4, 'running', $5)
+         on conflict (run_id) do update set
+           attempt = ingestion_runs.attempt + 1, started_at = excluded.started_at, finished_at = null,
+           status = 'running', sites_total = excluded.sites_total, error = null`,
+        [run.runId, run.source, run.interval, run.startedAt.toISOString(), run.sitesTotal],
+      );
+    },
+
+    async finishRun(run, sites) {
+      // One transaction on one client: the ledger row and its per-site results change together.
+      const client = await pool.connect();
+      try {
+        await client.query("begin");
+        await client.query(
+          `update ops.ingestion_runs set finished_at = $2, status = $3, sites_total = $4, sites_ok = $5,
+             sites_failed = $6, sites_quarantined = $7, observations_loaded = $8, fetch_latency_p50_ms = $9,
+             fetch_latency_p95_ms = $10, raw_object_keys = $11, error = $12
+           where run_id = $1`,
+          [
+            run.runId,
+            (run.finishedAt ?? new Date()).toISOString(),
+            run.status,
+            run.sitesTotal,
+            run.sitesOk,
+            run.sitesFailed,
+            run.sitesQuarantined,
+            run.observationsLoaded,
+            run.fetchLatencyP50Ms,
+            run.fetchLatencyP95Ms,
+            run.rawObjectKeys,
+            run.error ?? null,
+          ],
+        );
+        await client.query("delete from ops.ingestion_site_results where run_id = $1", [run.runId]);
+        await client.query(
+          `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
+           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])`,
+          [
+            run.runId,
+            sites.map((s) => s.siteId),
+            sites.map((s) => s.status),
+            sites.map((s) => s.reason),
+            sites.map((s) => s.rawObjectKey),
+          ],
+        );
+        await client.query("commit");
+      } catch (e) {
+        await client.query("rollback");
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,315 @@
+/**
+ * Ingest one interval for a list of sites.
+ *
+ * Steps:
+ * 1. Open the run in the ledger (run id = source + interval, so a re-run is the same run, attempt + 1).
+ * 2. Split the sites into the provider's batches; fetch each through the provider's request queue
+ *    (rate limit, bounded concurrency) with timeouts and retries.
+ * 3. Land every response raw — errors included — before parsing, under a deterministic key, so a retry
+ *    overwrites instead of duplicating.
+ * 4. Process the landed envelope: ok observations → bronze upsert; contract failures → quarantine
+ *    with the reason; HTTP failures → failed sites. One bad batch never fails the others.
+ * 5. Close the run with counts, fetch latency percentiles and per-site outcomes.
+ */
+import type { Interval } from "../domain/interval.ts";
+import type { ProviderSource } from "../domain/observation.ts";
+import type { Site } from "../domain/sites.ts";
+import type { Log } from "../observability/logger.ts";
+import type {
+  BronzeRepository,
+  BronzeRow,
+  IngestionRunRecord,
+  QuarantineEntry,
+  RawEnvelope,
+  RawStore,
+  SiteOutcome,
+  SiteParseResult,
+  WeatherProvider,
+} from "../ports.ts";
+import { createRequestQueue, fetchBatch, type HttpPolicy } from "../providers/http.ts";
+
+export interface IngestDeps {
+  provider: WeatherProvider;
+  rawStore: RawStore;
+  bronze: BronzeRepository;
+  policy: HttpPolicy;
+  log: Log;
+  /** Injected for the simulator and tests; defaults to the global fetch. */
+  fetchImpl?: typeof fetch;
+  clock?: () => Date;
+}
+
+export interface IngestArgs {
+  interval: Interval;
+  sites: Site[];
+  /** The run fails when (failed + quarantined) / total exceeds this ratio. */
+  failureThreshold: number;
+  onProgress?: (progress: { sitesDone: number; sitesTotal: number }) => void;
+}
+
+export interface IngestResult {
+  runId: string;
+  source: ProviderSource;
+  interval: Interval;
+  status: "succeeded" | "failed";
+  sitesTotal: number;
+  sitesOk: number;
+  sitesFailed: number;
+  sitesQuarantined: number;
+  /** (failed + quarantined) / total */
+  siteFailureRatio: number;
+  observationsLoaded: number;
+  /** Bronze rows inserted or changed (0 when an interval is re-run with identical payloads). */
+  rowsChanged: number;
+  fetchLatencyP50Ms: number | null;
+  fetchLatencyP95Ms: number | null;
+  /** Every attempt's latency, for the FetchLatencyMs metric. */
+  fetchLatenciesMs: number[];
+  dbErrors: number;
+  rawObjectKeys: string[];
+  sites: SiteOutcome[];
+}
+
+/** Run ids derive from the interval, so a duplicate trigger is the same run. */
+export const ingestionRunId = (source: ProviderSource, interval: Interval): string => `${source}:${interval}`;
+
+/** `source=open-meteo/date=2026-11-22/hour=13/interval=2026-11-22T13/batch-0001.json` */
+export function rawObjectKey(source: ProviderSource, interval: Interval, batch: number): string {
+  return `${intervalPrefix(source, interval)}batch-${String(batch).padStart(4, "0")}.json`;
+}
+
+export function intervalPrefix(source: ProviderSource, interval: Interval): string {
+  return `source=${source}/date=${interval.slice(0, 10)}/hour=${interval.slice(11, 13)}/interval=${interval}/`;
+}
+
+/** Ingests one interval; see the module header for the steps. */
+export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promise<IngestResult> {
+  const { provider, rawStore, bronze, log } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const runId = ingestionRunId(provider.source, args.interval);
+  const startedAt = clock();
+  const batches = chunk(args.sites, provider.batchSize);
+  const run: IngestionRunRecord = {
+    runId,
+    source: provider.source,
+    interval: args.interval,
+    startedAt,
+    status: "running",
+    sitesTotal: args.sites.length,
+    sitesOk: 0,
+    sitesFailed: 0,
+    sitesQuarantined: 0,
+    observationsLoaded: 0,
+    fetchLatencyP50Ms: null,
+    fetchLatencyP95Ms: null,
+    rawObjectKeys: [],
+  };
+  await bronze.startRun(run);
+  log.info("ingestion started", { runId, interval: args.interval, sites: args.sites.length, batches: batches.length });
+
+  const loader = new EnvelopeLoader(provider, bronze, log, runId);
+  const latencies: number[] = [];
+  const queue = createRequestQueue(provider);
+  let sitesDone = 0;
+  await Promise.all(
+    batches.map((sites, i) =>
+      queue.add(async () => {
+        const batch = i + 1;
+        const key = rawObjectKey(provider.source, args.interval, batch);
+        let envelope: RawEnvelope;
+        try {
+          envelope = await fetchBatch({
+            provider,
+            sites,
+            interval: args.interval,
+            batch,
+            policy: deps.policy,
+            fetchImpl: deps.fetchImpl,
+            onResponse: async (attempt) => {
+              latencies.push(attempt.latencyMs);
+              await rawStore.put(key, JSON.stringify(attempt));
+            },
+          });
+        } catch (e) {
+          // Landing failed (or a bug): the batch's sites fail, the others go on.
+          const reason = `could not fetch or land batch ${batch}: ${(e as Error).message}`;
+          log.error("batch failed before parsing", { batch, error: (e as Error).message });
+          loader.fail(sites, reason, key);
+          return;
+        }
+        await loader.load(envelope, key);
+        sitesDone += sites.length;
+        args.onProgress?.({ sitesDone, sitesTotal: args.sites.length });
+      }),
+    ),
+  );
+  await loader.flush();
+
+  const result = summarize(loader, {
+    runId,
+    source: provider.source,
+    interval: args.interval,
+    sitesTotal: args.sites.length,
+    latencies,
+    failureThreshold: args.failureThreshold,
+  });
+  await bronze.finishRun({ ...run, ...result, startedAt, finishedAt: clock() }, result.sites);
+  log.info("ingestion finished", {
+    runId,
+    status: result.status,
+    sitesOk: result.sitesOk,
+    sitesFailed: result.sitesFailed,
+    sitesQuarantined: result.sitesQuarantined,
+    observationsLoaded: result.observationsLoaded,
+  });
+  return result;
+}
+
+/**
+ * Turns landed envelopes into bronze rows, quarantine entries and per-site outcomes. Shared by
+ * ingestion and replay, so both give the same rows for the same raw objects.
+ */
+export class EnvelopeLoader {
+  readonly outcomes = new Map<string, SiteOutcome>();
+  readonly keys = new Set<string>();
+  observationsLoaded = 0;
+  rowsChanged = 0;
+  dbErrors = 0;
+  private pending: { rows: BronzeRow[]; quarantine: QuarantineEntry[]; siteIds: string[] } = {
+    rows: [],
+    quarantine: [],
+    siteIds: [],
+  };
+  // Writes are chained so batches finishing together never interleave (embedded PGlite is one session).
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly provider: WeatherProvider,
+    private readonly bronze: BronzeRepository,
+    private readonly log: Log,
+    private readonly runId: string,
+    private readonly flushRows = 1000,
+  ) {}
+
+  fail(sites: Site[], reason: string, key: string | null): void {
+    for (const s of sites) this.outcomes.set(s.id, { siteId: s.id, status: "failed", reason, rawObjectKey: key });
+  }
+
+  async load(envelope: RawEnvelope, key: string): Promise<void> {
+    this.keys.add(key);
+    const parsed = parseSafely(this.provider, envelope);
+    for (const r of parsed) {
+      if (r.status === "ok") {
+        this.pending.rows.push({
+          ...r.observation,
+          ingestionRunId: this.runId,
+          ingestedAt: new Date(envelope.fetchedAt),
+          rawObjectKey: key,
+        });
+        this.pending.siteIds.push(r.siteId);
+        this.outcomes.set(r.siteId, { siteId: r.siteId, status: "ok", reason: null, rawObjectKey: key });
+      } else if (r.status === "quarantined") {
+        this.pending.quarantine.push({
+          source: envelope.source,
+          interval: envelope.interval,
+          siteId: r.siteId,
+          rawObjectKey: key,
+          reason: r.reason,
+          payload: r.payload,
+          ingestionRunId: this.runId,
+          quarantinedAt: new Date(envelope.fetchedAt),
+        });
+        this.outcomes.set(r.siteId, { siteId: r.siteId, status: "quarantined", reason: r.reason, rawObjectKey: key });
+        this.log.warn("payload quarantined", { siteId: r.siteId, reason: r.reason, rawObjectKey: key });
+      } else {
+        this.outcomes.set(r.siteId, { siteId: r.siteId, status: "failed", reason: r.reason, rawObjectKey: key });
+        this.log.warn("site failed", { siteId: r.siteId, reason: r.reason, rawObjectKey: key });
+      }
+    }
+    if (this.pending.rows.length + this.pending.quarantine.length >= this.flushRows) await this.flush();
+  }
+
+  /** Writes what is pending; a database error fails those sites (counted as DbErrors), not the run. */
+  flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = { rows: [], quarantine: [], siteIds: [] };
+    this.writes = this.writes.then(async () => {
+      if (batch.rows.length === 0 && batch.quarantine.length === 0) return;
+      try {
+        this.rowsChanged += await this.bronze.upsertObservations(batch.rows);
+        await this.bronze.quarantine(batch.quarantine);
+        this.observationsLoaded += batch.rows.length;
+      } catch (e) {
+        this.dbErrors += 1;
+        const reason = `database write failed: ${(e as Error).message}`;
+        this.log.error("bronze write failed", { error: (e as Error).message, rows: batch.rows.length });
+        for (const id of batch.siteIds) {
+          const prior = this.outcomes.get(id);
+          this.outcomes.set(id, { siteId: id, status: "failed", reason, rawObjectKey: prior?.rawObjectKey ?? null });
+        }
+      }
+    });
+    return this.writes;
+  }
+}
+
+/** A provider bug must not lose the batch: the envelope is already landed, so quarantine it whole. */
+function parseSafely(provider: WeatherProvider, envelope: RawEnvelope): SiteParseResult[] {
+  try {
+    return provider.parse(envelope);
+  } catch (e) {
+    const reason = `parser error: ${(e as Error).message}`;
+    return envelope.sites.map((s) => ({ siteId: s.id, status: "quarantined", reason, payload: envelope.body }));
+  }
+}
+
+export function summarize(
+  loader: EnvelopeLoader,
+  meta: {
+    runId: string;
+    source: ProviderSource;
+    interval: Interval;
+    sitesTotal: number;
+    latencies: number[];
+    failureThreshold: number;
+  },
+): IngestResult {
+  const sites = [...loader.outcomes.values()].sort((a, b) => a.siteId.localeCompare(b.siteId));
+  const count = (s: SiteOutcome["status"]) => sites.filter((o) => o.status === s).length;
+  const sitesOk = count("ok");
+  const sitesFailed = count("failed");
+  const sitesQuarantined = count("quarantined");
+  const ratio = meta.sitesTotal === 0 ? 0 : (sitesFailed + sitesQuarantined) / meta.sitesTotal;
+  return {
+    runId: meta.runId,
+    source: meta.source,
+    interval: meta.interval,
+    status: ratio > meta.failureThreshold ? "failed" : "succeeded",
+    sitesTotal: meta.sitesTotal,
+    sitesOk,
+    sitesFailed,
+    sitesQuarantined,
+    siteFailureRatio: ratio,
+    observationsLoaded: loader.observationsLoaded,
+    rowsChanged: loader.rowsChanged,
+    fetchLatencyP50Ms: percentile(meta.latencies, 0.5),
+    fetchLatencyP95Ms: percentile(meta.latencies, 0.95),
+    fetchLatenciesMs: meta.latencies,
+    dbErrors: loader.dbErrors,
+    rawObjectKeys: [...loader.keys].sort(),
+    sites,
+  };
+}
+
+/** Nearest-rank percentile; null for no samples. */
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? null;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,90 @@
+/**
+ * What is in the warehouse right now: rows per layer, the latest runs and how fresh the data is.
+ * Layers that do not exist yet (no transform has run) are reported empty, not as errors.
+ */
+import type pg from "pg";
+
+export interface StatusReport {
+  layers: Record<string, Record<string, number>>;
+  quarantined: number;
+  lastIngestionRuns: {
+    runId: string;
+    interval: string;
+    status: string;
+    attempt: number;
+    sitesOk: number;
+    sitesFailed: number;
+    sitesQuarantined: number;
+    observationsLoaded: number;
+    startedAt: string;
+    finishedAt: string | null;
+  }[];
+  lastWorkflow: { executionName: string; interval: string; status: string; error: string | null; finishedAt: string | null } | null;
+  freshness: { latestObservedAt: string | null; ageMinutes: number | null; fresh: boolean };
+}
+
+const LAYERS = ["bronze", "silver", "gold"] as const;
+
+export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise<StatusReport> {
+  const tables = await pool.query<{ schema: string; name: string }>(
+    `select table_schema as schema, table_name as name from information_schema.tables
+     where table_schema = any($1) and table_type = 'BASE TABLE' order by 1, 2`,
+    [LAYERS],
+  );
+  const layers: StatusReport["layers"] = { bronze: {}, silver: {}, gold: {} };
+  for (const t of tables.rows) {
+    const { rows } = await pool.query<{ n: number }>(`select count(*) as n from "${t.schema}"."${t.name}"`);
+    (layers[t.schema] ??= {})[t.name] = rows[0]?.n ?? 0;
+  }
+  const runs = await pool.query(
+    `select run_id, interval, status, attempt, sites_ok, sites_failed, sites_quarantined, observations_loaded,
+            started_at, finished_at
+     from ops.ingestion_runs order by started_at desc limit 5`,
+  );
+  const latest = await pool.query<{ latest: Date | null }>(
+    "select max(observed_at) as latest from bronze.weather_observations",
+  );
+  const latestAt = latest.rows[0]?.latest ?? null;
+  const ageMinutes = latestAt ? Math.round((now.getTime() - latestAt.getTime()) / 60_000) : null;
+  const workflow = await lastWorkflow(pool);
+  return {
+    layers,
+    quarantined: layers.bronze?.quarantine ?? 0,
+    lastIngestionRuns: runs.rows.map((r) => ({
+      runId: r.run_id,
+      interval: r.interval,
+      status: r.status,
+      attempt: r.attempt,
+      sitesOk: r.sites_ok,
+      sitesFailed: r.sites_failed,
+      sitesQuarantined: r.sites_quarantined,
+      observationsLoaded: r.observations_loaded,
+      startedAt: (r.started_at as Date).toISOString(),
+      finishedAt: r.finished_at ? (r.finished_at as Date).toISOString() : null,
+    })),
+    lastWorkflow: workflow,
+    freshness: {
+      latestObservedAt: latestAt ? latestAt.toISOString() : null,
+      ageMinutes,
+      fresh: ageMinutes !== null && ageMinutes <= 120,
+    },
+  };
+}
+
+async function lastWorkflow(pool: pg.Pool): Promise<StatusReport["lastWorkflow"]> {
+  const exists = await pool.query<{ t: string | null }>("select to_regclass('ops.workflow_executions')::text as t");
+  if (!exists.rows[0]?.t) return null;
+  const { rows } = await pool.query(
+    `select execution_name, interval, status, error, finished_at from ops.workflow_executions
+     order by started_at desc limit 1`,
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    executionName: r.execution_name,
+    interval: r.interval,
+    status: r.status,
+    error: r.error,
+    finishedAt: r.finished_at ? (r.finished_at as Date).toISOString() : null,
+  };
+}
