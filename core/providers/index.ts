@@ -1,0 +1,58 @@
+/**
+ * The provider factory. The simulator is not a provider of its own: it speaks both APIs, so point
+ * either provider at it with `baseUrl`.
+ */
+import type { Config } from "../config/env.ts";
+import type { ProviderSource } from "../domain/observation.ts";
+import type { WeatherProvider } from "../ports.ts";
+import { openMeteoProvider } from "./open-meteo.ts";
+import { openWeatherProvider } from "./openweather.ts";
+
+export {
+  createRequestQueue,
+  type FetchBatchArgs,
+  fetchBatch,
+  type HttpPolicy,
+  httpPolicyFromConfig,
+} from "./http.ts";
+export { openMeteoProvider, parseOpenMeteo } from "./open-meteo.ts";
+export { MissingApiKeyError, openWeatherProvider, parseOpenWeather } from "./openweather.ts";
+
+export interface CreateProviderOptions {
+  /** OpenWeatherMap key (from Secrets Manager in the cloud); defaults to OPENWEATHER_API_KEY. */
+  apiKey?: string;
+  /** Overrides OPEN_METEO_BASE_URL / OPENWEATHER_BASE_URL, e.g. the simulator's URL. */
+  baseUrl?: string;
+}
+
+/**
+ * Builds the provider for `source` with batch size, concurrency and rate from `config`.
+ * An OpenWeatherMap provider without a key still parses and builds redacted URLs (replays); building a
+ * real request URL then throws {@link MissingApiKeyError}.
+ */
+export function createProvider(
+  config: Config,
+  source: ProviderSource,
+  opts: CreateProviderOptions = {},
+): WeatherProvider {
+  switch (source) {
+    case "open-meteo":
+      return openMeteoProvider({
+        baseUrl: opts.baseUrl ?? config.OPEN_METEO_BASE_URL,
+        batchSize: config.OPEN_METEO_BATCH_SIZE,
+        concurrency: config.OPEN_METEO_CONCURRENCY,
+        ratePerMinute: config.OPEN_METEO_RATE_PER_MINUTE,
+      });
+    case "openweather":
+      return openWeatherProvider({
+        baseUrl: opts.baseUrl ?? config.OPENWEATHER_BASE_URL,
+        apiKey: opts.apiKey ?? config.OPENWEATHER_API_KEY,
+        concurrency: config.OPENWEATHER_CONCURRENCY,
+        ratePerMinute: config.OPENWEATHER_RATE_PER_MINUTE,
+      });
+    default: {
+      const never: never = source;
+      throw new RangeError(`Unknown provider source "${String(never)}": use open-meteo or openweather`);
+    }
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * Open-Meteo current weather (`/v1/forecast?current=...`), keyless, many coordinates per request.
+ *
+ * Contract notes (from the API's documented behaviour):
+ * - One coordinate → one JSON object; several → a JSON array in request order.
+ * - `current.time` is LOCAL wall time without offset or seconds (`2026-10-03T12:30`); the top-level
+ *   `utc_offset_seconds` turns it into UTC: observedAt = local − offset. Offsets may be half or
+ *   three-quarter hours (Kathmandu +20700 s, St John's −12600 s).
+ * - `current.interval` (seconds, 900 for the 15-minute `current` block) is the precipitation window.
+ * - We request `wind_speed_unit=ms`, but parsing follows `current_units` (km/h, mp/h, kn, °F, inch are
+ *   converted), falling back to the units the envelope's URL asked for (the API's defaults when absent).
+ * - Every variable the URL requested must be present as a key (its value may be null: the model had
+ *   none). A requested key that is missing or mistyped is schema drift → quarantine; a variable the URL
+ *   did not request, and metadata (`elevation`, `timezone`, `current_units`, `current.interval`), may
+ *   be absent and read as null / defaults.
+ * - Errors: HTTP 400 with `{"error": true, "reason": "..."}`.
+ */
+import { z } from "zod";
+import type { Interval } from "../domain/interval.ts";
+import type { Observation } from "../domain/observation.ts";
+import type { Site } from "../domain/sites.ts";
+import { fahrenheitToCelsius, inchesToMm, kmhToMs, mphToMs, round } from "../domain/units.ts";
+import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
+import { contractReason, failAll, httpFailureReason, isSuccess, parseJson, quarantineAll } from "./http.ts";
+
+/** The `current` variables we ask for, in URL order. */
+export const OPEN_METEO_CURRENT_VARIABLES = [
+  "temperature_2m",
+  "relative_humidity_2m",
+  "apparent_temperature",
+  "precipitation",
+  "weather_code",
+  "cloud_cover",
+  "pressure_msl",
+  "wind_speed_10m",
+  "wind_direction_10m",
+  "wind_gusts_10m",
+] as const;
+export type OpenMeteoVariable = (typeof OPEN_METEO_CURRENT_VARIABLES)[number];
+
+/** Error body, HTTP 400. */
+export const openMeteoErrorSchema = z.object({ error: z.literal(true), reason: z.string() });
+
+const reading = z.number().nullable().optional();
+
+/** One location's success body (the whole body for one coordinate, one array element for several). */
+export const openMeteoLocationSchema = z.object({
+  latitude: z.number(),
+  longitude: z.number(),
+  generationtime_ms: z.number().optional(),
+  utc_offset_seconds: z.number().int(),
+  timezone: z.string().optional(),
+  timezone_abbreviation: z.string().optional(),
+  elevation: z.number().nullable().optional(),
+  location_id: z.number().int().optional(),
+  current_units: z.record(z.string(), z.string()).optional(),
+  current: z.object({
+    time: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, "must be local time like 2026-10-03T12:30"),
+    interval: z.number().int().positive().optional(),
+    temperature_2m: reading,
+    relative_humidity_2m: reading,
+    apparent_temperature: reading,
+    precipitation: reading,
+    weather_code: z.number().int().nullable().optional(),
+    cloud_cover: reading,
+    pressure_msl: reading,
+    wind_speed_10m: reading,
+    wind_direction_10m: reading,
+    wind_gusts_10m: reading,
+  }),
+});
+export type OpenMeteoLocation = z.infer<typeof openMeteoLocationSchema>;
+
+export interface OpenMeteoOptions {
+  baseUrl: string;
+  batchSize: number;
+  concurrency: number;
+  ratePerMinute: number;
+}
+
+/** Open-Meteo behind the common port. */
+export function openMeteoProvider(opts: OpenMeteoOptions): WeatherProvider {
+  const base = opts.baseUrl.replace(/\/+$/, "");
+  return {
+    source: "open-meteo",
+    batchSize: opts.batchSize,
+    concurrency: opts.concurrency,
+    ratePerMinute: opts.ratePerMinute,
+    url(sites: Site[], _interval: Interval) {
+      if (sites.length === 0) throw new RangeError("open-meteo: a request needs at least one site");
+      // Commas stay literal: the API documents comma-separated lists and the URL stays readable in raw.
+      const lat = sites.map((s) => String(s.lat)).join(",");
+      const lon = sites.map((s) => String(s.lon)).join(",");
+      const current = OPEN_METEO_CURRENT_VARIABLES.join(",");
+      return `${base}/v1/forecast?latitude=${lat}&longitude=${lon}&current=${current}&wind_speed_unit=ms&timezone=auto`;
+    },
+    parse: parseOpenMeteo,
+  };
+}
+
+/** Per-site results for one Open-Meteo envelope. Pure. */
+export function parseOpenMeteo(envelope: RawEnvelope): SiteParseResult[] {
+  if (!isSuccess(envelope)) {
+    const err = parseJson(envelope.body);
+    const detail = err.ok ? openMeteoErrorSchema.safeParse(err.value).data?.reason : undefined;
+    return failAll(envelope, httpFailureReason(envelope, detail));
+  }
+  const json = parseJson(envelope.body);
+  if (!json.ok) return quarantineAll(envelope, json.reason, envelope.body);
+  const body = json.value;
+  const apiError = openMeteoErrorSchema.safeParse(body);
+  if (apiError.success) return failAll(envelope, httpFailureReason(envelope, apiError.data.reason));
+
+  const n = envelope.sites.length;
+  let elements: unknown[];
+  if (Array.isArray(body)) elements = body;
+  else if (n === 1) elements = [body];
+  else {
+    return quarantineAll(envelope, `schema drift: expected an array of ${n} locations, got one object`, body);
+  }
+  if (elements.length !== n) {
+    return quarantineAll(
+      envelope,
+      `schema drift: expected ${n} locations in request order, got ${elements.length}`,
+      body,
+    );
+  }
+
+  const request = requestOf(envelope.url);
+  return envelope.sites.map((site, i) => parseLocation(site, elements[i], request, n > 1 ? `[${i}]` : ""));
+}
+
+interface RequestShape {
+  requested: Set<string>;
+  defaultUnits: Record<"temperature" | "wind" | "precipitation", string>;
+}
+
+/** What the URL asked for: which variables must be present and which units to assume. */
+function requestOf(url: string): RequestShape {
+  const q = new URL(url).searchParams;
+  const requested = new Set((q.get("current") ?? "").split(",").filter((v) => v !== ""));
+  const wind = { ms: "m/s", kmh: "km/h", mph: "mp/h", kn: "kn" }[q.get("wind_speed_unit") ?? "kmh"] ?? "?";
+  return {
+    requested,
+    defaultUnits: {
+      temperature: q.get("temperature_unit") === "fahrenheit" ? "°F" : "°C",
+      wind,
+      precipitation: q.get("precipitation_unit") === "inch" ? "inch" : "mm",
+    },
+  };
+}
+
+class UnitError extends Error {}
+
+function parseLocation(site: Site, element: unknown, request: RequestShape, at: string): SiteParseResult {
+  const quarantine = (reason: string): SiteParseResult => ({
+    siteId: site.id,
+    status: "quarantined",
+    reason,
+    payload: element,
+  });
+  const parsed = openMeteoLocationSchema.safeParse(element);
+  if (!parsed.success) return quarantine(contractReason(parsed.error, at));
+  const loc = parsed.data;
+  const current = loc.current as Record<string, unknown>;
+  const missing = OPEN_METEO_CURRENT_VARIABLES.filter((v) => request.requested.has(v) && !(v in current));
+  if (missing.length > 0) {
+    const fields = missing.map((v) => `${at ? `${at}.` : ""}current.${v}`).join(", ");
+    return quarantine(`schema drift: ${fields}: requested but missing`);
+  }
+  if (!nearby(site, loc.latitude, loc.longitude)) {
+    return quarantine(
+      `schema drift: ${at ? `${at}.` : ""}latitude/longitude (${loc.latitude}, ${loc.longitude}) is not near site (${site.lat}, ${site.lon}); response order mismatch`,
+    );
+  }
+
+  const units = loc.current_units ?? {};
+  const unitOf = (v: OpenMeteoVariable, fallback: string) => units[v] ?? fallback;
+  try {
+    const c = loc.current;
+    const temp = (v: OpenMeteoVariable, x: number | null | undefined) =>
+      convert(x, unitOf(v, request.defaultUnits.temperature), TEMPERATURE, v, at);
+    const wind = (v: OpenMeteoVariable, x: number | null | undefined) =>
+      convert(x, unitOf(v, request.defaultUnits.wind), WIND, v, at);
+    const same = (v: OpenMeteoVariable, x: number | null | undefined, accepted: Record<string, Conv>) =>
+      convert(x, unitOf(v, Object.keys(accepted)[0] ?? ""), accepted, v, at);
+    const observation: Observation = {
+      siteId: site.id,
+      source: "open-meteo",
+      observedAt: localToUtc(c.time, loc.utc_offset_seconds),
+      temperatureC: temp("temperature_2m", c.temperature_2m),
+      feelsLikeC: temp("apparent_temperature", c.apparent_temperature),
+      humidityPct: same("relative_humidity_2m", c.relative_humidity_2m, PERCENT),
+      pressureHpa: same("pressure_msl", c.pressure_msl, HPA),
+      windSpeedMs: wind("wind_speed_10m", c.wind_speed_10m),
+      windGustMs: wind("wind_gusts_10m", c.wind_gusts_10m),
+      windDirectionDeg: same("wind_direction_10m", c.wind_direction_10m, DEGREES),
+      cloudCoverPct: same("cloud_cover", c.cloud_cover, PERCENT),
+      precipitationMm: convert(
+        c.precipitation,
+        unitOf("precipitation", request.defaultUnits.precipitation),
+        PRECIPITATION,
+        "precipitation",
+        at,
+      ),
+      precipitationWindowMinutes:
+        c.precipitation === null || c.precipitation === undefined
+          ? null
+          : Math.round((c.interval ?? 900) / 60),
+      conditionCode: c.weather_code === null || c.weather_code === undefined ? null : String(c.weather_code),
+      conditionSystem: c.weather_code === null || c.weather_code === undefined ? null : "wmo",
+      payload: element,
+    };
+    return { siteId: site.id, status: "ok", observation };
+  } catch (error) {
+    if (error instanceof UnitError) return quarantine(error.message);
+    throw error;
+  }
+}
+
+type Conv = (x: number) => number;
+const identity: Conv = (x) => x;
+const TEMPERATURE: Record<string, Conv> = { "°C": identity, "°F": fahrenheitToCelsius };
+// Open-Meteo spells miles per hour "mp/h"; "mph" is accepted too in case that ever changes.
+const WIND: Record<string, Conv> = {
+  "m/s": identity,
+  "km/h": kmhToMs,
+  "mp/h": mphToMs,
+  mph: mphToMs,
+  kn: (kn) => kn * (1852 / 3600),
+};
+const PRECIPITATION: Record<string, Conv> = { mm: identity, inch: inchesToMm };
+const PERCENT: Record<string, Conv> = { "%": identity };
+const HPA: Record<string, Conv> = { hPa: identity };
+const DEGREES: Record<string, Conv> = { "°": identity };
+
+function convert(
+  value: number | null | undefined,
+  unit: string,
+  accepted: Record<string, Conv>,
+  variable: string,
+  at: string,
+): number | null {
+  if (value === null || value === undefined) return null;
+  const conv = accepted[unit];
+  if (!conv) {
+    throw new UnitError(
+      `schema drift: ${at ? `${at}.` : ""}current_units.${variable}: unsupported unit "${unit}" (expected ${Object.keys(accepted).join(" or ")})`,
+    );
+  }
+  return round(conv(value));
+}
+
+/** `2026-10-03T12:30` local at `offsetSeconds` east of UTC → the UTC instant. */
+export function localToUtc(localTime: string, offsetSeconds: number): Date {
+  const [date = "", time = ""] = localTime.split("T");
+  const [y = 0, mo = 1, d = 1] = date.split("-").map(Number);
+  const [h = 0, mi = 0, s = 0] = time.split(":").map(Number);
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, s) - offsetSeconds * 1000);
+}
+
+/** Open-Meteo snaps to its grid cell, never further than a fraction of a degree. */
+function nearby(site: Site, lat: number, lon: number): boolean {
+  const dLon = Math.abs(((((lon - site.lon) % 360) + 540) % 360) - 180);
+  return Math.abs(lat - site.lat) <= 1 && dLon <= 1;
+}

@@ -1,0 +1,613 @@
+/**
+ * A loopback weather API simulator that speaks both providers' wire formats on one port:
+ *
+ * - Open-Meteo  `GET /v1/forecast?latitude=a,b&longitude=c,d&current=...&wind_speed_unit=ms&timezone=auto`
+ *   (one object for one coordinate, an array in request order for several; `current.time` is the local
+ *   15-minute slot of the clock instant; 400 `{"error":true,"reason":...}` on bad input);
+ * - OpenWeatherMap `GET /data/2.5/weather?lat=..&lon=..&units=metric&appid=KEY` (`dt` = the clock
+ *   floored to 10 minutes; 401 with numeric `cod` on a missing/wrong key, 400 with string `cod` on bad
+ *   coordinates).
+ *
+ * Values come from `weather-model.ts`, a pure function of (lat, lon, instant), so the same clock gives
+ * byte-identical bodies. Time zones: with `timezone=auto` the offset is round(lon / 15) hours (a fake's
+ * guess; real zones are political), with a named IANA zone the real offset at that instant (so tests can
+ * ask for Asia/Kathmandu's +05:45), and without `timezone` GMT, as the real API defaults.
+ *
+ * Fault rules make failures deterministic: see {@link FaultRule}. Used by tests, the benchmark and
+ * `weather ingest --source simulator`; never the default source.
+ *
+ * CLI: `node --import tsx simulator/server.ts --port 8787 [--latency-ms 50] [--api-key KEY]`.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { owmCondition, type SimulatedWeather, sunTimes, weatherAt } from "./weather-model.ts";
+
+export type SimulatedApi = "open-meteo" | "openweather";
+
+export const OPEN_METEO_PATH = "/v1/forecast";
+export const OPENWEATHER_PATH = "/data/2.5/weather";
+
+/** What a matching request suffers. */
+export type Fault =
+  /** Extra delay before the answer; adds up with the server's base latency and other latency rules. */
+  | { kind: "latency"; ms: number }
+  /** 429 with `Retry-After` (delta-seconds, or an HTTP-date string); omit retryAfter for no header. */
+  | { kind: "rate-limit"; retryAfter?: number | string }
+  /** A 5xx (default 500) with the API's error body. */
+  | { kind: "server-error"; status?: number }
+  /** Any status with the API's error body for it (e.g. OWM 404 `{"cod":"404","message":"city not found"}`). */
+  | { kind: "status"; status: number; message?: string }
+  /** Accepts the request and never answers, until the client gives up or the server closes. */
+  | { kind: "hang" }
+  /** HTTP 200 whose body is cut-off JSON. */
+  | { kind: "malformed-json" }
+  /**
+   * HTTP 200 whose body breaks the contract at `field` (dot path; default `current.temperature_2m` for
+   * Open-Meteo, `main.temp` for OpenWeatherMap): renamed to `renameTo` (default `<name>_v2`), turned into
+   * a string, or removed. For an Open-Meteo batch with `at`, only that site's element drifts.
+   */
+  | { kind: "schema-drift"; field?: string; change?: "rename" | "type" | "remove"; renameTo?: string };
+
+/**
+ * One fault rule. All given matchers must match; rules are checked in order. Every matching latency
+ * rule adds its delay; the first matching non-latency rule decides the answer.
+ */
+export interface FaultRule {
+  /** Only this API. */
+  api?: SimulatedApi;
+  /** Only this exact path, e.g. `/v1/forecast`. */
+  path?: string;
+  /** Only requests that include this coordinate (for Open-Meteo: anywhere in the batch). */
+  at?: { lat: number; lon: number };
+  /** Only the first N matching requests; every matching request when omitted. */
+  times?: number;
+  fault: Fault;
+}
+
+export interface SimulatorOptions {
+  port?: number;
+  host?: "127.0.0.1";
+  /** Base latency for every request, ms. */
+  latencyMs?: number;
+  /** The instant the weather is computed for; defaults to the real clock. */
+  clock?: () => Date;
+  faults?: FaultRule[];
+  /** The OWM key accepted; when omitted any non-empty `appid` is accepted. Missing/wrong → 401. */
+  apiKey?: string;
+}
+
+export interface SimulatorStats {
+  requests: number;
+  /** Answers by status code (as a string); requests left hanging count under `"hang"`. */
+  byStatus: Record<string, number>;
+}
+
+export interface Simulator {
+  /** Base URL, e.g. `http://127.0.0.1:41234` (use it as either provider's base URL). */
+  url: string;
+  close(): Promise<void>;
+  stats(): SimulatorStats;
+  /** Replaces the fault rules and resets their counters. */
+  setFaults(rules: FaultRule[]): void;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+const CONTENT_TYPE = "application/json; charset=utf-8";
+
+/** Starts the simulator on loopback; resolves once it listens. */
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
+  const host = opts.host ?? "127.0.0.1";
+  const clock = opts.clock ?? (() => new Date());
+  const baseLatency = opts.latencyMs ?? 0;
+  let rules: { rule: FaultRule; used: number }[] = [];
+  const setFaults = (next: FaultRule[]) => {
+    rules = next.map((rule) => ({ rule, used: 0 }));
+  };
+  setFaults(opts.faults ?? []);
+  const stats: SimulatorStats = { requests: 0, byStatus: {} };
+  const count = (key: string) => {
+    stats.byStatus[key] = (stats.byStatus[key] ?? 0) + 1;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    stats.requests += 1;
+    const url = new URL(req.url ?? "/", "http://simulator");
+    const api = apiOf(url.pathname);
+    const now = clock();
+    let reply: Reply | "hang";
+    let delay = baseLatency;
+
+    if (req.method !== "GET" || api === undefined) {
+      reply = json(404, { error: true, reason: `Not found: ${req.method} ${url.pathname}` });
+    } else {
+      const request =
+        api === "open-meteo" ? openMeteoRequest(url.searchParams) : owmRequest(url.searchParams, opts);
+      if ("error" in request) reply = request.error;
+      else {
+        const coords = request.coords;
+        const matching = rules.filter(({ rule, used }) => matches(rule, api, url.pathname, coords, used));
+        let decided: FaultRule | undefined;
+        for (const entry of matching) {
+          if (entry.rule.fault.kind === "latency") {
+            delay += entry.rule.fault.ms;
+            entry.used += 1;
+          } else if (!decided) {
+            decided = entry.rule;
+            entry.used += 1;
+          }
+        }
+        reply = decided ? faultReply(decided, api, request, now) : normalReply(api, request, now);
+      }
+    }
+
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (reply === "hang") {
+      count("hang");
+      return;
+    }
+    count(String(reply.status));
+    res.writeHead(reply.status, { "content-type": CONTENT_TYPE, ...reply.headers });
+    res.end(reply.body);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      count("500");
+      if (!res.headersSent) res.writeHead(500, { "content-type": CONTENT_TYPE });
+      res.end(JSON.stringify({ error: true, reason: `simulator bug: ${(error as Error).message}` }));
+    });
+  });
+  // Many short requests from one client: keep sockets around longer than undici's 4 s idle default.
+  server.keepAliveTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://${host}:${port}`,
+    stats: () => ({ requests: stats.requests, byStatus: { ...stats.byStatus } }),
+    setFaults,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Hanging requests and idle keep-alive sockets would otherwise hold close() open.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function apiOf(path: string): SimulatedApi | undefined {
+  if (path === OPEN_METEO_PATH) return "open-meteo";
+  if (path === OPENWEATHER_PATH) return "openweather";
+  return undefined;
+}
+
+function json(status: number, body: unknown, headers?: Record<string, string>): Reply {
+  return { status, body: JSON.stringify(body), ...(headers ? { headers } : {}) };
+}
+
+function matches(rule: FaultRule, api: SimulatedApi, path: string, coords: Coord[], used: number): boolean {
+  if (rule.times !== undefined && used >= rule.times) return false;
+  if (rule.api !== undefined && rule.api !== api) return false;
+  if (rule.path !== undefined && rule.path !== path) return false;
+  if (rule.at !== undefined && !coords.some((c) => sameCoord(c, rule.at as Coord))) return false;
+  return true;
+}
+
+interface Coord {
+  lat: number;
+  lon: number;
+}
+const sameCoord = (a: Coord, b: Coord) => Math.abs(a.lat - b.lat) < 1e-6 && Math.abs(a.lon - b.lon) < 1e-6;
+
+// ---------------------------------------------------------------------------------------------------
+// Open-Meteo
+
+const OM_VARIABLES = new Set([
+  "temperature_2m",
+  "relative_humidity_2m",
+  "apparent_temperature",
+  "precipitation",
+  "rain",
+  "snowfall",
+  "weather_code",
+  "cloud_cover",
+  "pressure_msl",
+  "surface_pressure",
+  "wind_speed_10m",
+  "wind_direction_10m",
+  "wind_gusts_10m",
+  "is_day",
+]);
+
+interface OpenMeteoRequest {
+  api: "open-meteo";
+  coords: Coord[];
+  current: string[];
+  windUnit: string;
+  temperatureUnit: "celsius" | "fahrenheit";
+  precipitationUnit: "mm" | "inch";
+  timezone: string | undefined;
+}
+
+function omError(reason: string): { error: Reply } {
+  return { error: json(400, { error: true, reason }) };
+}
+
+function openMeteoRequest(q: URLSearchParams): OpenMeteoRequest | { error: Reply } {
+  const lats = (q.get("latitude") ?? "").split(",").filter((s) => s !== "");
+  const lons = (q.get("longitude") ?? "").split(",").filter((s) => s !== "");
+  if (lats.length === 0 || lons.length === 0)
+    return omError("Parameter 'latitude' and 'longitude' are required");
+  if (lats.length !== lons.length) {
+    return omError("Parameter 'latitude' and 'longitude' must have the same number of elements");
+  }
+  const coords: Coord[] = [];
+  for (const [i, latText] of lats.entries()) {
+    const lat = Number(latText);
+    const lon = Number(lons[i]);
+    if (!Number.isFinite(lat) || lat < -90 || lat > 90) {
+      return omError(`Latitude must be in range of -90 to 90°. Given: ${latText}.`);
+    }
+    if (!Number.isFinite(lon) || lon < -180 || lon > 180) {
+      return omError(`Longitude must be in range of -180 to 180°. Given: ${lons[i]}.`);
+    }
+    coords.push({ lat, lon });
+  }
+  const current = (q.get("current") ?? "").split(",").filter((s) => s !== "");
+  const unknown = current.find((v) => !OM_VARIABLES.has(v));
+  if (unknown) {
+    return omError(
+      `Data corrupted at path ''. Cannot initialize ForecastVariable from invalid String value ${unknown}.`,
+    );
+  }
+  const windUnit = q.get("wind_speed_unit") ?? "kmh";
+  if (!["kmh", "ms", "mph", "kn"].includes(windUnit)) {
+    return omError(
+      `Data corrupted at path ''. Cannot initialize WindspeedUnit from invalid String value ${windUnit}.`,
+    );
+  }
+  const timezone = q.get("timezone") ?? undefined;
+  if (timezone !== undefined && timezone !== "auto" && !isTimeZone(timezone)) {
+    return omError(`Invalid timezone '${timezone}'`);
+  }
+  return {
+    api: "open-meteo",
+    coords,
+    current,
+    windUnit,
+    temperatureUnit: q.get("temperature_unit") === "fahrenheit" ? "fahrenheit" : "celsius",
+    precipitationUnit: q.get("precipitation_unit") === "inch" ? "inch" : "mm",
+    timezone,
+  };
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The zone the answer is in: name, abbreviation and offset in seconds at `at`. */
+function zoneOf(
+  timezone: string | undefined,
+  lon: number,
+  at: Date,
+): { name: string; abbr: string; offset: number } {
+  if (timezone === undefined || timezone === "GMT" || timezone === "UTC") {
+    return { name: "GMT", abbr: "GMT", offset: 0 };
+  }
+  if (timezone === "auto") {
+    const hours = Math.round(lon / 15) || 0;
+    if (hours === 0) return { name: "GMT", abbr: "GMT", offset: 0 };
+    // POSIX-style Etc zones have the sign inverted: UTC+2 is Etc/GMT-2.
+    const name = `Etc/GMT${hours > 0 ? "-" : "+"}${Math.abs(hours)}`;
+    return { name, abbr: `GMT${hours > 0 ? "+" : "-"}${Math.abs(hours)}`, offset: hours * 3600 };
+  }
+  const part = new Intl.DateTimeFormat("en-US", { timeZone: timezone, timeZoneName: "longOffset" })
+    .formatToParts(at)
+    .find((p) => p.type === "timeZoneName")?.value;
+  const m = /GMT([+-])(\d{2}):(\d{2})/.exec(part ?? "");
+  const offset = m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 3600 + Number(m[3]) * 60) : 0;
+  const abbr =
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone, timeZoneName: "short" })
+      .formatToParts(at)
+      .find((p) => p.type === "timeZoneName")?.value ?? "GMT";
+  return { name: timezone, abbr, offset };
+}
+
+const r = (x: number, decimals: number) => {
+  const f = 10 ** decimals;
+  return Math.round(x * f) / f;
+};
+
+/** Local wall time `YYYY-MM-DDTHH:MM` of a UTC instant at an offset. */
+function localIso(utcMs: number, offsetSeconds: number): string {
+  return new Date(utcMs + offsetSeconds * 1000).toISOString().slice(0, 16);
+}
+
+function openMeteoLocation(req: OpenMeteoRequest, c: Coord, now: Date): Record<string, unknown> {
+  const zone = zoneOf(req.timezone, c.lon, now);
+  // `current` is the 15-minute slot containing now, in local wall time.
+  const slotMs = Math.floor((now.getTime() + zone.offset * 1000) / 900_000) * 900_000 - zone.offset * 1000;
+  const w = weatherAt(c.lat, c.lon, new Date(slotMs));
+  const tempUnit = req.temperatureUnit === "fahrenheit" ? "°F" : "°C";
+  const temp = (x: number) => r(req.temperatureUnit === "fahrenheit" ? (x * 9) / 5 + 32 : x, 1);
+  const windUnitLabel = { kmh: "km/h", ms: "m/s", mph: "mp/h", kn: "kn" }[req.windUnit] ?? "km/h";
+  const wind = (ms: number) => {
+    switch (req.windUnit) {
+      case "ms":
+        return r(ms, 2);
+      case "mph":
+        return r(ms / 0.44704, 1);
+      case "kn":
+        return r((ms * 3600) / 1852, 1);
+      default:
+        return r(ms * 3.6, 1);
+    }
+  };
+  const precip15 = w.precipMmPerHour / 4;
+  const precip = req.precipitationUnit === "inch" ? r(precip15 / 25.4, 3) : r(precip15, 2);
+  const precipUnit = req.precipitationUnit === "inch" ? "inch" : "mm";
+  const values: Record<string, [string, number]> = {
+    temperature_2m: [tempUnit, temp(w.temperatureC)],
+    relative_humidity_2m: ["%", w.humidityPct],
+    apparent_temperature: [tempUnit, temp(w.apparentC)],
+    precipitation: [precipUnit, precip],
+    rain: [precipUnit, w.temperatureC > 0 ? precip : 0],
+    snowfall: ["cm", w.temperatureC > 0 ? 0 : r(precip15 * 0.7, 2)],
+    weather_code: ["wmo code", w.wmoCode],
+    cloud_cover: ["%", w.cloudPct],
+    pressure_msl: ["hPa", r(w.pressureHpa, 1)],
+    surface_pressure: ["hPa", r(w.pressureHpa - w.elevationM / 8.3, 1)],
+    wind_speed_10m: [windUnitLabel, wind(w.windMs)],
+    wind_direction_10m: ["°", w.windDirectionDeg],
+    wind_gusts_10m: [windUnitLabel, wind(w.gustMs)],
+    is_day: ["", w.isDay ? 1 : 0],
+  };
+  const units: Record<string, string> = { time: "iso8601", interval: "seconds" };
+  const current: Record<string, unknown> = { time: localIso(slotMs, zone.offset), interval: 900 };
+  for (const v of req.current) {
+    const [unit, value] = values[v] ?? ["", 0];
+    units[v] = unit;
+    current[v] = value;
+  }
+  return {
+    // Snapped to a 0.02° grid, as the real API answers with its grid cell's centre.
+    latitude: r(Math.round(c.lat / 0.02) * 0.02, 4),
+    longitude: r(Math.round(c.lon / 0.02) * 0.02, 4),
+    generationtime_ms: 0.042,
+    utc_offset_seconds: zone.offset,
+    timezone: zone.name,
+    timezone_abbreviation: zone.abbr,
+    elevation: w.elevationM,
+    ...(req.current.length > 0 ? { current_units: units, current } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// OpenWeatherMap
+
+interface OwmRequest {
+  api: "openweather";
+  coords: Coord[];
+  units: "standard" | "metric" | "imperial";
+}
+
+function owmRequest(q: URLSearchParams, opts: SimulatorOptions): OwmRequest | { error: Reply } {
+  const appid = q.get("appid");
+  if (!appid || (opts.apiKey !== undefined && appid !== opts.apiKey)) {
+    return {
+      error: json(401, {
+        cod: 401,
+        message: "Invalid API key. Please see https://openweathermap.org/faq#error401 for more info.",
+      }),
+    };
+  }
+  const latText = q.get("lat");
+  const lonText = q.get("lon");
+  if (latText === null || lonText === null)
+    return { error: json(400, { cod: "400", message: "Nothing to geocode" }) };
+  const lat = Number(latText);
+  const lon = Number(lonText);
+  if (latText === "" || !Number.isFinite(lat) || lat < -90 || lat > 90) {
+    return { error: json(400, { cod: "400", message: "wrong latitude" }) };
+  }
+  if (lonText === "" || !Number.isFinite(lon) || lon < -180 || lon > 180) {
+    return { error: json(400, { cod: "400", message: "wrong longitude" }) };
+  }
+  const unitsParam = q.get("units");
+  const units = unitsParam === "metric" || unitsParam === "imperial" ? unitsParam : "standard";
+  return { api: "openweather", coords: [{ lat, lon }], units };
+}
+
+function owmBody(req: OwmRequest, now: Date): Record<string, unknown> {
+  const c = req.coords[0] as Coord;
+  // `dt` is when the data was calculated: the API refreshes at most every 10 minutes.
+  const dt = Math.floor(now.getTime() / 600_000) * 600;
+  const w: SimulatedWeather = weatherAt(c.lat, c.lon, new Date(dt * 1000));
+  const temp = (x: number) =>
+    r(req.units === "metric" ? x : req.units === "imperial" ? (x * 9) / 5 + 32 : x + 273.15, 2);
+  const speed = (ms: number) => r(req.units === "imperial" ? ms / 0.44704 : ms, 2);
+  const condition = owmCondition(w);
+  const precip = r(w.precipMmPerHour, 2);
+  const offset = (Math.round(c.lon / 15) || 0) * 3600;
+  const pressure = Math.round(w.pressureHpa);
+  const visibility = w.wmoCode === 45 ? 200 : precip > 0 ? 6000 : 10_000;
+  const siteId = Math.floor(Math.abs(c.lat * 1000 + c.lon * 7)) + 1_000_000;
+  return {
+    coord: { lon: r(c.lon, 4), lat: r(c.lat, 4) },
+    weather: [condition],
+    base: "stations",
+    main: {
+      temp: temp(w.temperatureC),
+      feels_like: temp(w.apparentC),
+      temp_min: temp(w.temperatureC - 0.8),
+      temp_max: temp(w.temperatureC + 0.8),
+      pressure,
+      humidity: w.humidityPct,
+      sea_level: pressure,
+      grnd_level: Math.round(w.pressureHpa - w.elevationM / 8.3),
+    },
+    visibility,
+    wind: { speed: speed(w.windMs), deg: w.windDirectionDeg, gust: speed(w.gustMs) },
+    ...(precip > 0 ? (w.temperatureC > 0 ? { rain: { "1h": precip } } : { snow: { "1h": precip } }) : {}),
+    clouds: { all: w.cloudPct },
+    dt,
+    sys: { type: 2, id: siteId % 100_000, ...sunTimes(c.lat, c.lon, now) },
+    timezone: offset,
+    id: siteId,
+    name: `Sim ${r(c.lat, 2)},${r(c.lon, 2)}`,
+    cod: 200,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Answers
+
+function normalReply(api: SimulatedApi, req: OpenMeteoRequest | OwmRequest, now: Date): Reply {
+  if (req.api === "openweather") return json(200, owmBody(req, now));
+  void api;
+  const bodies = req.coords.map((c) => openMeteoLocation(req, c, now));
+  return json(200, bodies.length === 1 ? bodies[0] : bodies);
+}
+
+const OWM_MESSAGES: Record<number, string> = {
+  400: "wrong latitude",
+  401: "Invalid API key. Please see https://openweathermap.org/faq#error401 for more info.",
+  404: "city not found",
+  429: "Your account is temporary blocked due to exceeding of requests limitation of your subscription type. Please choose the proper subscription https://openweathermap.org/price",
+};
+
+/** The API's own error body for a status: OWM's `cod` is a number on 401/429/5xx and a string otherwise. */
+function errorReply(
+  api: SimulatedApi,
+  status: number,
+  message?: string,
+  headers?: Record<string, string>,
+): Reply {
+  if (api === "open-meteo") {
+    const reason =
+      message ??
+      (status === 429
+        ? "Minutely API request limit exceeded. Please try again in one minute."
+        : status >= 500
+          ? "Internal Server Error"
+          : "Bad request");
+    return json(status, { error: true, reason }, headers);
+  }
+  const text = message ?? OWM_MESSAGES[status] ?? (status >= 500 ? "Internal error" : "Bad request");
+  const numeric = status === 401 || status === 429 || status >= 500;
+  return json(status, { cod: numeric ? status : String(status), message: text }, headers);
+}
+
+function faultReply(
+  rule: FaultRule,
+  api: SimulatedApi,
+  req: OpenMeteoRequest | OwmRequest,
+  now: Date,
+): Reply | "hang" {
+  const fault = rule.fault;
+  switch (fault.kind) {
+    case "latency":
+      return normalReply(api, req, now);
+    case "hang":
+      return "hang";
+    case "rate-limit": {
+      const headers =
+        fault.retryAfter === undefined ? undefined : { "retry-after": String(fault.retryAfter) };
+      return errorReply(api, 429, undefined, headers);
+    }
+    case "server-error":
+      return errorReply(api, fault.status ?? 500);
+    case "status":
+      return errorReply(api, fault.status, fault.message);
+    case "malformed-json": {
+      const good = normalReply(api, req, now);
+      return { ...good, body: good.body.slice(0, Math.max(1, Math.floor(good.body.length / 2))) };
+    }
+    case "schema-drift": {
+      const field = fault.field ?? (api === "open-meteo" ? "current.temperature_2m" : "main.temp");
+      const drift = (obj: Record<string, unknown>) =>
+        driftField(obj, field, fault.change ?? "rename", fault.renameTo);
+      if (req.api === "openweather") return json(200, drift(owmBody(req, now)));
+      const bodies = req.coords.map((c) => {
+        const body = openMeteoLocation(req, c, now);
+        return rule.at === undefined || sameCoord(c, rule.at) ? drift(body) : body;
+      });
+      return json(200, bodies.length === 1 ? bodies[0] : bodies);
+    }
+  }
+}
+
+function driftField(
+  obj: Record<string, unknown>,
+  path: string,
+  change: "rename" | "type" | "remove",
+  renameTo?: string,
+): Record<string, unknown> {
+  const keys = path.split(".");
+  const last = keys.pop() as string;
+  let target: Record<string, unknown> = obj;
+  for (const k of keys) {
+    const next = target[k];
+    if (typeof next !== "object" || next === null) return obj;
+    target = next as Record<string, unknown>;
+  }
+  if (!(last in target)) return obj;
+  const value = target[last];
+  if (change === "type") target[last] = String(value);
+  else {
+    delete target[last];
+    if (change === "rename") target[renameTo ?? `${last}_v2`] = value;
+  }
+  return obj;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CLI
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: "8787" },
+      "latency-ms": { type: "string", default: "0" },
+      "api-key": { type: "string" },
+    },
+  });
+  const sim = await startSimulator({
+    port: Number(values.port),
+    latencyMs: Number(values["latency-ms"]),
+    ...(values["api-key"] ? { apiKey: values["api-key"] } : {}),
+  });
+  process.stderr.write(
+    `weather simulator on ${sim.url}\n  Open-Meteo:     ${sim.url}${OPEN_METEO_PATH}\n  OpenWeatherMap: ${sim.url}${OPENWEATHER_PATH}\nCtrl-C to stop.\n`,
+  );
+  const stop = () => {
+    sim.close().then(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(2);
+  });
+}
