@@ -2,11 +2,12 @@
  * Shared wiring for CLI commands: flags → config overrides → runtime, with the simulator started
  * when `--source simulator` asks for it, and everything closed afterwards.
  */
+
+import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
 import { type Config, loadConfig, type SourceName } from "#core/config/env.ts";
+import { migrate } from "#core/db/migrate.ts";
 import { type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { ProviderSource } from "#core/domain/observation.ts";
-import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
-import { migrate } from "#core/db/migrate.ts";
 import { createLogger } from "#core/observability/logger.ts";
 import { openRuntime, type Runtime } from "#core/runtime.ts";
 

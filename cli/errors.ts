@@ -2,7 +2,7 @@
 import { ConfigError } from "#core/config/env.ts";
 import { IntervalError } from "#core/domain/interval.ts";
 import { SitesFileError } from "#core/domain/sites.ts";
-import { MissingApiKeyError } from "#core/runtime.ts";
+import { MissingApiKeyError } from "#core/providers/index.ts";
 
 export class UsageError extends Error {
   override name = "UsageError";

@@ -1,39 +1,52 @@
 /** The `weather` command line: drives the core use cases on the embedded default or any Postgres. */
 import { Command, CommanderError, Option } from "commander";
-import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
+import { SOURCES } from "#core/config/env.ts";
+import { intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { PROVIDER_SOURCES } from "#core/domain/observation.ts";
 import { loadSites } from "#core/domain/sites.ts";
-import { createProvider } from "#core/providers/index.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
+import { createProvider } from "#core/providers/index.ts";
 import { providerFor } from "#core/runtime.ts";
 import { type IngestResult, ingestInterval } from "#core/use-cases/ingest.ts";
 import { replayIntervals } from "#core/use-cases/replay.ts";
 import { readStatus } from "#core/use-cases/status.ts";
-import { SOURCES } from "#core/config/env.ts";
 import { type CommonFlags, cliLogger, configFrom, withRuntime, withSource } from "./context.ts";
 import { EXIT, exitCodeFor, UsageError } from "./errors.ts";
 import { createOutput } from "./output.ts";
 
 const program = new Command()
   .name("weather")
-  .description("weather-dataops: land weather for your sites raw and in bronze, then transform to silver and gold.")
+  .description(
+    "weather-dataops: land weather for your sites raw and in bronze, then transform to silver and gold.",
+  )
   .showHelpAfterError()
   .exitOverride();
 
 const dbOption = () =>
   new Option("--db <url>", "Postgres URL (default: DATABASE_URL, else the embedded PGlite in .weather/pg)");
-const rawOption = () => new Option("--raw <dir|s3://bucket>", "raw object store (default: RAW_STORE, else .weather/raw)");
+const rawOption = () =>
+  new Option("--raw <dir|s3://bucket>", "raw object store (default: RAW_STORE, else .weather/raw)");
 const jsonOption = () => new Option("--json", "print one JSON document on stdout (progress stays on stderr)");
 const verboseOption = () => new Option("-v, --verbose", "log debug detail to stderr");
+const homeOption = () =>
+  new Option(
+    "--home <dir>",
+    "where the embedded default keeps raw objects and PGlite (default: WEATHER_HOME, else .weather)",
+  );
 
 program
   .command("ingest")
   .description("fetch weather for every site for one interval; land it raw and upsert bronze")
   .option("--interval <hour>", "UTC hour to ingest, e.g. 2026-11-22T13 (default: the current hour)")
-  .addOption(new Option("--source <name>", "weather source (default: WEATHER_SOURCE, else open-meteo)").choices(SOURCES))
+  .addOption(
+    new Option("--source <name>", "weather source (default: WEATHER_SOURCE, else open-meteo)").choices(
+      SOURCES,
+    ),
+  )
   .option("--sites <file>", "sites file (default: SITES_FILE, else config/sites.json)")
   .addOption(dbOption())
   .addOption(rawOption())
+  .addOption(homeOption())
   .addOption(jsonOption())
   .addOption(verboseOption())
   .action(async (flags: CommonFlags & { interval?: string }) => {
@@ -44,7 +57,9 @@ program
     const log = cliLogger(config, flags);
     const result = await withSource(config, interval, (cfg, source) =>
       withRuntime(cfg, async (rt) => {
-        out.say(`Ingesting ${sites.length} sites from ${source} for ${interval} into ${rt.rawStore.location}`);
+        out.say(
+          `Ingesting ${sites.length} sites from ${source} for ${interval} into ${rt.rawStore.location}`,
+        );
         const bar = out.progress(sites.length, "sites");
         try {
           return await ingestInterval(
@@ -79,58 +94,68 @@ program
   .addOption(new Option("--source <name>", "only this source").choices([...PROVIDER_SOURCES]))
   .addOption(dbOption())
   .addOption(rawOption())
+  .addOption(homeOption())
   .addOption(jsonOption())
   .addOption(verboseOption())
-  .action(async (flags: Omit<CommonFlags, "source"> & { from: string; to?: string; source?: "open-meteo" | "openweather" }) => {
-    const out = createOutput(Boolean(flags.json));
-    const config = configFrom({ ...flags, source: undefined });
-    const from = parseInterval(flags.from);
-    const to = flags.to ? parseInterval(flags.to) : from;
-    if (to < from) throw new UsageError(`--to (${to}) is before --from (${from})`);
-    const log = cliLogger(config, flags);
-    const results = await withRuntime(config, async (rt) => {
-      const bar = out.progress(0, "intervals");
-      try {
-        return await replayIntervals(
-          {
-            rawStore: rt.rawStore,
-            bronze: rt.bronze,
-            log,
-            providers: {
-              "open-meteo": createProvider(config, "open-meteo"),
-              openweather: createProvider(config, "openweather", { apiKey: "unused-for-parsing" }),
+  .action(
+    async (
+      flags: Omit<CommonFlags, "source"> & {
+        from: string;
+        to?: string;
+        source?: "open-meteo" | "openweather";
+      },
+    ) => {
+      const out = createOutput(Boolean(flags.json));
+      const config = configFrom({ ...flags, source: undefined });
+      const from = parseInterval(flags.from);
+      const to = flags.to ? parseInterval(flags.to) : from;
+      if (to < from) throw new UsageError(`--to (${to}) is before --from (${from})`);
+      const log = cliLogger(config, flags);
+      const results = await withRuntime(config, async (rt) => {
+        const bar = out.progress(0, "intervals");
+        try {
+          return await replayIntervals(
+            {
+              rawStore: rt.rawStore,
+              bronze: rt.bronze,
+              log,
+              providers: {
+                "open-meteo": createProvider(config, "open-meteo"),
+                openweather: createProvider(config, "openweather"),
+              },
             },
-          },
-          {
-            from,
-            to,
-            sources: flags.source ? [flags.source] : undefined,
-            failureThreshold: config.SITE_FAILURE_THRESHOLD,
-            onProgress: (p) => bar.update(p.done),
-          },
-        );
-      } finally {
-        bar.stop();
-      }
-    });
-    const doc = {
-      from,
-      to,
-      runs: results.map(({ fetchLatenciesMs: _, sites: __, ...r }) => r),
-      observationsLoaded: results.reduce((n, r) => n + r.observationsLoaded, 0),
-      rowsChanged: results.reduce((n, r) => n + r.rowsChanged, 0),
-    };
-    out.result(doc, () =>
-      results.length === 0
-        ? `No raw objects found between ${from} and ${to} in ${config.RAW_STORE ?? `${config.WEATHER_HOME}/raw`}.`
-        : `Replayed ${results.length} run(s): ${doc.observationsLoaded} observations, ${doc.rowsChanged} bronze rows changed.`,
-    );
-  });
+            {
+              from,
+              to,
+              sources: flags.source ? [flags.source] : undefined,
+              failureThreshold: config.SITE_FAILURE_THRESHOLD,
+              onProgress: (p) => bar.update(p.done),
+            },
+          );
+        } finally {
+          bar.stop();
+        }
+      });
+      const doc = {
+        from,
+        to,
+        runs: results.map(({ fetchLatenciesMs: _, sites: __, ...r }) => r),
+        observationsLoaded: results.reduce((n, r) => n + r.observationsLoaded, 0),
+        rowsChanged: results.reduce((n, r) => n + r.rowsChanged, 0),
+      };
+      out.result(doc, () =>
+        results.length === 0
+          ? `No raw objects found between ${from} and ${to} in ${config.RAW_STORE ?? `${config.WEATHER_HOME}/raw`}.`
+          : `Replayed ${results.length} run(s): ${doc.observationsLoaded} observations, ${doc.rowsChanged} bronze rows changed.`,
+      );
+    },
+  );
 
 program
   .command("status")
   .description("rows per layer, the latest runs, and how fresh the data is")
   .addOption(dbOption())
+  .addOption(homeOption())
   .addOption(jsonOption())
   .action(async (flags: CommonFlags) => {
     const out = createOutput(Boolean(flags.json));
@@ -139,9 +164,11 @@ program
     out.result(report, () => {
       const lines = Object.entries(report.layers).map(
         ([layer, tables]) =>
-          `${layer.padEnd(7)} ${Object.entries(tables)
-            .map(([t, n]) => `${t}=${n}`)
-            .join("  ") || "(empty)"}`,
+          `${layer.padEnd(7)} ${
+            Object.entries(tables)
+              .map(([t, n]) => `${t}=${n}`)
+              .join("  ") || "(empty)"
+          }`,
       );
       const run = report.lastIngestionRuns[0];
       lines.push(
@@ -165,7 +192,8 @@ function describeIngest(r: IngestResult): string {
     `${r.runId}: ${r.status.toUpperCase()} — ${r.sitesOk}/${r.sitesTotal} sites ok, ${r.sitesFailed} failed, ${r.sitesQuarantined} quarantined`,
     `${r.observationsLoaded} observations loaded (${r.rowsChanged} bronze rows changed); fetch p50 ${r.fetchLatencyP50Ms ?? "-"} ms, p95 ${r.fetchLatencyP95Ms ?? "-"} ms`,
   ];
-  for (const s of r.sites.filter((s) => s.status !== "ok")) lines.push(`  ${s.siteId}: ${s.status} — ${s.reason}`);
+  for (const s of r.sites.filter((s) => s.status !== "ok"))
+    lines.push(`  ${s.siteId}: ${s.status} — ${s.reason}`);
   return lines.join("\n");
 }
 

@@ -25,7 +25,11 @@ export function createOutput(json: boolean): Output {
     progress(total, label) {
       if (!tty) return { update: () => {}, stop: () => {} };
       const bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: `${label} [{bar}] {value}/{total} | {percentage}% | eta {eta}s`, hideCursor: true },
+        {
+          stream: process.stderr,
+          format: `${label} [{bar}] {value}/{total} | {percentage}% | eta {eta}s`,
+          hideCursor: true,
+        },
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0);

@@ -3,15 +3,15 @@
  * and every Lambda handler build their dependencies here, so all three runtimes wire the same way.
  */
 import { join } from "node:path";
+import { readSecret, s3Client } from "./adapters/aws.ts";
 import { type Database, openDatabase } from "./adapters/database.ts";
 import { fsRawStore } from "./adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "./adapters/pg-bronze-repository.ts";
-import { readSecret, s3Client } from "./adapters/aws.ts";
 import { s3RawStore } from "./adapters/s3-raw-store.ts";
 import { type Config, ConfigError, rawStoreLocation } from "./config/env.ts";
 import type { ProviderSource } from "./domain/observation.ts";
 import type { BronzeRepository, RawStore, WeatherProvider } from "./ports.ts";
-import { createProvider } from "./providers/index.ts";
+import { createProvider, MissingApiKeyError } from "./providers/index.ts";
 
 export interface ConnectOptions {
   max?: number;
@@ -40,15 +40,8 @@ export async function providerFor(config: Config, source: ProviderSource): Promi
   const apiKey =
     config.OPENWEATHER_API_KEY ??
     (config.OPENWEATHER_SECRET_ARN ? await readSecret(config, config.OPENWEATHER_SECRET_ARN) : undefined);
-  if (!apiKey)
-    throw new MissingApiKeyError(
-      "OpenWeatherMap needs an API key: set OPENWEATHER_API_KEY (local) or OPENWEATHER_SECRET_ARN (cloud).",
-    );
+  if (!apiKey) throw new MissingApiKeyError();
   return createProvider(config, source, { apiKey });
-}
-
-export class MissingApiKeyError extends Error {
-  override name = "MissingApiKeyError";
 }
 
 export interface Runtime {

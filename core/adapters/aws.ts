@@ -59,7 +59,8 @@ export function eventBridgePublisher(config: Config, busName: string): EventPubl
           ],
         }),
       );
-      if (out.FailedEntryCount) throw new Error(`EventBridge rejected IngestionCompleted: ${JSON.stringify(out.Entries)}`);
+      if (out.FailedEntryCount)
+        throw new Error(`EventBridge rejected IngestionCompleted: ${JSON.stringify(out.Entries)}`);
     },
   };
 }

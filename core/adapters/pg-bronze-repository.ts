@@ -1,6 +1,6 @@
 /** The bronze layer and ingestion ledger in Postgres. */
 import type pg from "pg";
-import type { BronzeRepository, BronzeRow, IngestionRunRecord, QuarantineEntry, SiteOutcome } from "../ports.ts";
+import type { BronzeRepository, BronzeRow } from "../ports.ts";
 
 const COLUMNS = [
   ["site_id", "text"],

@@ -105,7 +105,12 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     rawObjectKeys: [],
   };
   await bronze.startRun(run);
-  log.info("ingestion started", { runId, interval: args.interval, sites: args.sites.length, batches: batches.length });
+  log.info("ingestion started", {
+    runId,
+    interval: args.interval,
+    sites: args.sites.length,
+    batches: batches.length,
+  });
 
   const loader = new EnvelopeLoader(provider, bronze, log, runId);
   const latencies: number[] = [];
@@ -192,7 +197,8 @@ export class EnvelopeLoader {
   ) {}
 
   fail(sites: Site[], reason: string, key: string | null): void {
-    for (const s of sites) this.outcomes.set(s.id, { siteId: s.id, status: "failed", reason, rawObjectKey: key });
+    for (const s of sites)
+      this.outcomes.set(s.id, { siteId: s.id, status: "failed", reason, rawObjectKey: key });
   }
 
   async load(envelope: RawEnvelope, key: string): Promise<void> {
@@ -219,10 +225,20 @@ export class EnvelopeLoader {
           ingestionRunId: this.runId,
           quarantinedAt: new Date(envelope.fetchedAt),
         });
-        this.outcomes.set(r.siteId, { siteId: r.siteId, status: "quarantined", reason: r.reason, rawObjectKey: key });
+        this.outcomes.set(r.siteId, {
+          siteId: r.siteId,
+          status: "quarantined",
+          reason: r.reason,
+          rawObjectKey: key,
+        });
         this.log.warn("payload quarantined", { siteId: r.siteId, reason: r.reason, rawObjectKey: key });
       } else {
-        this.outcomes.set(r.siteId, { siteId: r.siteId, status: "failed", reason: r.reason, rawObjectKey: key });
+        this.outcomes.set(r.siteId, {
+          siteId: r.siteId,
+          status: "failed",
+          reason: r.reason,
+          rawObjectKey: key,
+        });
         this.log.warn("site failed", { siteId: r.siteId, reason: r.reason, rawObjectKey: key });
       }
     }
@@ -245,7 +261,12 @@ export class EnvelopeLoader {
         this.log.error("bronze write failed", { error: (e as Error).message, rows: batch.rows.length });
         for (const id of batch.siteIds) {
           const prior = this.outcomes.get(id);
-          this.outcomes.set(id, { siteId: id, status: "failed", reason, rawObjectKey: prior?.rawObjectKey ?? null });
+          this.outcomes.set(id, {
+            siteId: id,
+            status: "failed",
+            reason,
+            rawObjectKey: prior?.rawObjectKey ?? null,
+          });
         }
       }
     });
@@ -259,7 +280,12 @@ function parseSafely(provider: WeatherProvider, envelope: RawEnvelope): SitePars
     return provider.parse(envelope);
   } catch (e) {
     const reason = `parser error: ${(e as Error).message}`;
-    return envelope.sites.map((s) => ({ siteId: s.id, status: "quarantined", reason, payload: envelope.body }));
+    return envelope.sites.map((s) => ({
+      siteId: s.id,
+      status: "quarantined",
+      reason,
+      payload: envelope.body,
+    }));
   }
 }
 

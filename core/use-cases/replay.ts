@@ -7,7 +7,7 @@
  * 3. Rewrite the run's ledger entry from what was replayed.
  * Idempotent: replaying twice changes nothing the first replay did not.
  */
-import { intervalRange, type Interval } from "../domain/interval.ts";
+import { type Interval, intervalRange } from "../domain/interval.ts";
 import { PROVIDER_SOURCES, type ProviderSource } from "../domain/observation.ts";
 import type { Log } from "../observability/logger.ts";
 import type { BronzeRepository, RawEnvelope, RawStore, WeatherProvider } from "../ports.ts";
@@ -48,11 +48,14 @@ async function replayOne(
   interval: Interval,
   failureThreshold: number,
 ): Promise<IngestResult | null> {
-  const keys = (await deps.rawStore.list(intervalPrefix(source, interval))).filter((k) => k.endsWith(".json"));
+  const keys = (await deps.rawStore.list(intervalPrefix(source, interval))).filter((k) =>
+    k.endsWith(".json"),
+  );
   if (keys.length === 0) return null;
   const runId = ingestionRunId(source, interval);
   const envelopes: { key: string; envelope: RawEnvelope }[] = [];
-  for (const key of keys) envelopes.push({ key, envelope: JSON.parse(await deps.rawStore.get(key)) as RawEnvelope });
+  for (const key of keys)
+    envelopes.push({ key, envelope: JSON.parse(await deps.rawStore.get(key)) as RawEnvelope });
   const sitesTotal = envelopes.reduce((n, e) => n + e.envelope.sites.length, 0);
   const startedAt = new Date();
   await deps.bronze.startRun({
@@ -83,6 +86,10 @@ async function replayOne(
     failureThreshold,
   });
   await deps.bronze.finishRun({ ...result, startedAt, finishedAt: new Date() }, result.sites);
-  deps.log.info("interval replayed", { runId, objects: keys.length, observations: result.observationsLoaded });
+  deps.log.info("interval replayed", {
+    runId,
+    objects: keys.length,
+    observations: result.observationsLoaded,
+  });
   return result;
 }

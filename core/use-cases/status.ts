@@ -19,7 +19,13 @@ export interface StatusReport {
     startedAt: string;
     finishedAt: string | null;
   }[];
-  lastWorkflow: { executionName: string; interval: string; status: string; error: string | null; finishedAt: string | null } | null;
+  lastWorkflow: {
+    executionName: string;
+    interval: string;
+    status: string;
+    error: string | null;
+    finishedAt: string | null;
+  } | null;
   freshness: { latestObservedAt: string | null; ageMinutes: number | null; fresh: boolean };
 }
 
@@ -34,7 +40,7 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
   const layers: StatusReport["layers"] = { bronze: {}, silver: {}, gold: {} };
   for (const t of tables.rows) {
     const { rows } = await pool.query<{ n: number }>(`select count(*) as n from "${t.schema}"."${t.name}"`);
-    (layers[t.schema] ??= {})[t.name] = rows[0]?.n ?? 0;
+    layers[t.schema] = { ...layers[t.schema], [t.name]: rows[0]?.n ?? 0 };
   }
   const runs = await pool.query(
     `select run_id, interval, status, attempt, sites_ok, sites_failed, sites_quarantined, observations_loaded,
@@ -72,7 +78,9 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
 }
 
 async function lastWorkflow(pool: pg.Pool): Promise<StatusReport["lastWorkflow"]> {
-  const exists = await pool.query<{ t: string | null }>("select to_regclass('ops.workflow_executions')::text as t");
+  const exists = await pool.query<{ t: string | null }>(
+    "select to_regclass('ops.workflow_executions')::text as t",
+  );
   if (!exists.rows[0]?.t) return null;
   const { rows } = await pool.query(
     `select execution_name, interval, status, error, finished_at from ops.workflow_executions

@@ -1,0 +1,33 @@
+/**
+ * The workflow's task bodies: parse the event, call one use case, return a small result. The Lambda
+ * handlers wrap these, and the embedded engine calls the very same functions.
+ */
+import type pg from "pg";
+import { z } from "zod";
+import { parseInterval } from "../domain/interval.ts";
+import type { Log } from "../observability/logger.ts";
+import { runQualityChecks } from "../use-cases/check-quality.ts";
+import { runTransform } from "../use-cases/transform.ts";
+
+export interface TaskDeps {
+  pool: pg.Pool;
+  log: Log;
+}
+
+const intervalField = z.string().transform((s) => parseInterval(s));
+
+export const transformEventSchema = z.object({ layer: z.enum(["silver", "gold"]), interval: intervalField });
+export const checkEventSchema = z.object({
+  interval: intervalField,
+  layer: z.enum(["silver", "gold"]).optional(),
+});
+
+export async function transformTask(deps: TaskDeps, event: unknown) {
+  const e = transformEventSchema.parse(event);
+  return runTransform({ pool: deps.pool, log: deps.log }, { layer: e.layer, interval: e.interval });
+}
+
+export async function checkQualityTask(deps: TaskDeps, event: unknown) {
+  const e = checkEventSchema.parse(event);
+  return runQualityChecks({ pool: deps.pool, log: deps.log }, { interval: e.interval, layer: e.layer });
+}
