@@ -1,0 +1,261 @@
+/**
+ * Runs the silver or gold models for one scope inside a caller's transaction: fill the scope temp
+ * tables, then per relation delete the scoped rows and insert the model's rows for the same scope.
+ *
+ * Scopes are hour-aligned ranges per site (and source, for silver). An incremental run scopes the
+ * (site, source, hour) keys of the bronze rows its interval's ingestion runs loaded, plus every key
+ * observed in the lookback window; a full run scopes (-infinity, infinity) for every site and
+ * truncates instead of deleting.
+ */
+import type pg from "pg";
+import { type Layer, readSql } from "./files.ts";
+
+export type TransformMode = "incremental" | "full";
+
+export interface RelationCounts {
+  relation: string;
+  deleted: number;
+  inserted: number;
+}
+
+export interface ScopeParams {
+  mode: TransformMode;
+  /** The interval label (`2026-11-22T13`): selects the ingestion runs whose rows are in scope. */
+  interval: string;
+  /** Bronze rows observed in [windowStart, windowEnd) are in scope too. */
+  windowStart: Date;
+  windowEnd: Date;
+}
+
+export interface LayerRunResult {
+  relations: RelationCounts[];
+  /** Distinct UTC hours recomputed (empty for a full run). */
+  affectedHours: Date[];
+  /** (site, source, hour) keys in scope (full run: all keys read). */
+  affectedKeys: number;
+  /** Rows read from the layer below (bronze for silver, silver for gold). */
+  sourceRowsRead: number;
+  ingestionRunIds: string[];
+  rawObjectKeys: string[];
+}
+
+interface Relation {
+  target: string;
+  model: string;
+  /** Deletes the rows of `target` the scope covers; the model then re-inserts them. */
+  deleteScoped: string;
+}
+
+const RELATIONS: Record<Layer, Relation[]> = {
+  silver: [
+    {
+      target: "silver.observations",
+      model: "models/silver/observations.sql",
+      deleteScoped: `delete from silver.observations as t using pg_temp.scope_silver as s
+        where t.site_id = s.site_id and t.source = s.source
+          and t.hour >= s.range_start and t.hour < s.range_end`,
+    },
+  ],
+  // Order matters: daily, moving averages and latest conditions read the hourly rows.
+  gold: [
+    {
+      target: "gold_internal.site_hourly",
+      model: "models/gold/site_hourly.sql",
+      deleteScoped: `delete from gold_internal.site_hourly as t using pg_temp.scope_hours as s
+        where t.site_id = s.site_id and t.hour >= s.range_start and t.hour < s.range_end`,
+    },
+    {
+      target: "gold_internal.site_daily",
+      model: "models/gold/site_daily.sql",
+      deleteScoped: `delete from gold_internal.site_daily as t using pg_temp.scope_days as s
+        where t.site_id = s.site_id
+          and t.day >= (s.range_start at time zone 'UTC')::date
+          and t.day < (s.range_end at time zone 'UTC')::date`,
+    },
+    {
+      target: "gold_internal.site_temperature_moving_avg",
+      model: "models/gold/site_temperature_moving_avg.sql",
+      deleteScoped: `delete from gold_internal.site_temperature_moving_avg as t
+        using pg_temp.scope_moving_avg as s
+        where t.site_id = s.site_id and t.hour >= s.range_start and t.hour < s.range_end`,
+    },
+    {
+      target: "gold_internal.site_latest_conditions",
+      model: "models/gold/site_latest_conditions.sql",
+      deleteScoped: `delete from gold_internal.site_latest_conditions as t using pg_temp.scope_sites as s
+        where t.site_id = s.site_id`,
+    },
+  ],
+};
+
+/** The relations a layer writes, in run order. */
+export function relationsOf(layer: Layer): string[] {
+  return RELATIONS[layer].map((r) => r.target);
+}
+
+const KEYS_TABLE = `create temp table scope_keys (
+    site_id text not null, source text not null, hour timestamptz not null
+  ) on commit drop`;
+
+// Two selects rather than one OR so each uses its own index (run id, observed_at).
+const INCREMENTAL_KEYS = `insert into pg_temp.scope_keys (site_id, source, hour)
+  select site_id, source, date_trunc('hour', observed_at, 'UTC')
+  from bronze.weather_observations
+  where ingestion_run_id in (select run_id from ops.ingestion_runs where interval = $1)
+  union
+  select site_id, source, date_trunc('hour', observed_at, 'UTC')
+  from bronze.weather_observations
+  where observed_at >= $2 and observed_at < $3`;
+
+const ALL_TIME = `'-infinity'::timestamptz as range_start, 'infinity'::timestamptz as range_end`;
+
+async function buildSilverScope(client: pg.PoolClient, p: ScopeParams): Promise<void> {
+  if (p.mode === "full") {
+    await client.query(`create temp table scope_silver on commit drop as
+      select site_id, source, ${ALL_TIME} from bronze.weather_observations group by site_id, source`);
+  } else {
+    await client.query(`create temp table scope_silver on commit drop as
+      select site_id, source, hour as range_start, hour + interval '1 hour' as range_end
+      from pg_temp.scope_keys`);
+  }
+  await client.query("analyze pg_temp.scope_silver");
+}
+
+async function buildGoldScope(client: pg.PoolClient, p: ScopeParams): Promise<void> {
+  if (p.mode === "full") {
+    await client.query(`create temp table scope_sites on commit drop as
+      select distinct site_id from silver.observations`);
+    for (const t of ["scope_hours", "scope_days", "scope_moving_avg"]) {
+      await client.query(`create temp table ${t} on commit drop as
+        select site_id, ${ALL_TIME} from pg_temp.scope_sites`);
+    }
+  } else {
+    await client.query(`create temp table scope_hours on commit drop as
+      select distinct site_id, hour as range_start, hour + interval '1 hour' as range_end
+      from pg_temp.scope_keys`);
+    await client.query(`create temp table scope_days on commit drop as
+      select distinct site_id,
+        date_trunc('day', hour, 'UTC') as range_start,
+        date_trunc('day', hour, 'UTC') + interval '1 day' as range_end
+      from pg_temp.scope_keys`);
+    // A changed hour h moves the moving averages of h ... h + 167 h. Overlapping ranges are merged
+    // (gaps and islands) so no hour is computed, deleted or inserted twice.
+    await client.query(`create temp table scope_moving_avg on commit drop as
+      with ranges as (
+        select distinct site_id, hour as range_start, hour + interval '168 hours' as range_end
+        from pg_temp.scope_keys
+      ),
+      marked as (
+        select *,
+          case when range_start <= max(range_end) over (
+              partition by site_id order by range_start, range_end
+              rows between unbounded preceding and 1 preceding)
+            then 0 else 1 end as starts_island
+        from ranges
+      ),
+      islands as (
+        select *, sum(starts_island) over (partition by site_id order by range_start, range_end) as island
+        from marked
+      )
+      select site_id, min(range_start) as range_start, max(range_end) as range_end
+      from islands group by site_id, island`);
+    await client.query(`create temp table scope_sites on commit drop as
+      select distinct site_id from pg_temp.scope_keys`);
+  }
+  for (const t of ["scope_hours", "scope_days", "scope_moving_avg", "scope_sites"]) {
+    await client.query(`analyze pg_temp.${t}`);
+  }
+}
+
+async function columnsOf(client: pg.PoolClient, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ attname: string }>(
+    `select attname from pg_attribute
+     where attrelid = $1::regclass and attnum > 0 and not attisdropped and attidentity = ''
+     order by attnum`,
+    [table],
+  );
+  return rows.map((r) => r.attname);
+}
+
+interface LineageRow {
+  rows_read: number;
+  ingestion_run_ids: string[] | null;
+  raw_object_keys: string[] | null;
+}
+
+async function readLineage(client: pg.PoolClient, layer: Layer, p: ScopeParams): Promise<LineageRow> {
+  if (p.mode === "full") {
+    const table = layer === "silver" ? "bronze.weather_observations" : "silver.observations";
+    const { rows } = await client.query<LineageRow>(
+      `select count(*) as rows_read, null as ingestion_run_ids, null as raw_object_keys from ${table}`,
+    );
+    return rows[0] as LineageRow;
+  }
+  const sql =
+    layer === "silver"
+      ? `select count(*) as rows_read,
+           array_agg(distinct b.ingestion_run_id) as ingestion_run_ids,
+           array_agg(distinct b.raw_object_key) as raw_object_keys
+         from bronze.weather_observations as b
+         inner join pg_temp.scope_silver as s
+           on b.site_id = s.site_id and b.source = s.source
+           and b.observed_at >= s.range_start and b.observed_at < s.range_end`
+      : `select count(*) as rows_read,
+           array_agg(distinct o.ingestion_run_id) as ingestion_run_ids,
+           array_agg(distinct o.raw_object_key) as raw_object_keys
+         from silver.observations as o
+         inner join pg_temp.scope_hours as s
+           on o.site_id = s.site_id and o.hour >= s.range_start and o.hour < s.range_end`;
+  const { rows } = await client.query<LineageRow>(sql);
+  return rows[0] as LineageRow;
+}
+
+/**
+ * Recomputes `layer` for the scope `p` describes, on `client`, which must already be inside a
+ * transaction (and hold the layer's lock). Temp tables are dropped at commit.
+ */
+export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopeParams): Promise<LayerRunResult> {
+  let affectedHours: Date[] = [];
+  let affectedKeys = 0;
+  if (p.mode === "incremental") {
+    await client.query(KEYS_TABLE);
+    const keys = await client.query(INCREMENTAL_KEYS, [p.interval, p.windowStart, p.windowEnd]);
+    affectedKeys = keys.rowCount ?? 0;
+    await client.query("analyze pg_temp.scope_keys");
+    const { rows } = await client.query<{ hours: Date[] | null }>(
+      "select array_agg(distinct hour order by hour) as hours from pg_temp.scope_keys",
+    );
+    affectedHours = rows[0]?.hours ?? [];
+  }
+  if (layer === "silver") await buildSilverScope(client, p);
+  else await buildGoldScope(client, p);
+
+  const lineage = await readLineage(client, layer, p);
+  if (p.mode === "full") affectedKeys = lineage.rows_read;
+
+  const relations: RelationCounts[] = [];
+  for (const rel of RELATIONS[layer]) {
+    let deleted: number;
+    if (p.mode === "full") {
+      const { rows } = await client.query<{ n: number }>(`select count(*) as n from ${rel.target}`);
+      deleted = rows[0]?.n ?? 0;
+      await client.query(`truncate ${rel.target}`);
+    } else {
+      deleted = (await client.query(rel.deleteScoped)).rowCount ?? 0;
+    }
+    const cols = (await columnsOf(client, rel.target)).join(", ");
+    const model = readSql(rel.model);
+    const inserted = await client.query(
+      `insert into ${rel.target} (${cols}) select ${cols} from (${model}) as m`,
+    );
+    relations.push({ relation: rel.target, deleted, inserted: inserted.rowCount ?? 0 });
+  }
+  return {
+    relations,
+    affectedHours,
+    affectedKeys,
+    sourceRowsRead: lineage.rows_read,
+    ingestionRunIds: lineage.ingestion_run_ids ?? [],
+    rawObjectKeys: lineage.raw_object_keys ?? [],
+  };
+}

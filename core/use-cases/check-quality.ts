@@ -1,0 +1,190 @@
+/**
+ * Run the SQL quality checks (sql/checks/<layer>__<what>.sql) for one interval.
+ *
+ * Steps:
+ * 1. Derive the check window [interval - 24 h, interval + 1 h) and the reference time `now`.
+ * 2. In one read-only, repeatable-read transaction (one snapshot for every check) set the
+ *    parameters as transaction-local settings (wdo.interval, wdo.interval_start, wdo.window_start,
+ *    wdo.window_end, wdo.now) and run each check; a check passes when it returns zero rows.
+ * 3. After releasing the client (embedded PGlite is one session), record the run and per-check
+ *    results in ops.quality_check_runs / ops.quality_check_results.
+ * 4. Throw QualityCheckFailedError naming the failed checks with sample rows if any failed.
+ */
+import type pg from "pg";
+import { addHours, type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
+import type { Log } from "#core/observability/logger.ts";
+import { LAYERS, type Layer, loadChecks } from "#core/sql/files.ts";
+
+/** Hours before the interval the checks look at (a day: the daily relation's horizon). */
+export const CHECK_WINDOW_HOURS = 24;
+const SAMPLE_ROWS = 5;
+// A failing check may match millions of rows; counting stops here.
+const MAX_COUNTED_ROWS = 1000;
+
+export interface CheckResult {
+  name: string;
+  layer: Layer;
+  passed: boolean;
+  /** Rows the check returned, capped at 1000. */
+  failingRows: number;
+  sample: Record<string, unknown>[];
+  durationMs: number;
+}
+
+export interface CheckReport {
+  /** ops.quality_check_runs.run_id of this run. */
+  runId: number;
+  interval: Interval;
+  layers: Layer[];
+  now: string;
+  window: { start: string; end: string };
+  passed: boolean;
+  checksTotal: number;
+  checksFailed: number;
+  failed: string[];
+  checks: CheckResult[];
+}
+
+/**
+ * One or more quality checks returned rows. The Step Functions Retry skips this error by name:
+ * retrying cannot fix data, so fix the data or the model and rerun the interval.
+ */
+export class QualityCheckFailedError extends Error {
+  override name = "QualityCheckFailedError";
+  readonly report: CheckReport;
+
+  constructor(report: CheckReport) {
+    const lines = report.checks
+      .filter((c) => !c.passed)
+      .map((c) => {
+        const sample = JSON.stringify(c.sample.slice(0, 2));
+        return `${c.name} (${c.failingRows}${c.failingRows >= MAX_COUNTED_ROWS ? "+" : ""} rows, e.g. ${sample.slice(0, 400)})`;
+      });
+    super(
+      `${report.checksFailed} of ${report.checksTotal} quality checks failed for interval ${report.interval}: ` +
+        `${lines.join("; ")}. See ops.quality_check_results run_id ${report.runId}; fix the data or the ` +
+        "model, then rerun the interval.",
+    );
+    this.report = report;
+  }
+}
+
+export interface CheckQualityDeps {
+  pool: pg.Pool;
+  log?: Log;
+}
+
+export interface CheckQualityArgs {
+  interval: Interval | string;
+  /** One layer only; default both. */
+  layer?: Layer;
+  /** Reference time for freshness (default: the clock). */
+  now?: Date;
+}
+
+function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+
+/**
+ * Runs the checks of `layer` (default: silver and gold) for `interval`, records the results, and
+ * returns the report.
+ * @throws QualityCheckFailedError when any check returns rows (after recording the results).
+ */
+export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualityArgs): Promise<CheckReport> {
+  const interval = parseInterval(args.interval);
+  const layers = args.layer ? [args.layer] : [...LAYERS];
+  const now = args.now ?? new Date();
+  const windowStart = intervalStart(addHours(interval, -CHECK_WINDOW_HOURS));
+  const windowEnd = intervalStart(addHours(interval, 1));
+  const checks = layers.flatMap((l) => loadChecks(l));
+  const startedAt = new Date();
+
+  const results: CheckResult[] = [];
+  const client = await deps.pool.connect();
+  try {
+    await client.query("begin isolation level repeatable read read only");
+    await client.query("set local time zone 'UTC'");
+    await client.query(
+      `select set_config('wdo.interval', $1, true), set_config('wdo.interval_start', $2, true),
+              set_config('wdo.window_start', $3, true), set_config('wdo.window_end', $4, true),
+              set_config('wdo.now', $5, true)`,
+      [
+        interval,
+        intervalStart(interval).toISOString(),
+        windowStart.toISOString(),
+        windowEnd.toISOString(),
+        now.toISOString(),
+      ],
+    );
+    for (const check of checks) {
+      const t0 = performance.now();
+      const { rows } = await client.query<Record<string, unknown>>(
+        `select * from (${check.sql}) as failing limit ${MAX_COUNTED_ROWS}`,
+      );
+      results.push({
+        name: check.name,
+        layer: check.layer,
+        passed: rows.length === 0,
+        failingRows: rows.length,
+        sample: rows.slice(0, SAMPLE_ROWS).map(jsonSafe),
+        durationMs: Math.round((performance.now() - t0) * 100) / 100,
+      });
+    }
+    await client.query("commit");
+  } catch (e) {
+    await client.query("rollback").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+
+  const failed = results.filter((r) => !r.passed).map((r) => r.name);
+  const { rows } = await deps.pool.query<{ run_id: number }>(
+    `with run as (
+       insert into ops.quality_check_runs
+         (interval, layers, started_at, finished_at, now_at, window_start, window_end, status,
+          checks_total, checks_failed)
+       values ($1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, $9)
+       returning run_id
+     ),
+     results as (
+       insert into ops.quality_check_results
+         (run_id, check_name, layer, passed, failing_rows, sample, duration_ms)
+       select run.run_id, r.name, r.layer, r.passed, r."failingRows", r.sample, r."durationMs"
+       from run, jsonb_to_recordset($10::jsonb) as r(
+         name text, layer text, passed boolean, "failingRows" integer, sample jsonb, "durationMs" double precision)
+     )
+     select run_id from run`,
+    [
+      interval,
+      layers,
+      startedAt,
+      now,
+      windowStart,
+      windowEnd,
+      failed.length ? "failed" : "passed",
+      results.length,
+      failed.length,
+      JSON.stringify(results),
+    ],
+  );
+  const report: CheckReport = {
+    runId: rows[0]?.run_id as number,
+    interval,
+    layers,
+    now: now.toISOString(),
+    window: { start: windowStart.toISOString(), end: windowEnd.toISOString() },
+    passed: failed.length === 0,
+    checksTotal: results.length,
+    checksFailed: failed.length,
+    failed,
+    checks: results,
+  };
+  if (!report.passed) {
+    deps.log?.warn("quality checks failed", { interval, failed, runId: report.runId });
+    throw new QualityCheckFailedError(report);
+  }
+  deps.log?.info("quality checks passed", { interval, layers, checks: results.length, runId: report.runId });
+  return report;
+}

@@ -1,0 +1,200 @@
+/**
+ * Transform one layer for one interval (silver from bronze, or gold from silver).
+ *
+ * Steps:
+ * 1. Validate the arguments; derive the lookback window [interval - lookback, interval + 1 h).
+ * 2. Gold only: run the silver quality checks; a failure stops here with QualityCheckFailedError.
+ * 3. Record an ops.transform_runs row ("running").
+ * 4. In ONE transaction on ONE client (embedded PGlite is a single session): take the layer's
+ *    advisory lock, scope the affected keys, delete + insert every relation of the layer, write the
+ *    lineage and counts to the run row, commit.
+ * 5. On error: roll back, mark the run failed (after releasing the client), rethrow.
+ *
+ * Concurrent runs of one layer serialize on the lock and each recomputes the same scope, so two
+ * runs for one interval leave the same rows as one.
+ */
+import type pg from "pg";
+import { z } from "zod";
+import { addHours, type Interval, intervalOf, intervalStart, parseInterval } from "#core/domain/interval.ts";
+import type { Log } from "#core/observability/logger.ts";
+import type { Layer } from "#core/sql/files.ts";
+import { type RelationCounts, runLayer, type TransformMode } from "#core/sql/runner.ts";
+import { runQualityChecks } from "./check-quality.ts";
+
+/** Hours before the interval that every incremental run recomputes, to absorb late rows. */
+export const DEFAULT_LOOKBACK_HOURS = 3;
+
+// Two-key advisory lock: a namespace for this project and one key per layer.
+const LOCK_NAMESPACE = 0x57444f; // "WDO"
+const LOCK_KEY: Record<Layer, number> = { silver: 1, gold: 2 };
+
+export interface TransformDeps {
+  pool: pg.Pool;
+  log?: Log;
+}
+
+export interface TransformArgs {
+  layer: Layer;
+  interval: Interval | string;
+  /** Hours before the interval to recompute as well (default {@link DEFAULT_LOOKBACK_HOURS}). */
+  lookbackHours?: number;
+  /** Rebuild the whole layer from the layer below instead of the interval's scope. */
+  full?: boolean;
+}
+
+export interface TransformResult {
+  /** ops.transform_runs.run_id of this run. */
+  runId: number;
+  layer: Layer;
+  interval: Interval;
+  mode: TransformMode;
+  lookbackHours: number;
+  window: { start: string; end: string };
+  /** Distinct UTC hours recomputed (incremental only). */
+  affectedHours: number;
+  /** (site, source, hour) keys in scope; for a full run, the rows read. */
+  affectedKeys: number;
+  sourceRowsRead: number;
+  relations: RelationCounts[];
+  ingestionRunIds: string[];
+  rawObjectKeys: number;
+  durationMs: number;
+}
+
+export class TransformInputError extends Error {
+  override name = "TransformInputError";
+}
+
+const argsSchema = z.object({
+  layer: z.enum(["silver", "gold"]),
+  interval: z.string(),
+  lookbackHours: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 366)
+    .optional(),
+  full: z.boolean().optional(),
+});
+
+/**
+ * Recomputes `layer` for `interval` (incremental: the hours the interval's ingestion runs touched
+ * plus the lookback window; `full`: everything) under the layer's advisory lock, and records the
+ * lineage in ops.transform_runs.
+ * @throws QualityCheckFailedError when layer is "gold" and a silver check fails (nothing written).
+ * @throws TransformInputError on a bad layer, interval or lookback.
+ */
+export async function runTransform(deps: TransformDeps, args: TransformArgs): Promise<TransformResult> {
+  const parsed = argsSchema.safeParse(args);
+  if (!parsed.success) {
+    throw new TransformInputError(
+      `Invalid transform arguments: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}. ` +
+        `Pass { layer: "silver" | "gold", interval: "YYYY-MM-DDTHH" }.`,
+    );
+  }
+  let interval: Interval;
+  try {
+    interval = parseInterval(parsed.data.interval);
+  } catch (e) {
+    throw new TransformInputError((e as Error).message);
+  }
+  const { layer } = parsed.data;
+  const mode: TransformMode = parsed.data.full ? "full" : "incremental";
+  const lookbackHours = parsed.data.lookbackHours ?? DEFAULT_LOOKBACK_HOURS;
+  const windowStart = intervalStart(addHours(interval, -lookbackHours));
+  const windowEnd = intervalStart(addHours(interval, 1));
+  const started = performance.now();
+  const { pool, log } = deps;
+
+  const runRow = await pool.query<{ run_id: number }>(
+    `insert into ops.transform_runs
+       (layer, interval, mode, lookback_hours, window_start, window_end, status, started_at)
+     values ($1, $2, $3, $4, $5, $6, 'running', clock_timestamp()) returning run_id`,
+    [layer, interval, mode, lookbackHours, windowStart, windowEnd],
+  );
+  const runId = runRow.rows[0]?.run_id as number;
+  const fail = async (error: unknown) => {
+    await pool.query(
+      `update ops.transform_runs set status = 'failed', finished_at = clock_timestamp(), error = $2
+       where run_id = $1`,
+      [runId, error instanceof Error ? `${error.name}: ${error.message}` : String(error)],
+    );
+    log?.error("transform failed", { layer, interval, runId, error: String(error) });
+  };
+
+  if (layer === "gold") {
+    try {
+      await runQualityChecks({ pool, ...(log ? { log } : {}) }, { interval, layer: "silver" });
+    } catch (e) {
+      await fail(e);
+      throw e;
+    }
+  }
+
+  let result: TransformResult | undefined;
+  let failure: unknown;
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await client.query("set local time zone 'UTC'");
+    await client.query("select pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, LOCK_KEY[layer]]);
+    const out = await runLayer(client, layer, { mode, interval, windowStart, windowEnd });
+    await client.query(
+      `update ops.transform_runs set
+         status = 'succeeded', finished_at = clock_timestamp(),
+         affected_hours = $2, affected_keys = $3, source_rows_read = $4,
+         ingestion_run_ids = $5, raw_object_keys = $6, relations = $7
+       where run_id = $1`,
+      [
+        runId,
+        out.affectedHours,
+        out.affectedKeys,
+        out.sourceRowsRead,
+        out.ingestionRunIds,
+        out.rawObjectKeys,
+        JSON.stringify(out.relations),
+      ],
+    );
+    await client.query("commit");
+    result = {
+      runId,
+      layer,
+      interval,
+      mode,
+      lookbackHours,
+      window: { start: windowStart.toISOString(), end: windowEnd.toISOString() },
+      affectedHours: out.affectedHours.length,
+      affectedKeys: out.affectedKeys,
+      sourceRowsRead: out.sourceRowsRead,
+      relations: out.relations,
+      ingestionRunIds: out.ingestionRunIds,
+      rawObjectKeys: out.rawObjectKeys.length,
+      durationMs: Math.round(performance.now() - started),
+    };
+  } catch (e) {
+    failure = e;
+    await client.query("rollback").catch(() => {});
+  } finally {
+    client.release();
+  }
+  if (!result) {
+    await fail(failure);
+    throw failure;
+  }
+  log?.info("transform succeeded", { ...result });
+  return result;
+}
+
+/**
+ * Rebuilds silver from all of bronze, then gold from all of silver (each under its lock). The
+ * interval (default: the current hour) labels the runs and scopes the silver checks gold runs first.
+ */
+export async function rebuildAll(
+  deps: TransformDeps,
+  args: { interval?: Interval | string } = {},
+): Promise<{ silver: TransformResult; gold: TransformResult }> {
+  const interval = args.interval ?? intervalOf(new Date());
+  const silver = await runTransform(deps, { layer: "silver", interval, full: true });
+  const gold = await runTransform(deps, { layer: "gold", interval, full: true });
+  return { silver, gold };
+}

@@ -1,0 +1,60 @@
+-- gold_internal.site_daily: one row per (site_id, UTC date) from the gold hourly rows of that day.
+-- "day" is the UTC date: bronze carries no timezone, and a UTC day keeps every site comparable.
+-- Scope: pg_temp.scope_days (site_id, range_start, range_end), aligned to UTC midnights.
+with
+
+scope as (
+    select site_id, range_start, range_end
+    from pg_temp.scope_days
+),
+
+hourly as (
+    select h.*
+    from gold_internal.site_hourly as h
+    inner join scope as s
+        on h.site_id = s.site_id
+        and h.hour >= s.range_start
+        and h.hour < s.range_end
+),
+
+dated as (
+    select
+        *,
+        (hour at time zone 'UTC')::date as day
+    from hourly
+),
+
+aggregated as (
+    select
+        site_id,
+        day,
+        min(temperature_c) as min_temp_c,
+        max(temperature_c) as max_temp_c,
+        avg(temperature_c) as mean_temp_c,
+        sum(precipitation_mm) as precipitation_mm,
+        max(wind_gust_ms) as max_gust_ms,
+        avg(humidity_pct) as mean_humidity_pct,
+        count(*)::integer as hours_observed,
+        sum(source_count)::integer as observation_count,
+        max(observed_at) as last_observed_at
+    from dated
+    group by site_id, day
+),
+
+final as (
+    select
+        site_id,
+        day,
+        min_temp_c,
+        max_temp_c,
+        mean_temp_c,
+        precipitation_mm,
+        max_gust_ms,
+        mean_humidity_pct,
+        hours_observed,
+        observation_count,
+        last_observed_at
+    from aggregated
+)
+
+select * from final

@@ -1,0 +1,130 @@
+-- silver.observations: one typed, deduplicated observation per (site_id, source, UTC hour).
+-- Scope: the runner fills pg_temp.scope_silver with hour-aligned ranges per (site_id, source) and
+-- deletes the same ranges from the target first (core/sql/runner.ts).
+-- Dedupe rule: the latest observed_at within the hour wins. Bronze's key is (site_id, source,
+-- observed_at), so there are no ties, and (site_id, source, observed_at) names the bronze row kept.
+-- Plausibility: a row with any physically implausible value keeps its values, is flagged
+-- is_plausible = false with every reason listed, and gold ignores it.
+with
+
+scope as (
+    select site_id, source, range_start, range_end
+    from pg_temp.scope_silver
+),
+
+bronze_observations as (
+    select b.*
+    from bronze.weather_observations as b
+    inner join scope as s
+        on b.site_id = s.site_id
+        and b.source = s.source
+        and b.observed_at >= s.range_start
+        and b.observed_at < s.range_end
+),
+
+typed as (
+    select
+        site_id,
+        source,
+        date_trunc('hour', observed_at, 'UTC') as hour,
+        observed_at,
+        temperature_c::double precision as temperature_c,
+        feels_like_c::double precision as feels_like_c,
+        humidity_pct::double precision as humidity_pct,
+        pressure_hpa::double precision as pressure_hpa,
+        wind_speed_ms::double precision as wind_speed_ms,
+        wind_gust_ms::double precision as wind_gust_ms,
+        wind_direction_deg::double precision as wind_direction_deg,
+        cloud_cover_pct::double precision as cloud_cover_pct,
+        precipitation_mm::double precision as precipitation_mm,
+        precipitation_window_minutes::integer as precipitation_window_minutes,
+        condition_code,
+        condition_system,
+        ingestion_run_id,
+        raw_object_key,
+        ingested_at
+    from bronze_observations
+),
+
+ranked as (
+    select
+        *,
+        row_number() over latest_first as rank_in_hour,
+        count(*) over (partition by site_id, source, hour) as observations_in_hour
+    from typed
+    window latest_first as (
+        partition by site_id, source, hour
+        order by observed_at desc
+    )
+),
+
+deduped as (
+    select * from ranked where rank_in_hour = 1
+),
+
+converted as (
+    -- Providers report precipitation over different windows (Open-Meteo current: 15 min, OWM: 60);
+    -- a rate per hour makes them comparable. A missing window means the value covers the hour.
+    select
+        *,
+        precipitation_mm * 60.0 / coalesce(nullif(precipitation_window_minutes, 0), 60)
+            as precipitation_mm_per_hour
+    from deduped
+),
+
+flagged as (
+    select
+        *,
+        concat_ws(
+            '; ',
+            case when not temperature_c between -90 and 60
+                then 'temperature_c ' || temperature_c || ' outside -90..60' end,
+            case when not feels_like_c between -90 and 60
+                then 'feels_like_c ' || feels_like_c || ' outside -90..60' end,
+            case when not humidity_pct between 0 and 100
+                then 'humidity_pct ' || humidity_pct || ' outside 0..100' end,
+            case when not pressure_hpa between 870 and 1085
+                then 'pressure_hpa ' || pressure_hpa || ' outside 870..1085' end,
+            case when wind_speed_ms < 0
+                then 'wind_speed_ms ' || wind_speed_ms || ' negative' end,
+            case when wind_gust_ms < 0
+                then 'wind_gust_ms ' || wind_gust_ms || ' negative' end,
+            case when not wind_direction_deg between 0 and 360
+                then 'wind_direction_deg ' || wind_direction_deg || ' outside 0..360' end,
+            case when not cloud_cover_pct between 0 and 100
+                then 'cloud_cover_pct ' || cloud_cover_pct || ' outside 0..100' end,
+            case when precipitation_mm < 0
+                then 'precipitation_mm ' || precipitation_mm || ' negative' end
+        ) as reasons
+    from converted
+),
+
+final as (
+    select
+        site_id,
+        source,
+        hour,
+        observed_at,
+        temperature_c,
+        feels_like_c,
+        humidity_pct,
+        pressure_hpa,
+        wind_speed_ms,
+        wind_gust_ms,
+        wind_direction_deg,
+        cloud_cover_pct,
+        precipitation_mm,
+        precipitation_window_minutes,
+        precipitation_mm_per_hour,
+        condition_code,
+        condition_system,
+        observations_in_hour::integer as observations_in_hour,
+        reasons = '' as is_plausible,
+        nullif(reasons, '') as implausible_reason,
+        ingestion_run_id,
+        raw_object_key,
+        ingested_at
+    from flagged
+)
+
+select * from final
