@@ -38,6 +38,6 @@ describe("unit conversions to canonical units", () => {
   it("rounds to the requested number of decimals", () => {
     expect(round(1.005 * 1000, 0)).toBe(1005);
     expect(round(2.345, 1)).toBe(2.3);
-    expect(round(-3.14159, 3)).toBe(-3.142);
+    expect(round(-1.23456, 3)).toBe(-1.235);
   });
 });
