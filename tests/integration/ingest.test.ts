@@ -1,0 +1,213 @@
+/**
+ * Ingestion end to end on a real database (PGlite, or Postgres when DATABASE_URL is set), a real
+ * filesystem raw store and the loopback simulator: landing, idempotency, isolation, quarantine, replay.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
+import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import { loadConfig } from "#core/config/env.ts";
+import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
+import { loadSites, type Site } from "#core/domain/sites.ts";
+import { memoryLog } from "#core/observability/logger.ts";
+import type { RawStore } from "#core/ports.ts";
+import type { HttpPolicy } from "#core/providers/http.ts";
+import { createProvider } from "#core/providers/index.ts";
+import { ingestInterval } from "#core/use-cases/ingest.ts";
+import { replayIntervals } from "#core/use-cases/replay.ts";
+import { type FaultRule, type Simulator, startSimulator } from "../../simulator/server.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+const INTERVAL: Interval = parseInterval("2026-11-22T13");
+const API_KEY = "owm-test-key-5f2c9e";
+const policy: HttpPolicy = { timeoutMs: 500, maxAttempts: 3, backoffBaseMs: 5, backoffMaxMs: 20 };
+
+let db: TestDatabase;
+let sim: Simulator;
+let sites: Site[];
+let rawDir: string;
+let raw: RawStore;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sim = await startSimulator({ clock: () => intervalStart(INTERVAL), apiKey: API_KEY });
+  sites = await loadSites("config/sites.json");
+});
+afterAll(async () => {
+  await sim?.close();
+  await db?.destroy();
+});
+beforeEach(async () => {
+  if (rawDir) await rm(rawDir, { recursive: true, force: true });
+  rawDir = await mkdtemp(join(tmpdir(), "wdo-raw-"));
+  raw = fsRawStore(rawDir);
+  sim.setFaults([]);
+  await db.pool.query(
+    "truncate bronze.weather_observations, bronze.quarantine, ops.ingestion_runs, ops.ingestion_site_results",
+  );
+});
+
+function ingest(source: "open-meteo" | "openweather", faults: FaultRule[] = [], log = memoryLog()) {
+  sim.setFaults(faults);
+  // The free tier's 60 calls/min would make each OpenWeatherMap run take ~20 s; the limiter itself
+  // is measured in bench/ingest.ts.
+  const config = loadConfig(
+    {
+      OPEN_METEO_BASE_URL: sim.url,
+      OPENWEATHER_BASE_URL: sim.url,
+      OPENWEATHER_RATE_PER_MINUTE: "60000",
+      OPENWEATHER_CONCURRENCY: "8",
+    },
+    {},
+  );
+  const provider = createProvider(config, source, source === "openweather" ? { apiKey: API_KEY } : {});
+  return ingestInterval(
+    { provider, rawStore: raw, bronze: pgBronzeRepository(db.pool), policy, log },
+    { interval: INTERVAL, sites, failureThreshold: 0.1 },
+  );
+}
+
+async function bronzeChecksum(): Promise<{ rows: number; sum: string }> {
+  const { rows } = await db.pool.query(
+    `select count(*) as rows, md5(coalesce(string_agg(t::text, '|' order by site_id, source, observed_at), '')) as sum
+     from bronze.weather_observations t`,
+  );
+  return rows[0];
+}
+
+describe("ingest", () => {
+  it("lands one raw object per batch and a bronze row for every site", async () => {
+    // Act
+    const result = await ingest("open-meteo");
+    // Assess
+    expect(result.status).toBe("succeeded");
+    expect(result.sitesOk).toBe(sites.length);
+    expect(await raw.list("")).toEqual(result.rawObjectKeys);
+    expect(result.rawObjectKeys).toEqual([
+      "source=open-meteo/date=2026-11-22/hour=13/interval=2026-11-22T13/batch-0001.json",
+    ]);
+    const { rows } = await db.pool.query(
+      "select site_id, observed_at, ingestion_run_id, raw_object_key from bronze.weather_observations order by site_id",
+    );
+    expect(rows.map((r) => r.site_id)).toEqual(sites.map((s) => s.id).sort());
+    expect(rows.every((r) => r.observed_at.toISOString() === "2026-11-22T13:00:00.000Z")).toBe(true);
+    expect(rows[0].ingestion_run_id).toBe("open-meteo:2026-11-22T13");
+    const run = await db.pool.query("select status, sites_ok, observations_loaded from ops.ingestion_runs");
+    expect(run.rows).toEqual([
+      { status: "succeeded", sites_ok: sites.length, observations_loaded: sites.length },
+    ]);
+  });
+
+  it("is idempotent: the same interval three times leaves identical rows", async () => {
+    await ingest("open-meteo");
+    const first = await bronzeChecksum();
+    await ingest("open-meteo");
+    const third = await ingest("open-meteo");
+    expect(await bronzeChecksum()).toEqual(first);
+    expect(first.rows).toBe(sites.length);
+    expect(third.rowsChanged).toBe(0);
+    const { rows } = await db.pool.query("select attempt from ops.ingestion_runs");
+    expect(rows).toEqual([{ attempt: 3 }]);
+  });
+
+  it("isolates a failing site: the others load, the run records why", async () => {
+    // Prepare: OpenWeatherMap asks one site per request; Cairo always answers 500.
+    const cairo = sites.find((s) => s.id === "cairo") as Site;
+    const result = await ingest("openweather", [
+      { at: { lat: cairo.lat, lon: cairo.lon }, fault: { kind: "server-error", status: 503 } },
+    ]);
+    // Assess
+    expect(result.sitesOk).toBe(sites.length - 1);
+    expect(result.sitesFailed).toBe(1);
+    expect(result.status).toBe("succeeded"); // 1/22 is under the 10 % threshold
+    const failed = result.sites.find((s) => s.siteId === "cairo");
+    expect(failed?.status).toBe("failed");
+    expect(failed?.reason).toMatch(/503/);
+    const { rows } = await db.pool.query(
+      "select status, reason from ops.ingestion_site_results where site_id = 'cairo'",
+    );
+    expect(rows[0].status).toBe("failed");
+  });
+
+  it("fails the run when the site failure ratio exceeds the threshold", async () => {
+    const faulty = sites
+      .slice(0, 3)
+      .map((s) => ({ at: { lat: s.lat, lon: s.lon }, fault: { kind: "hang" } }) as FaultRule);
+    const result = await ingest("openweather", faulty);
+    expect(result.sitesFailed).toBe(3);
+    expect(result.siteFailureRatio).toBeCloseTo(3 / sites.length);
+    expect(result.status).toBe("failed");
+  });
+
+  it("quarantines a payload that breaks its contract, keeping it raw with the reason", async () => {
+    const oslo = sites[0] as Site;
+    const result = await ingest("open-meteo", [
+      {
+        at: { lat: oslo.lat, lon: oslo.lon },
+        fault: { kind: "schema-drift", field: "current.temperature_2m" },
+      },
+    ]);
+    expect(result.sitesQuarantined).toBeGreaterThanOrEqual(1);
+    const { rows } = await db.pool.query("select site_id, reason, raw_object_key from bronze.quarantine");
+    const entry = rows.find((r) => r.site_id === "oslo");
+    expect(entry?.reason).toMatch(/temperature_2m/);
+    const landed = JSON.parse(await raw.get(entry?.raw_object_key));
+    expect(landed.body).toContain("temperature_2m");
+  });
+
+  it("lands error responses too, and a retry overwrites the same key", async () => {
+    const result = await ingest("open-meteo", [{ times: 1, fault: { kind: "server-error" } }]);
+    expect(result.status).toBe("succeeded");
+    expect(result.fetchLatenciesMs.length).toBe(2); // the 500, then the success
+    const landed = JSON.parse(await raw.get(result.rawObjectKeys[0] as string));
+    expect(landed.status).toBe(200);
+    expect(landed.attempt).toBe(2);
+  });
+
+  it("never writes the API key to raw objects or logs", async () => {
+    const log = memoryLog();
+    const cairo = sites.find((s) => s.id === "cairo") as Site;
+    await ingest(
+      "openweather",
+      [{ at: { lat: cairo.lat, lon: cairo.lon }, fault: { kind: "server-error" } }],
+      log,
+    );
+    for (const key of await raw.list(""))
+      expect(await readFile(join(rawDir, key), "utf8")).not.toContain(API_KEY);
+    expect(JSON.stringify(log.entries)).not.toContain(API_KEY);
+    expect(log.entries.length).toBeGreaterThan(0);
+  });
+
+  it("replays bronze exactly from raw after a truncate, with no API calls", async () => {
+    // Prepare
+    await ingest("open-meteo");
+    await ingest("openweather");
+    const before = await bronzeChecksum();
+    await db.pool.query("truncate bronze.weather_observations");
+    const requests = sim.stats().requests;
+    // Act
+    const config = loadConfig({}, {});
+    const results = await replayIntervals(
+      {
+        rawStore: raw,
+        bronze: pgBronzeRepository(db.pool),
+        log: memoryLog(),
+        providers: {
+          "open-meteo": createProvider(config, "open-meteo"),
+          openweather: createProvider(config, "openweather"),
+        },
+      },
+      { from: INTERVAL, to: INTERVAL, failureThreshold: 0.1 },
+    );
+    // Assess
+    expect(results.map((r) => r.runId).sort()).toEqual([
+      "open-meteo:2026-11-22T13",
+      "openweather:2026-11-22T13",
+    ]);
+    expect(await bronzeChecksum()).toEqual(before);
+    expect(before.rows).toBe(2 * sites.length);
+    expect(sim.stats().requests).toBe(requests);
+  });
+});
