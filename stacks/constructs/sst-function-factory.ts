@@ -1,0 +1,38 @@
+/**
+ * The SST side of the function factory: SST's `Function`, so `sst dev` swaps in live Lambda and
+ * `sst deploy` builds with SST's esbuild pipeline. Same runtime, architecture, bundle shape and
+ * files as {@link nodejsFunctionFactory}.
+ */
+import { Function as SstFunction } from "sst/constructs";
+import {
+  BUNDLED_FILES,
+  ESBUILD_TARGET,
+  ESM_REQUIRE_BANNER,
+  type FunctionFactory,
+} from "./function-factory.ts";
+
+export function sstFunctionFactory(): FunctionFactory {
+  return (scope, id, spec) =>
+    new SstFunction(scope, id, {
+      // SST resolves handlers from the project root: `functions/ingest.handler`.
+      handler: `${spec.entry.replace(/\.ts$/, "")}.handler`,
+      runtime: "nodejs24.x",
+      architecture: "arm_64",
+      description: spec.description,
+      memorySize: spec.memorySize,
+      timeout: spec.timeout.toSeconds(),
+      role: spec.role,
+      logGroup: spec.logGroup,
+      environment: spec.environment,
+      // Active tracing would add xray:* on Resource "*" to every role.
+      tracing: "disabled",
+      copyFiles: BUNDLED_FILES.map((f) => ({ from: f.from, to: f.to })),
+      nodejs: {
+        format: "esm",
+        minify: true,
+        sourcemap: true,
+        banner: ESM_REQUIRE_BANNER,
+        esbuild: { target: ESBUILD_TARGET },
+      },
+    });
+}

@@ -1,0 +1,421 @@
+/**
+ * Everything that can be redeployed without touching data: the three functions (with explicit log
+ * groups and roles), the hourly schedule, the pipeline state machine from the one ASL file, the
+ * starter that names each execution after its interval, and the alarms.
+ */
+import { join } from "node:path";
+import { Duration } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import type { StageSettings } from "../settings.ts";
+import type { FunctionFactory, FunctionSpec } from "./function-factory.ts";
+import type { StatefulRefs } from "./stateful.ts";
+
+/** The one ASL file, relative to the project root. */
+export const PIPELINE_ASL = "workflows/pipeline.asl.json";
+/** Event contract between ingest and the workflow. */
+export const INGEST_EVENT = { source: "weather-dataops.ingest", detailType: "IngestionCompleted" } as const;
+/** The starter catches this when an execution for the interval already exists: a duplicate is a no-op. */
+export const EXECUTION_EXISTS_ERROR = "StepFunctions.ExecutionAlreadyExistsException";
+/** Bundled next to each handler by the function factory. */
+export const SITES_FILE_IN_BUNDLE = "sites.json";
+
+export interface StatelessProps {
+  settings: StageSettings;
+  stateful: StatefulRefs;
+  functionFactory: FunctionFactory;
+  /** Absolute repository root: the ASL file and function entries are resolved from it. */
+  projectRoot: string;
+}
+
+export interface PipelineFunctionDef {
+  id: "Ingest" | "Transform" | "CheckQuality";
+  entry: string;
+  description: string;
+  memorySize: number;
+  timeout: Duration;
+}
+
+/** Sizing: ingest waits on rate-limited HTTP (OpenWeatherMap: 60/min); transforms are SQL round trips. */
+export const FUNCTIONS: readonly PipelineFunctionDef[] = [
+  {
+    id: "Ingest",
+    entry: "functions/ingest.ts",
+    description: "Fetch current weather for every site, write raw + bronze, emit IngestionCompleted",
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+  },
+  {
+    id: "Transform",
+    entry: "functions/transform.ts",
+    description: "Build silver or gold for one interval (idempotent)",
+    memorySize: 512,
+    timeout: Duration.minutes(2),
+  },
+  {
+    id: "CheckQuality",
+    entry: "functions/check-quality.ts",
+    description: "Run the quality checks for one interval",
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+  },
+];
+
+export class StatelessResources extends Construct {
+  readonly functions: Record<PipelineFunctionDef["id"], IFunction>;
+  readonly logGroups: Record<PipelineFunctionDef["id"], logs.LogGroup>;
+  readonly pipeline: sfn.StateMachine;
+  readonly starter: sfn.StateMachine;
+  readonly scheduleRule: events.Rule;
+  readonly ingestCompletedRule: events.Rule;
+  readonly alarms: Record<AlarmKey, cloudwatch.Alarm>;
+
+  constructor(scope: Construct, id: string, props: StatelessProps) {
+    super(scope, id);
+    const { settings, stateful, functionFactory, projectRoot } = props;
+    const prefix = `weather-dataops-${settings.stage}`;
+
+    const commonEnv: Record<string, string> = {
+      DATABASE_SECRET_ARN: stateful.databaseSecret.secretArn,
+      RAW_STORE: `s3://${stateful.rawBucket.bucketName}`,
+      WEATHER_SOURCE: settings.weatherSource,
+      SITES_FILE: SITES_FILE_IN_BUNDLE,
+      // The only writable directory in Lambda; nothing should land there, but the default is relative.
+      WEATHER_HOME: "/tmp/weather",
+      ALARM_TOPIC_ARN: stateful.alarmTopic.topicArn,
+      POWERTOOLS_SERVICE_NAME: settings.serviceName,
+      POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
+      ...(settings.awsEndpointUrl ? { AWS_ENDPOINT_URL: settings.awsEndpointUrl } : {}),
+    };
+    const extraEnv: Record<PipelineFunctionDef["id"], Record<string, string>> = {
+      Ingest: { OPENWEATHER_SECRET_ARN: stateful.openWeatherSecret.secretArn, EVENT_BUS_NAME: "default" },
+      Transform: {},
+      CheckQuality: {},
+    };
+
+    const fns = {} as Record<PipelineFunctionDef["id"], IFunction>;
+    const logGroups = {} as Record<PipelineFunctionDef["id"], logs.LogGroup>;
+    for (const def of FUNCTIONS) {
+      const logGroup = new logs.LogGroup(this, `${def.id}Logs`, {
+        logGroupName: `/aws/lambda/${prefix}-${def.id.toLowerCase()}`,
+        retention: settings.logRetention,
+      });
+      const role = new iam.Role(this, `${def.id}Role`, {
+        assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+        description: `${prefix} ${def.id} function`,
+      });
+      // Exactly the log group above, instead of AWSLambdaBasicExecutionRole's logs:* on every group.
+      logGroup.grantWrite(role);
+      if (stateful.network) {
+        // ENI management for VPC functions; AWS's managed policy has no narrower equivalent.
+        role.addManagedPolicy(
+          iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSLambdaVPCAccessExecutionRole"),
+        );
+        NagSuppressions.addResourceSuppressions(role, [
+          {
+            id: "AwsSolutions-IAM4",
+            reason:
+              "AWSLambdaVPCAccessExecutionRole only grants the ENI actions Lambda needs in a VPC, which AWS only supports on Resource '*'.",
+            appliesTo: [
+              "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            ],
+          },
+        ]);
+      }
+      const spec: FunctionSpec = {
+        entry: def.entry,
+        description: def.description,
+        memorySize: def.memorySize,
+        timeout: def.timeout,
+        environment: { ...commonEnv, ...extraEnv[def.id] },
+        logGroup,
+        role,
+      };
+      const fn = functionFactory(this, def.id, spec);
+      if (stateful.network) this.placeInVpc(fn, stateful.network);
+      stateful.databaseSecret.grantRead(role);
+      stateful.alarmTopic.grantPublish(role);
+      fns[def.id] = fn;
+      logGroups[def.id] = logGroup;
+    }
+    this.functions = fns;
+    this.logGroups = logGroups;
+
+    // Ingest alone touches the raw bucket, the API key and the event bus. Three S3 actions instead of
+    // grantReadWrite's wildcards (s3:GetObject*, s3:List*, s3:Abort*, s3:DeleteObject*).
+    const ingestRole = fns.Ingest.role as iam.IRole;
+    ingestRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject", "s3:PutObject"],
+        resources: [stateful.rawBucket.arnForObjects("*")],
+      }),
+    );
+    ingestRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [stateful.rawBucket.bucketArn] }),
+    );
+    NagSuppressions.addResourceSuppressions(
+      ingestRole,
+      [
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "Raw objects are keyed by source/interval/site under the one raw bucket: object ARNs need bucket/*.",
+          appliesTo: [{ regex: "/^Resource::.*RawBucket.*Arn.*\\/\\*$/g" }],
+        },
+      ],
+      true,
+    );
+    stateful.openWeatherSecret.grantRead(fns.Ingest);
+    events.EventBus.fromEventBusName(this, "DefaultBus", "default").grantPutEventsTo(fns.Ingest);
+
+    this.scheduleRule = new events.Rule(this, "IngestSchedule", {
+      description: `${prefix}: trigger ingest (${settings.schedule})`,
+      schedule: events.Schedule.expression(settings.schedule),
+      targets: [new targets.LambdaFunction(fns.Ingest, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+    });
+
+    this.pipeline = this.createPipeline(prefix, settings, stateful, projectRoot);
+    this.starter = this.createStarter(prefix, settings);
+
+    this.ingestCompletedRule = new events.Rule(this, "IngestionCompletedRule", {
+      description: `${prefix}: start the pipeline for the interval ingest just completed`,
+      eventPattern: { source: [INGEST_EVENT.source], detailType: [INGEST_EVENT.detailType] },
+      targets: [
+        new targets.SfnStateMachine(this.starter, {
+          input: events.RuleTargetInput.fromEventPath("$.detail"),
+          retryAttempts: 4,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
+
+    this.alarms = this.createAlarms(prefix, settings, stateful);
+  }
+
+  private placeInVpc(fn: IFunction, network: NonNullable<StatefulRefs["network"]>) {
+    // Both factories build a lambda.Function; VPC placement goes on its L1 so the factory stays simple.
+    const cfn = fn.node.defaultChild as import("aws-cdk-lib/aws-lambda").CfnFunction;
+    const subnets = network.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    cfn.vpcConfig = {
+      securityGroupIds: [network.databaseClientSecurityGroup.securityGroupId],
+      subnetIds: subnets.subnetIds,
+    };
+  }
+
+  private createPipeline(
+    prefix: string,
+    settings: StageSettings,
+    stateful: StatefulRefs,
+    projectRoot: string,
+  ) {
+    const logGroup = new logs.LogGroup(this, "WorkflowLogs", {
+      logGroupName: `/aws/vendedlogs/states/${prefix}-pipeline`,
+      retention: settings.logRetention,
+    });
+    const pipeline = new sfn.StateMachine(this, "Workflow", {
+      stateMachineName: `${prefix}-pipeline`,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(join(projectRoot, PIPELINE_ASL)),
+      definitionSubstitutions: {
+        TransformFunctionArn: this.functions.Transform.functionArn,
+        CheckQualityFunctionArn: this.functions.CheckQuality.functionArn,
+        NotifyTopicArn: stateful.alarmTopic.topicArn,
+      },
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      timeout: Duration.minutes(30),
+    });
+    this.functions.Transform.grantInvoke(pipeline);
+    this.functions.CheckQuality.grantInvoke(pipeline);
+    stateful.alarmTopic.grantPublish(pipeline);
+    NagSuppressions.addResourceSuppressions(
+      pipeline,
+      [
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "grantInvoke adds <function ARN>:* so versions/aliases may be invoked; scoped to the two task functions.",
+          appliesTo: [{ regex: "/^Resource::<.*(Transform|CheckQuality).*\\.Arn>:\\*$/g" }],
+        },
+        ...VENDED_LOGS_SUPPRESSIONS,
+      ],
+      true,
+    );
+    return pipeline;
+  }
+
+  /**
+   * An EventBridge target cannot name an execution, so the rule starts this one-state machine,
+   * which starts the pipeline with `name = interval`. A second event for the same interval gets
+   * ExecutionAlreadyExists, caught as a no-op.
+   */
+  private createStarter(prefix: string, settings: StageSettings) {
+    const logGroup = new logs.LogGroup(this, "StarterLogs", {
+      logGroupName: `/aws/vendedlogs/states/${prefix}-start-pipeline`,
+      retention: settings.logRetention,
+    });
+    const start = new tasks.StepFunctionsStartExecution(this, "StartPipeline", {
+      stateMachine: this.pipeline,
+      name: sfn.JsonPath.stringAt("$.interval"),
+      input: sfn.TaskInput.fromJsonPathAt("$"),
+      integrationPattern: sfn.IntegrationPattern.REQUEST_RESPONSE,
+      associateWithParent: false,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    start.addRetry({
+      errors: ["StepFunctions.StepFunctionsException", "States.TaskFailed"],
+      interval: Duration.seconds(2),
+      maxAttempts: 3,
+      backoffRate: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    start.addCatch(new sfn.Succeed(this, "AlreadyStarted", { comment: "Duplicate trigger: no-op" }), {
+      errors: [EXECUTION_EXISTS_ERROR],
+    });
+    const starter = new sfn.StateMachine(this, "Starter", {
+      stateMachineName: `${prefix}-start-pipeline`,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(start.next(new sfn.Succeed(this, "Started"))),
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      timeout: Duration.minutes(5),
+    });
+    NagSuppressions.addResourceSuppressions(starter, VENDED_LOGS_SUPPRESSIONS, true);
+    return starter;
+  }
+
+  private createAlarms(prefix: string, settings: StageSettings, stateful: StatefulRefs) {
+    const a = settings.alarms;
+    const service = { service: settings.serviceName };
+    const custom = (metricName: string, statistic: string, period: Duration) =>
+      new cloudwatch.Metric({
+        namespace: settings.metricsNamespace,
+        metricName,
+        dimensionsMap: service,
+        statistic,
+        period,
+      });
+    const defs: Record<AlarmKey, cloudwatch.AlarmProps> = {
+      PipelineFailed: {
+        metric: this.pipeline.metricFailed({ period: a.period, statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      PipelineStartFailed: {
+        metric: this.starter.metricFailed({ period: a.period, statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      IngestErrors: {
+        metric: this.functions.Ingest.metricErrors({ period: a.period, statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      SiteFailureRatio: {
+        metric: custom("SiteFailureRatio", "Maximum", a.period),
+        threshold: a.siteFailureRatio,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      FetchLatency: {
+        metric: custom("FetchLatencyMs", "Average", a.period),
+        threshold: a.fetchLatencyMs,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      NoObservations: {
+        metric: custom("ObservationsLoaded", "Sum", a.noDataPeriod),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: a.noDataPeriods,
+        datapointsToAlarm: a.noDataPeriods,
+        // Missing data is the failure: this must fire even when the schedule itself has died.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      },
+      DbErrors: {
+        metric: custom("DbErrors", "Sum", a.period),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    };
+    const action = new cwActions.SnsAction(stateful.alarmTopic);
+    const alarms = {} as Record<AlarmKey, cloudwatch.Alarm>;
+    for (const key of ALARM_KEYS) {
+      const alarm = new cloudwatch.Alarm(this, `${key}Alarm`, {
+        ...defs[key],
+        alarmName: `${prefix}-${ALARM_RUNBOOK[key]}`,
+        alarmDescription: `${ALARM_SUMMARY[key]} Runbook: docs/runbook.md#${ALARM_RUNBOOK[key]}`,
+        actionsEnabled: true,
+      });
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+      alarms[key] = alarm;
+    }
+    return alarms;
+  }
+}
+
+export const ALARM_KEYS = [
+  "PipelineFailed",
+  "PipelineStartFailed",
+  "IngestErrors",
+  "SiteFailureRatio",
+  "FetchLatency",
+  "NoObservations",
+  "DbErrors",
+] as const;
+export type AlarmKey = (typeof ALARM_KEYS)[number];
+
+/** Alarm name suffix = the runbook section anchor (docs/runbook.md). */
+export const ALARM_RUNBOOK: Record<AlarmKey, string> = {
+  PipelineFailed: "pipeline-failed",
+  PipelineStartFailed: "pipeline-start-failed",
+  IngestErrors: "ingest-errors",
+  SiteFailureRatio: "site-failure-ratio",
+  FetchLatency: "fetch-latency",
+  NoObservations: "no-observations",
+  DbErrors: "db-errors",
+};
+
+const ALARM_SUMMARY: Record<AlarmKey, string> = {
+  PipelineFailed: "A pipeline execution (silver, gold or checks) failed.",
+  PipelineStartFailed: "The starter could not start the pipeline for an interval.",
+  IngestErrors: "The ingest function threw.",
+  SiteFailureRatio: "Too many sites failed in an ingest run.",
+  FetchLatency: "Weather API calls are slow on average.",
+  NoObservations: "No observations were loaded for the whole window (schedule, ingest or provider down).",
+  DbErrors: "A function hit database errors.",
+};
+
+/** Both state machines log to CloudWatch; AWS requires Resource "*" for log delivery, no X-Ray. */
+const VENDED_LOGS_SUPPRESSIONS = [
+  {
+    id: "AwsSolutions-IAM5",
+    reason:
+      "Step Functions log delivery (logs:CreateLogDelivery, logs:DescribeResourcePolicies, ...) only supports Resource '*' (AWS docs: 'IAM policies for logging to CloudWatch Logs').",
+    appliesTo: ["Resource::*"],
+  },
+  {
+    id: "AwsSolutions-SF2",
+    reason:
+      "No X-Ray: three Lambda tasks an hour are fully visible in the execution history and ALL-level logs; tracing would add xray:* on Resource '*'.",
+  },
+];

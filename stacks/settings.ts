@@ -1,0 +1,158 @@
+/**
+ * Every stage-dependent knob of the cloud stacks, typed in one place. Stacks and constructs take a
+ * {@link StageSettings}; nothing else in `stacks/` branches on the stage name.
+ */
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
+
+export const KNOWN_STAGES = ["prod", "dev", "local"] as const;
+export type KnownStage = (typeof KNOWN_STAGES)[number];
+
+export interface AlarmSettings {
+  /** Evaluation period of the error/threshold alarms. */
+  period: Duration;
+  /**
+   * The no-data alarm fires when ObservationsLoaded stays absent (or 0) for `noDataPeriods` periods
+   * of `noDataPeriod` each: 2 x 1 h in the cloud.
+   */
+  noDataPeriod: Duration;
+  noDataPeriods: number;
+  /** SiteFailureRatio above this (0..1) alarms; matches the CLI's SITE_FAILURE_THRESHOLD. */
+  siteFailureRatio: number;
+  /** Average FetchLatencyMs above this alarms. */
+  fetchLatencyMs: number;
+}
+
+export interface StageSettings {
+  stage: string;
+  /** EventBridge schedule expression that triggers ingest. */
+  schedule: string;
+  logRetention: RetentionDays;
+  /** Removal policy of stateful resources (bucket, secrets, topic, database). */
+  statefulRemovalPolicy: RemovalPolicy;
+  /** Raw objects move to Glacier Instant Retrieval after this many days. */
+  rawColdAfterDays: number;
+  /** Old versions of raw objects are deleted after this many days. */
+  rawNoncurrentExpiryDays: number;
+  alarms: AlarmSettings;
+  /** Optional RDS Postgres (VPC + NAT + db.t4g.micro); off means an external Postgres by secret. */
+  rds: boolean;
+  /** Powertools `service` dimension; stage-qualified so two stages in one account never share metrics. */
+  serviceName: string;
+  /** CloudWatch namespace the functions publish EMF metrics to. */
+  metricsNamespace: string;
+  weatherSource: "open-meteo" | "openweather" | "simulator";
+  /** LocalStack only: every AWS client in the functions targets this endpoint. */
+  awsEndpointUrl?: string;
+  /** Default for the stateful stack's `AlarmEmail` parameter; empty = no email subscription. */
+  alarmEmail: string;
+}
+
+const HOURLY = "cron(5 * * * ? *)";
+const METRICS_NAMESPACE = "WeatherDataOps";
+
+const base = (stage: string) => ({
+  stage,
+  serviceName: `weather-dataops-${stage}`,
+  metricsNamespace: METRICS_NAMESPACE,
+  weatherSource: "open-meteo" as const,
+  rds: false,
+  alarmEmail: "",
+});
+
+const PRESETS: Record<KnownStage, Omit<StageSettings, "stage" | "serviceName" | "metricsNamespace">> = {
+  prod: {
+    schedule: HOURLY,
+    logRetention: RetentionDays.THREE_MONTHS,
+    statefulRemovalPolicy: RemovalPolicy.RETAIN,
+    rawColdAfterDays: 90,
+    rawNoncurrentExpiryDays: 30,
+    alarms: {
+      period: Duration.minutes(5),
+      noDataPeriod: Duration.hours(1),
+      noDataPeriods: 2,
+      siteFailureRatio: 0.1,
+      fetchLatencyMs: 30_000,
+    },
+    rds: false,
+    weatherSource: "open-meteo",
+    alarmEmail: "",
+  },
+  dev: {
+    schedule: HOURLY,
+    logRetention: RetentionDays.TWO_WEEKS,
+    // Dev data is disposable, but a non-empty bucket cannot be deleted without a custom resource
+    // (autoDeleteObjects), which this project avoids; so dev also retains.
+    statefulRemovalPolicy: RemovalPolicy.RETAIN,
+    rawColdAfterDays: 30,
+    rawNoncurrentExpiryDays: 7,
+    alarms: {
+      period: Duration.minutes(5),
+      noDataPeriod: Duration.hours(1),
+      noDataPeriods: 2,
+      siteFailureRatio: 0.1,
+      fetchLatencyMs: 30_000,
+    },
+    rds: false,
+    weatherSource: "open-meteo",
+    alarmEmail: "",
+  },
+  local: {
+    // LocalStack fires `rate(1 minute)` rules about once a minute; alarms evaluate on 1-minute periods.
+    schedule: "rate(1 minute)",
+    logRetention: RetentionDays.ONE_DAY,
+    // LocalStack's bucket provider empties buckets on delete, so local can be torn down cleanly.
+    statefulRemovalPolicy: RemovalPolicy.DESTROY,
+    rawColdAfterDays: 30,
+    rawNoncurrentExpiryDays: 1,
+    alarms: {
+      period: Duration.minutes(1),
+      noDataPeriod: Duration.minutes(1),
+      noDataPeriods: 3,
+      siteFailureRatio: 0.1,
+      fetchLatencyMs: 30_000,
+    },
+    rds: false,
+    weatherSource: "simulator",
+    awsEndpointUrl: "http://127.0.0.1:4566",
+    alarmEmail: "",
+  },
+};
+
+export class UnknownStageError extends Error {
+  override name = "UnknownStageError";
+}
+
+/** True for the stages with their own preset; personal SST stages (e.g. `alice`) use `dev`'s. */
+export function isKnownStage(stage: string): stage is KnownStage {
+  return (KNOWN_STAGES as readonly string[]).includes(stage);
+}
+
+/**
+ * The settings for a stage. Unknown stage names (SST personal stages) get the `dev` preset under
+ * their own name; `overrides` lets an entry point flip flags such as `rds` or set `alarmEmail`.
+ */
+export function settingsFor(stage: string, overrides: Partial<StageSettings> = {}): StageSettings {
+  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(stage)) {
+    throw new UnknownStageError(
+      `Invalid stage "${stage}": use letters, digits and hyphens, starting with a letter (e.g. prod, dev, local)`,
+    );
+  }
+  const preset = PRESETS[isKnownStage(stage) ? stage : "dev"];
+  return { ...base(stage), ...preset, ...overrides, stage };
+}
+
+/** Reads the optional flags every entry shares (`-c rds=true -c alarmEmail=...`) from CDK context. */
+export function settingsFromContext(
+  stage: string,
+  node: { tryGetContext(key: string): unknown },
+  overrides: Partial<StageSettings> = {},
+): StageSettings {
+  const rds = node.tryGetContext("rds");
+  const alarmEmail = node.tryGetContext("alarmEmail");
+  return settingsFor(stage, {
+    ...(rds !== undefined ? { rds: String(rds) === "true" } : {}),
+    ...(typeof alarmEmail === "string" ? { alarmEmail } : {}),
+    ...overrides,
+  });
+}

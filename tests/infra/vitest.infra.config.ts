@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+// The cloud-stack checks (synth, cdk-nag, ASL). Run by `npm run test:infra` (scripts/test-infra.sh),
+// which also runs cfn-lint and checkov on the synthesized templates.
+export default defineConfig({
+  test: {
+    include: ["tests/infra/stacks*.test.ts"],
+    // Each file bundles three functions with esbuild once; two cores.
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+  },
+});
