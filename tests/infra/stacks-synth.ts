@@ -37,10 +37,13 @@ export function synth(opts: Omit<BuildOptions, "outdir">): Synth {
   };
 }
 
-export type Resources = Record<
-  string,
-  { Type: string; Properties?: Record<string, unknown>; [k: string]: unknown }
->;
+export interface Resource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  DeletionPolicy?: string;
+  Condition?: string;
+}
+export type Resources = Record<string, Resource>;
 
 /** Every resource of a type, keyed by logical id. */
 export function resourcesOf(t: Template, type: string): Resources {
