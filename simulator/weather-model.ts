@@ -30,15 +30,27 @@ export interface SimulatedWeather {
   elevationM: number;
 }
 
-/** A stable pseudo-random number in [0, 1) for a site and a salt (FNV-1a over the rounded coordinates). */
+/** A stable pseudo-random number in [0, 1) for a site and a salt: FNV-1a over the rounded coordinates, then mixed. */
 export function siteNoise(lat: number, lon: number, salt: number): number {
+  return saltedNoise(coordinateHash(lat, lon), salt);
+}
+
+function coordinateHash(lat: number, lon: number): number {
   let h = 0x811c9dc5;
-  const text = `${Math.round(lat * 1e4)}:${Math.round(lon * 1e4)}:${salt}`;
+  const text = `${Math.round(lat * 1e4)}:${Math.round(lon * 1e4)}`;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return (h >>> 0) / 2 ** 32;
+  return h;
+}
+
+/** murmur3's finalizer over hash ⊕ salt: cheap, and neighbouring salts give unrelated numbers. */
+function saltedNoise(hash: number, salt: number): number {
+  let h = hash ^ Math.imul(salt, 0x9e3779b9);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
 }
 
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
@@ -65,7 +77,8 @@ export function weatherAt(lat: number, lon: number, at: Date): SimulatedWeather 
   const t = at.getTime() / DAY_MS;
   const doy = dayOfYear(at);
   const phi = lat * RAD;
-  const n = (salt: number) => siteNoise(lat, lon, salt);
+  const hash = coordinateHash(lat, lon);
+  const n = (salt: number) => saltedNoise(hash, salt);
 
   const storm = 0.7 * Math.sin(TAU * (t / 4.3 + n(1))) + 0.3 * Math.sin(TAU * (t / 1.7 + n(2)));
   const cloudPct = Math.round(clamp(50 + 55 * storm, 0, 100));
