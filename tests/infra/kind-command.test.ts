@@ -1,0 +1,98 @@
+/**
+ * The Kind CronJob's command line, run for real: the command and env names are read from infra-kind's
+ * HCL, the values are the ConfigMap's (paths inside the image replaced by temp dirs), DATABASE_URL points
+ * at a throw-away database on the machine's Postgres (127.0.0.1:5432), and the source is the simulator.
+ * If the CronJob ever names a subcommand, flag or env var the CLI does not understand, this fails.
+ * Needs a Postgres server: PG_ADMIN_URL, else postgres://postgres@127.0.0.1:5432/postgres.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadKindHcl, renderKindManifests } from "./kind-hcl.ts";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const ADMIN_URL = process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const run = promisify(execFile);
+
+const dbName = `wdo_kind_cmd_${randomBytes(5).toString("hex")}`;
+const dbUrl = (() => {
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+const home = mkdtempSync(join(tmpdir(), "wdo-kind-cmd-"));
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  await admin(`create database ${dbName}`);
+});
+
+afterAll(async () => {
+  await admin(`drop database if exists ${dbName} with (force)`);
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe("the Kind CronJob's command", () => {
+  it("ingests the simulator into bronze with the CronJob's command line and env names", async () => {
+    // Prepare: the CronJob's container as Terraform would create it.
+    const manifests = renderKindManifests(await loadKindHcl());
+    const cron = manifests.find((m) => m.address === "kubernetes_cron_job_v1.ingest")?.manifest;
+    const configMap = manifests.find((m) => m.address === "kubernetes_config_map_v1.ingest")?.manifest;
+    const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
+    const command: string[] = container.command;
+    const [exe, ...args] =
+      command[0] === "weather" ? ["node", "bin/weather.js", ...command.slice(1)] : command;
+    expect(exe).toBe("node");
+
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home };
+    for (const [name, value] of Object.entries<string>(configMap.data)) env[name] = value;
+    for (const e of container.env as Array<{ name: string }>) env[e.name] = "";
+    // Values that only make sense inside the image/cluster, swapped for local ones under the same names.
+    env.WEATHER_HOME = home;
+    env.RAW_STORE = join(home, "raw");
+    env.DATABASE_URL = dbUrl;
+    env.WEATHER_SOURCE = "simulator";
+
+    // Act: the same command line, from the image's WORKDIR equivalent (the repository root).
+    const result = await run(exe ?? "node", [...args, "--source", "simulator"], {
+      cwd: REPO,
+      env,
+      timeout: 110_000,
+      maxBuffer: 16 * 1024 * 1024,
+    }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: e.code ?? -1,
+        stdout: e.stdout ?? "",
+        stderr: e.stderr ?? "",
+      }),
+    );
+
+    // Assess: exit 0, one JSON document on stdout, and bronze rows in the database.
+    expect(result.code, result.stderr).toBe(0);
+    expect(() => JSON.parse(result.stdout)).not.toThrow();
+    const client = new pg.Client({ connectionString: dbUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query("select count(*)::int as n from bronze.weather_observations");
+      expect(rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+  });
+});
