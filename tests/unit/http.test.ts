@@ -145,13 +145,14 @@ describe("fetchBatch", () => {
   it("times out a hanging request, lands it as a network error and retries", async () => {
     // Prepare
     sim.setFaults([{ times: 2, fault: { kind: "hang" } }]);
-    const short = { ...policy, timeoutMs: 200 };
+    // Long enough for the third (answered) attempt even on a loaded CI box.
+    const short = { ...policy, timeoutMs: 400 };
     // Act
     const { final, seen } = await run({ provider: openMeteo(), sites: [OSLO], policy: short });
     // Assess
     expect(seen.map((e) => [e.status, e.networkError])).toEqual([
-      [0, "timeout after 200 ms"],
-      [0, "timeout after 200 ms"],
+      [0, "timeout after 400 ms"],
+      [0, "timeout after 400 ms"],
       [200, undefined],
     ]);
     expect(seen[0]?.body).toBe("");
