@@ -1,0 +1,244 @@
+/**
+ * bench:ingest — 10,000 sites through the simulator (50 ms latency) with the real ingest use case,
+ * and the bronze upsert against a raw COPY of the same rows into an unlogged table, in one run.
+ *
+ *   npm run bench:ingest [-- --sites 10000 --latency 50 --concurrency 20 --rate 24000 --rows 100000]
+ *
+ * Goals (ratios, measured in the same run): achieved sites/s ≥ 0.9 × min(rate, concurrency / latency);
+ * bronze upsert rows/s ≥ 0.6 × COPY rows/s. Results: bench/results/ingest.{json,md}.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { parseArgs } from "node:util";
+import { from as copyFrom } from "pg-copy-streams";
+import { openDatabase } from "#core/adapters/database.ts";
+import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
+import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import { loadConfig } from "#core/config/env.ts";
+import { migrate } from "#core/db/migrate.ts";
+import { intervalStart, parseInterval } from "#core/domain/interval.ts";
+import type { Site } from "#core/domain/sites.ts";
+import { memoryLog } from "#core/observability/logger.ts";
+import type { BronzeRow } from "#core/ports.ts";
+import { createProvider } from "#core/providers/index.ts";
+import { ingestInterval } from "#core/use-cases/ingest.ts";
+import { startSimulator } from "../simulator/server.ts";
+import { type BenchRow, benchDatabase, writeResults } from "./lib.ts";
+
+const { values: opt } = parseArgs({
+  options: {
+    sites: { type: "string", default: "10000" },
+    latency: { type: "string", default: "50" },
+    concurrency: { type: "string", default: "20" },
+    rate: { type: "string", default: "24000" },
+    rows: { type: "string", default: "100000" },
+  },
+});
+const SITES = Number(opt.sites);
+const LATENCY_MS = Number(opt.latency);
+const CONCURRENCY = Number(opt.concurrency);
+const RATE_PER_MIN = Number(opt.rate);
+const ROWS = Number(opt.rows);
+const INTERVAL = parseInterval("2026-11-22T13");
+const API_KEY = "bench-key";
+
+/** A grid of distinct, valid coordinates. */
+function syntheticSites(n: number): Site[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `site-${i}`,
+    name: `Site ${i}`,
+    lat: -60 + ((i * 7.31) % 130),
+    lon: -179 + ((i * 13.7) % 358),
+    timezone: "UTC",
+    country: "XX",
+  }));
+}
+
+async function benchFetch(url: string): Promise<BenchRow[]> {
+  const sim = await startSimulator({
+    latencyMs: LATENCY_MS,
+    clock: () => intervalStart(INTERVAL),
+    apiKey: API_KEY,
+  });
+  const rawDir = await mkdtemp(join(tmpdir(), "wdo-bench-raw-"));
+  const db = openDatabase(url, { max: 2 });
+  try {
+    await migrate(db.pool);
+    const config = loadConfig(
+      {
+        OPENWEATHER_BASE_URL: sim.url,
+        OPENWEATHER_CONCURRENCY: String(CONCURRENCY),
+        OPENWEATHER_RATE_PER_MINUTE: String(RATE_PER_MIN),
+      },
+      {},
+    );
+    const provider = createProvider(config, "openweather", { apiKey: API_KEY });
+    const sites = syntheticSites(SITES);
+    const started = performance.now();
+    let lastReport = started;
+    const result = await ingestInterval(
+      {
+        provider,
+        rawStore: fsRawStore(rawDir),
+        bronze: pgBronzeRepository(db.pool),
+        policy: { timeoutMs: 5_000, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 1_000 },
+        log: memoryLog(),
+      },
+      {
+        interval: INTERVAL,
+        sites,
+        failureThreshold: 0.1,
+        onProgress: (p) => {
+          if (performance.now() - lastReport > 5_000) {
+            lastReport = performance.now();
+            process.stderr.write(`  ${p.sitesDone}/${p.sitesTotal} sites\n`);
+          }
+        },
+      },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const achieved = result.sitesOk / seconds;
+    const bound = Math.min(RATE_PER_MIN / 60, CONCURRENCY / (LATENCY_MS / 1000)) * provider.batchSize;
+    return [
+      { metric: "ingest sites ok", value: result.sitesOk, unit: "sites" },
+      {
+        metric: "ingest throughput",
+        value: achieved,
+        unit: "sites/s",
+        baseline: bound,
+        ratio: achieved / bound,
+        goal: "≥ 0.9 × min(rate, concurrency/latency)",
+        pass: achieved / bound >= 0.9,
+      },
+      { metric: "ingest fetch p95", value: result.fetchLatencyP95Ms ?? 0, unit: "ms" },
+    ];
+  } finally {
+    await db.close();
+    await sim.close();
+    await rm(rawDir, { recursive: true, force: true });
+  }
+}
+
+function syntheticRows(n: number): BronzeRow[] {
+  const base = intervalStart(INTERVAL).getTime();
+  return Array.from({ length: n }, (_, i) => ({
+    siteId: `site-${i % 1000}`,
+    source: "open-meteo",
+    observedAt: new Date(base - Math.floor(i / 1000) * 3_600_000),
+    temperatureC: 10 + (i % 17),
+    feelsLikeC: 9 + (i % 13),
+    humidityPct: 40 + (i % 50),
+    pressureHpa: 1000 + (i % 30),
+    windSpeedMs: i % 12,
+    windGustMs: (i % 12) + 3,
+    windDirectionDeg: i % 360,
+    cloudCoverPct: i % 100,
+    precipitationMm: (i % 5) / 10,
+    precipitationWindowMinutes: 15,
+    conditionCode: String(i % 4),
+    conditionSystem: "wmo",
+    payload: { temperature_2m: 10 + (i % 17), time: "2026-11-22T13:00" },
+    ingestionRunId: "open-meteo:2026-11-22T13",
+    ingestedAt: new Date(base),
+    rawObjectKey: `source=open-meteo/batch-${i % 200}.json`,
+  }));
+}
+
+const csv = (v: unknown) =>
+  v === null || v === undefined ? "\\N" : String(v).replace(/[\\\t\n]/g, (c) => `\\${c}`);
+
+async function benchLoad(url: string): Promise<BenchRow[]> {
+  const db = openDatabase(url, { max: 1 });
+  try {
+    await migrate(db.pool);
+    await db.pool.query("truncate bronze.weather_observations");
+    const rows = syntheticRows(ROWS);
+    const repo = pgBronzeRepository(db.pool);
+    let t = performance.now();
+    for (let i = 0; i < rows.length; i += 1000) await repo.upsertObservations(rows.slice(i, i + 1000));
+    const upsertRate = rows.length / ((performance.now() - t) / 1000);
+
+    await db.pool.query(
+      "create unlogged table bench_copy (like bronze.weather_observations including defaults)",
+    );
+    const client = await db.pool.connect();
+    try {
+      t = performance.now();
+      const lines = rows.map(
+        (r) =>
+          `${[
+            r.siteId,
+            r.source,
+            r.observedAt.toISOString(),
+            r.temperatureC,
+            r.feelsLikeC,
+            r.humidityPct,
+            r.pressureHpa,
+            r.windSpeedMs,
+            r.windGustMs,
+            r.windDirectionDeg,
+            r.cloudCoverPct,
+            r.precipitationMm,
+            r.precipitationWindowMinutes,
+            r.conditionCode,
+            r.conditionSystem,
+            r.ingestionRunId,
+            r.ingestedAt.toISOString(),
+            r.rawObjectKey,
+            JSON.stringify(r.payload),
+          ]
+            .map(csv)
+            .join("\t")}\n`,
+      );
+      await pipeline(Readable.from(lines), client.query(copyFrom("copy bench_copy from stdin")));
+    } finally {
+      client.release();
+    }
+    const copyRate = rows.length / ((performance.now() - t) / 1000);
+    const { rows: n } = await db.pool.query(
+      "select (select count(*) from bench_copy) as c, (select count(*) from bronze.weather_observations) as b",
+    );
+    if (n[0].c !== rows.length || n[0].b !== rows.length)
+      throw new Error(`row counts differ: ${JSON.stringify(n[0])}`);
+    return [
+      {
+        metric: "bronze upsert",
+        value: upsertRate,
+        unit: "rows/s",
+        baseline: copyRate,
+        ratio: upsertRate / copyRate,
+        goal: "≥ 0.6 × COPY into an unlogged table",
+        pass: upsertRate / copyRate >= 0.6,
+      },
+    ];
+  } finally {
+    await db.close();
+  }
+}
+
+const target = await benchDatabase();
+try {
+  process.stderr.write(
+    `bench:ingest — ${SITES} sites, ${LATENCY_MS} ms latency, concurrency ${CONCURRENCY}, rate ${RATE_PER_MIN}/min\n`,
+  );
+  const fetchRows = await benchFetch(target.url);
+  process.stderr.write(`bench:ingest — bronze load of ${ROWS} rows vs COPY\n`);
+  const loadRows = await benchLoad(target.url);
+  const rssMb = process.resourceUsage().maxRSS / 1024;
+  await writeResults(
+    "ingest",
+    {
+      sites: SITES,
+      latencyMs: LATENCY_MS,
+      concurrency: CONCURRENCY,
+      ratePerMinute: RATE_PER_MIN,
+      rows: ROWS,
+    },
+    [...fetchRows, ...loadRows, { metric: "peak RSS", value: rssMb, unit: "MiB" }],
+  );
+} finally {
+  await target.drop();
+}
