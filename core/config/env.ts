@@ -64,8 +64,10 @@ export function loadConfig(
   overrides: Record<string, string | undefined> = {},
   env: Record<string, string | undefined> = process.env,
 ): Config {
-  const merged = { ...env, ...overrides };
-  const cleaned = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined && v !== ""));
+  // An unset override (an absent CLI flag) must not hide the environment's value.
+  const set = (o: Record<string, string | undefined>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ""));
+  const cleaned = { ...set(env), ...set(overrides) };
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
