@@ -7,13 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The vitest files this script runs. kind-command.test.ts runs the CronJob's command line against the
-# simulator and the machine's Postgres (127.0.0.1:5432); it needs the `weather` CLI (bin/weather.js).
-# Enable it by uncommenting its line once the CLI's `ingest --source simulator` works.
+# simulator and the machine's Postgres (127.0.0.1:5432).
 IAC_TESTS=(
   tests/infra/kind.test.ts
   tests/infra/dockerfile.test.ts
-  # tests/infra/kind-command.test.ts
+  tests/infra/kind-command.test.ts
 )
+# .ci/run sets VITEST_JSON to collect a machine-readable report from every suite.
+reporters=()
+[ -n "${VITEST_JSON:-}" ] && reporters=(--reporter=default --reporter=json --outputFile.json="$VITEST_JSON")
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -21,7 +23,7 @@ step "terraform fmt -check -recursive infra-kind"
 terraform fmt -check -recursive -diff infra-kind
 
 step "vitest: ${IAC_TESTS[*]}"
-npx vitest run --config tests/infra/vitest.iac.config.ts "${IAC_TESTS[@]}"
+npx vitest run --config tests/infra/vitest.iac.config.ts "${reporters[@]}" "${IAC_TESTS[@]}"
 
 step "checkov (venv: tools/iac-requirements.txt)"
 venv=$(scripts/venv.sh iac tools/iac-requirements.txt)
