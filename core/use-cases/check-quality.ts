@@ -10,7 +10,7 @@
  *    results in ops.quality_check_runs / ops.quality_check_results.
  * 4. Throw QualityCheckFailedError naming the failed checks with sample rows if any failed.
  */
-import type pg from "pg";
+import pg from "pg";
 import { addHours, type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
 import { LAYERS, type Layer, loadChecks } from "#core/sql/files.ts";
@@ -20,6 +20,14 @@ export const CHECK_WINDOW_HOURS = 24;
 const SAMPLE_ROWS = 5;
 // A failing check may match millions of rows; counting stops here.
 const MAX_COUNTED_ROWS = 1000;
+
+// Dates stay text in samples: pg would turn them into local-midnight Date objects.
+const SAMPLE_TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.DATE
+      ? (v: string) => v
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
 
 export interface CheckResult {
   name: string;
@@ -119,9 +127,10 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     );
     for (const check of checks) {
       const t0 = performance.now();
-      const { rows } = await client.query<Record<string, unknown>>(
-        `select * from (${check.sql}) as failing limit ${MAX_COUNTED_ROWS}`,
-      );
+      const { rows } = await client.query<Record<string, unknown>>({
+        text: `select * from (${check.sql}) as failing limit ${MAX_COUNTED_ROWS}`,
+        types: SAMPLE_TYPES,
+      });
       results.push({
         name: check.name,
         layer: check.layer,

@@ -11,12 +11,16 @@ scope as (
 ),
 
 hourly as (
+    -- A semi-join: input ranges of neighbouring scopes overlap, and each hour must appear once.
     select h.site_id, h.hour, h.temperature_c
     from gold_internal.site_hourly as h
-    inner join scope as s
-        on h.site_id = s.site_id
-        and h.hour >= s.range_start - interval '167 hours'
-        and h.hour < s.range_end
+    where exists (
+        select 1
+        from scope as s
+        where h.site_id = s.site_id
+            and h.hour >= s.range_start - interval '167 hours'
+            and h.hour < s.range_end
+    )
 ),
 
 windowed as (
