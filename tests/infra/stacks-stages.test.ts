@@ -1,0 +1,152 @@
+/**
+ * Stage settings reach the templates: the `local` stage (LocalStack: one-minute schedule, short alarm
+ * periods, endpoint override, disposable data) and the optional RDS Postgres behind the `rds` flag.
+ */
+import { App } from "aws-cdk-lib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { settingsFor, settingsFromContext, UnknownStageError } from "../../stacks/settings.ts";
+import { one, resourcesOf, type Synth, statementsOfRole, synth } from "./stacks-synth.ts";
+
+describe("stage settings", () => {
+  it("known stages have their own presets; personal stages get dev's under their own name", () => {
+    expect(settingsFor("prod").schedule).toBe("cron(5 * * * ? *)");
+    expect(settingsFor("local").schedule).toBe("rate(1 minute)");
+    const alice = settingsFor("alice");
+    expect(alice).toMatchObject({ stage: "alice", serviceName: "weather-dataops-alice" });
+    expect(alice.logRetention).toBe(settingsFor("dev").logRetention);
+  });
+
+  it("rejects a stage name that cannot prefix AWS resource names", () => {
+    expect(() => settingsFor("my stage")).toThrow(UnknownStageError);
+  });
+
+  it("reads the rds and alarmEmail flags from CDK context, as both entries pass them", () => {
+    const app = new App({ context: { rds: "true", alarmEmail: "ops@example.com" } });
+    expect(settingsFromContext("prod", app.node)).toMatchObject({ rds: true, alarmEmail: "ops@example.com" });
+    expect(settingsFromContext("prod", new App().node)).toMatchObject({ rds: false, alarmEmail: "" });
+  });
+});
+
+describe("local stage (LocalStack)", () => {
+  let s: Synth;
+  beforeAll(() => {
+    s = synth({ stage: "local", overrides: { alarmEmail: "ops@example.com" } });
+  });
+  afterAll(() => s?.cleanup());
+
+  it("ingest runs every minute", () => {
+    const rule = one(s.stateless, "AWS::Events::Rule", "PipelineIngestSchedule");
+    expect(rule.Properties.ScheduleExpression).toBe("rate(1 minute)");
+  });
+
+  it("alarms evaluate one-minute periods; no-data fires after 3 empty minutes", () => {
+    const alarms = Object.values(resourcesOf(s.stateless, "AWS::CloudWatch::Alarm"));
+    expect(alarms).toHaveLength(7);
+    for (const a of alarms) expect(a.Properties?.Period).toBe(60);
+    expect(
+      one(s.stateless, "AWS::CloudWatch::Alarm", "PipelineNoObservationsAlarm").Properties,
+    ).toMatchObject({
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: "breaching",
+      Dimensions: [{ Name: "service", Value: "weather-dataops-local" }],
+    });
+  });
+
+  it("functions target LocalStack and the simulator", () => {
+    for (const id of ["Ingest", "Transform", "CheckQuality"]) {
+      const vars = (
+        one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`).Properties.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+      expect(vars).toMatchObject({
+        AWS_ENDPOINT_URL: "http://127.0.0.1:4566",
+        WEATHER_SOURCE: "simulator",
+        POWERTOOLS_SERVICE_NAME: "weather-dataops-local",
+      });
+    }
+  });
+
+  it("short log retention and disposable stateful resources", () => {
+    for (const g of Object.values(resourcesOf(s.stateless, "AWS::Logs::LogGroup"))) {
+      expect(g.Properties?.RetentionInDays).toBe(1);
+    }
+    for (const type of ["AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::SNS::Topic"]) {
+      for (const r of Object.values(resourcesOf(s.stateful, type))) expect(r.DeletionPolicy).toBe("Delete");
+    }
+  });
+
+  it("the alarmEmail override becomes the parameter default", () => {
+    s.stateful.hasParameter("AlarmEmail", { Default: "ops@example.com" });
+  });
+});
+
+describe("optional RDS Postgres (rds flag)", () => {
+  let s: Synth;
+  beforeAll(() => {
+    s = synth({ stage: "prod", overrides: { rds: true } });
+  });
+  afterAll(() => s?.cleanup());
+
+  it("a small encrypted private Postgres with backups and deletion protection", () => {
+    const db = one(s.stateful, "AWS::RDS::DBInstance", "DataDatabase");
+    expect(db.Properties).toMatchObject({
+      Engine: "postgres",
+      DBInstanceClass: "db.t4g.micro",
+      AllocatedStorage: "20",
+      StorageType: "gp3",
+      StorageEncrypted: true,
+      MultiAZ: false,
+      PubliclyAccessible: false,
+      BackupRetentionPeriod: 7,
+      DeletionProtection: true,
+      DBName: "weather",
+    });
+    expect(db.DeletionPolicy).toBe("Snapshot");
+  });
+
+  it("only the functions' security group reaches port 5432", () => {
+    const ingress = Object.values(resourcesOf(s.stateful, "AWS::EC2::SecurityGroupIngress"));
+    expect(ingress).toHaveLength(1);
+    expect(ingress[0]?.Properties).toMatchObject({
+      IpProtocol: "tcp",
+      FromPort: 5432,
+      ToPort: 5432,
+      SourceSecurityGroupId: { "Fn::GetAtt": [expect.stringMatching(/^DataDatabaseClientSg/), "GroupId"] },
+    });
+    s.stateful.resourceCountIs("AWS::EC2::NatGateway", 1);
+  });
+
+  it("the functions' URL secret is derived from the RDS secret at deploy time (no password in the template)", () => {
+    const secret = one(s.stateful, "AWS::SecretsManager::Secret", "DataDatabaseUrl");
+    const text = JSON.stringify(secret.Properties.SecretString);
+    expect(text).toContain("{{resolve:secretsmanager:");
+    expect(text).toContain("SecretString:password");
+    expect(text).toContain("/weather?sslmode=no-verify");
+  });
+
+  it("functions run in the private subnets with the client security group", () => {
+    for (const id of ["Ingest", "Transform", "CheckQuality"]) {
+      const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
+      expect(fn.Properties.VpcConfig).toMatchObject({
+        SecurityGroupIds: [{ "Fn::ImportValue": expect.stringMatching(/DatabaseClientSg/) }],
+        SubnetIds: [
+          { "Fn::ImportValue": expect.stringMatching(/appSubnet1/) },
+          { "Fn::ImportValue": expect.stringMatching(/appSubnet2/) },
+        ],
+      });
+      const role = one(s.stateless, "AWS::IAM::Role", `Pipeline${id}Role`);
+      expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain("AWSLambdaVPCAccessExecutionRole");
+      expect(statementsOfRole(s.stateless, `Pipeline${id}Role`).length).toBeGreaterThan(0);
+    }
+  });
+
+  it("still no custom resources (no restrict-default-SG lambda)", () => {
+    const types = Object.values(s.stateful.toJSON().Resources as Record<string, { Type: string }>).map(
+      (r) => r.Type,
+    );
+    expect(types.filter((t) => t.startsWith("Custom::"))).toEqual([]);
+    s.stateful.resourceCountIs("AWS::Lambda::Function", 0);
+  });
+});
