@@ -3,6 +3,8 @@
  * silver and gold rows. Every expected number below is worked out by hand from the fixture.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getLineage } from "#core/sql/lineage.ts";
+import { syncSites } from "#core/sql/sites.ts";
 import { rebuildAll } from "#core/use-cases/transform.ts";
 import { ALPHA_HOURS, at, FIXTURE_INTERVAL, loadFixture } from "#tests/fixtures/golden/bronze.ts";
 import { createTestDatabase, type TestDatabase } from "#tests/helpers/db.ts";
@@ -304,5 +306,46 @@ describe("gold", () => {
     expect(await checksums(db.pool)).toEqual(incremental);
     expect(result.silver.mode).toBe("full");
     expect(result.gold.relations.find((r) => r.relation === "gold_internal.site_hourly")?.inserted).toBe(29);
+  });
+
+  it("the site dimension adds names and coordinates to the latest-conditions view", async () => {
+    // Prepare
+    const alpha = {
+      id: "alpha",
+      name: "Alpha",
+      lat: 59.9,
+      lon: 10.75,
+      timezone: "Europe/Oslo",
+      country: "NO",
+    };
+    // Act
+    await syncSites(db.pool, [alpha]);
+    await syncSites(db.pool, [{ ...alpha, name: "Alpha Town" }]);
+    // Assess
+    const rows = await plainRows(
+      db.pool,
+      "select site_id, site_name, country, latitude, longitude from gold.v_latest_conditions order by site_id",
+    );
+    expect(rows).toEqual([
+      { site_id: "alpha", site_name: "Alpha Town", country: "NO", latitude: 59.9, longitude: 10.75 },
+      { site_id: "beta", site_name: null, country: null, latitude: null, longitude: null },
+    ]);
+  });
+
+  it("getLineage follows raw keys to ingestion runs to the hours each layer recomputed", async () => {
+    // Act
+    const lineage = await getLineage(db.pool, FIXTURE_INTERVAL);
+    // Assess
+    expect(lineage.ingestionRuns.map((r) => [r.runId, r.bronzeRows])).toEqual([
+      ["run-fixture", 34], // alpha: 28 hours + 2 earlier readings; beta: 4
+      ["run-fixture-owm", 1],
+    ]);
+    const incremental = lineage.transformRuns.filter((r) => r.mode === "incremental");
+    expect(incremental.map((r) => [r.layer, r.status, r.affectedHours.length])).toEqual([
+      ["silver", "succeeded", 28],
+      ["gold", "succeeded", 28],
+    ]);
+    expect(incremental[0]?.rawObjectKeys).toContain("raw/openweather/alpha-03.json");
+    expect(lineage.qualityCheckRuns[0]).toMatchObject({ layers: ["silver"], status: "passed", failed: [] });
   });
 });
