@@ -51,6 +51,15 @@ export async function withRuntime<T>(config: Config, fn: (rt: Runtime) => Promis
   }
 }
 
+export interface SourceSession {
+  config: Config;
+  source: ProviderSource;
+  /** Whether past hours can be fetched: only the simulator, whose clock can be set; live APIs serve "now". */
+  supportsHistory: boolean;
+  /** Points the simulator's clock at an interval (no-op for live APIs). */
+  pin(interval: Interval): void;
+}
+
 /**
  * Resolves `--source`: the simulator serves the Open-Meteo API on loopback, its clock pinned to the
  * interval so the same interval always yields the same payloads.
@@ -58,13 +67,22 @@ export async function withRuntime<T>(config: Config, fn: (rt: Runtime) => Promis
 export async function withSource<T>(
   config: Config,
   interval: Interval,
-  fn: (config: Config, source: ProviderSource) => Promise<T>,
+  fn: (session: SourceSession) => Promise<T>,
 ): Promise<T> {
-  if (config.WEATHER_SOURCE !== "simulator") return fn(config, config.WEATHER_SOURCE);
+  if (config.WEATHER_SOURCE !== "simulator")
+    return fn({ config, source: config.WEATHER_SOURCE, supportsHistory: false, pin: () => {} });
   const { startSimulator } = await import("../simulator/server.ts");
-  const sim = await startSimulator({ clock: () => intervalStart(interval) });
+  let pinned = interval;
+  const sim = await startSimulator({ clock: () => intervalStart(pinned) });
   try {
-    return await fn({ ...config, OPEN_METEO_BASE_URL: sim.url, WEATHER_SOURCE: "open-meteo" }, "open-meteo");
+    return await fn({
+      config: { ...config, OPEN_METEO_BASE_URL: sim.url, WEATHER_SOURCE: "open-meteo" },
+      source: "open-meteo",
+      supportsHistory: true,
+      pin: (i) => {
+        pinned = i;
+      },
+    });
   } finally {
     await sim.close();
   }

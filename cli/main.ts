@@ -1,15 +1,23 @@
 /** The `weather` command line: drives the core use cases on the embedded default or any Postgres. */
 import { Command, CommanderError, Option } from "commander";
-import { SOURCES } from "#core/config/env.ts";
-import { intervalOf, parseInterval } from "#core/domain/interval.ts";
+import { rawStoreLocation, SOURCES } from "#core/config/env.ts";
+import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { PROVIDER_SOURCES } from "#core/domain/observation.ts";
 import { loadSites } from "#core/domain/sites.ts";
-import { httpPolicyFromConfig } from "#core/providers/http.ts";
-import { createProvider } from "#core/providers/index.ts";
-import { providerFor } from "#core/runtime.ts";
-import { type IngestResult, ingestInterval } from "#core/use-cases/ingest.ts";
-import { replayIntervals } from "#core/use-cases/replay.ts";
+import { backfill, CATCH_UP, type CatchUp } from "#core/use-cases/backfill.ts";
+import { readCoverage } from "#core/use-cases/coverage.ts";
+import { intervalPrefix } from "#core/use-cases/ingest.ts";
+import { readLineage } from "#core/use-cases/lineage.ts";
 import { readStatus } from "#core/use-cases/status.ts";
+import { rebuildAll } from "#core/use-cases/transform.ts";
+import {
+  compactIngest,
+  describeIngest,
+  describeWorkflow,
+  ingestOnce,
+  replayRange,
+  workflowOnce,
+} from "./actions.ts";
 import { type CommonFlags, cliLogger, configFrom, withRuntime, withSource } from "./context.ts";
 import { EXIT, exitCodeFor, UsageError } from "./errors.ts";
 import { createOutput } from "./output.ts";
@@ -17,195 +25,299 @@ import { createOutput } from "./output.ts";
 const program = new Command()
   .name("weather")
   .description(
-    "weather-dataops: land weather for your sites raw and in bronze, then transform to silver and gold.",
+    "weather-dataops: land weather for your sites raw and in bronze, then transform it to silver and gold.\n" +
+      "Runs on an embedded PGlite under .weather/ by default; point --db (or DATABASE_URL) at any Postgres.",
   )
   .showHelpAfterError()
   .exitOverride();
 
-const dbOption = () =>
-  new Option("--db <url>", "Postgres URL (default: DATABASE_URL, else the embedded PGlite in .weather/pg)");
-const rawOption = () =>
-  new Option("--raw <dir|s3://bucket>", "raw object store (default: RAW_STORE, else .weather/raw)");
-const jsonOption = () => new Option("--json", "print one JSON document on stdout (progress stays on stderr)");
-const verboseOption = () => new Option("-v, --verbose", "log debug detail to stderr");
-const homeOption = () =>
-  new Option(
-    "--home <dir>",
-    "where the embedded default keeps raw objects and PGlite (default: WEATHER_HOME, else .weather)",
-  );
+type Flags = CommonFlags & Record<string, string | boolean | undefined>;
 
-program
-  .command("ingest")
-  .description("fetch weather for every site for one interval; land it raw and upsert bronze")
-  .option("--interval <hour>", "UTC hour to ingest, e.g. 2026-11-22T13 (default: the current hour)")
-  .addOption(
-    new Option("--source <name>", "weather source (default: WEATHER_SOURCE, else open-meteo)").choices(
-      SOURCES,
-    ),
-  )
-  .option("--sites <file>", "sites file (default: SITES_FILE, else config/sites.json)")
-  .addOption(dbOption())
-  .addOption(rawOption())
-  .addOption(homeOption())
-  .addOption(jsonOption())
-  .addOption(verboseOption())
-  .action(async (flags: CommonFlags & { interval?: string }) => {
-    const out = createOutput(Boolean(flags.json));
-    const config = configFrom(flags);
-    const interval = flags.interval ? parseInterval(flags.interval) : intervalOf(new Date());
-    const sites = await loadSites(config.SITES_FILE);
-    const log = cliLogger(config, flags);
-    const result = await withSource(config, interval, (cfg, source) =>
-      withRuntime(cfg, async (rt) => {
-        out.say(
-          `Ingesting ${sites.length} sites from ${source} for ${interval} into ${rt.rawStore.location}`,
-        );
-        const bar = out.progress(sites.length, "sites");
-        try {
-          return await ingestInterval(
-            {
-              provider: await providerFor(cfg, source),
-              rawStore: rt.rawStore,
-              bronze: rt.bronze,
-              policy: httpPolicyFromConfig(cfg),
-              log,
-            },
-            {
-              interval,
-              sites,
-              failureThreshold: cfg.SITE_FAILURE_THRESHOLD,
-              onProgress: (p) => bar.update(p.sitesDone),
-            },
-          );
-        } finally {
-          bar.stop();
-        }
-      }),
+/** Options every data command takes. */
+function common(cmd: Command, opts: { source?: boolean; sites?: boolean } = {}): Command {
+  if (opts.source)
+    cmd.addOption(
+      new Option("--source <name>", "weather source (default: WEATHER_SOURCE, else open-meteo)").choices(
+        SOURCES,
+      ),
     );
-    out.result(result, () => describeIngest(result));
-    process.exitCode = result.status === "succeeded" ? EXIT.ok : EXIT.failed;
-  });
-
-program
-  .command("replay")
-  .description("rebuild bronze for a range of intervals from raw objects only (no API calls; idempotent)")
-  .requiredOption("--from <hour>", "first UTC hour, e.g. 2026-11-22T00")
-  .option("--to <hour>", "last UTC hour (default: --from)")
-  .addOption(new Option("--source <name>", "only this source").choices([...PROVIDER_SOURCES]))
-  .addOption(dbOption())
-  .addOption(rawOption())
-  .addOption(homeOption())
-  .addOption(jsonOption())
-  .addOption(verboseOption())
-  .action(
-    async (
-      flags: Omit<CommonFlags, "source"> & {
-        from: string;
-        to?: string;
-        source?: "open-meteo" | "openweather";
-      },
-    ) => {
-      const out = createOutput(Boolean(flags.json));
-      const config = configFrom({ ...flags, source: undefined });
-      const from = parseInterval(flags.from);
-      const to = flags.to ? parseInterval(flags.to) : from;
-      if (to < from) throw new UsageError(`--to (${to}) is before --from (${from})`);
-      const log = cliLogger(config, flags);
-      const results = await withRuntime(config, async (rt) => {
-        const bar = out.progress(0, "intervals");
-        try {
-          return await replayIntervals(
-            {
-              rawStore: rt.rawStore,
-              bronze: rt.bronze,
-              log,
-              providers: {
-                "open-meteo": createProvider(config, "open-meteo"),
-                openweather: createProvider(config, "openweather"),
-              },
-            },
-            {
-              from,
-              to,
-              sources: flags.source ? [flags.source] : undefined,
-              failureThreshold: config.SITE_FAILURE_THRESHOLD,
-              onProgress: (p) => bar.update(p.done),
-            },
-          );
-        } finally {
-          bar.stop();
-        }
-      });
-      const doc = {
-        from,
-        to,
-        runs: results.map(({ fetchLatenciesMs: _, sites: __, ...r }) => r),
-        observationsLoaded: results.reduce((n, r) => n + r.observationsLoaded, 0),
-        rowsChanged: results.reduce((n, r) => n + r.rowsChanged, 0),
-      };
-      out.result(doc, () =>
-        results.length === 0
-          ? `No raw objects found between ${from} and ${to} in ${config.RAW_STORE ?? `${config.WEATHER_HOME}/raw`}.`
-          : `Replayed ${results.length} run(s): ${doc.observationsLoaded} observations, ${doc.rowsChanged} bronze rows changed.`,
-      );
-    },
-  );
-
-program
-  .command("status")
-  .description("rows per layer, the latest runs, and how fresh the data is")
-  .addOption(dbOption())
-  .addOption(homeOption())
-  .addOption(jsonOption())
-  .action(async (flags: CommonFlags) => {
-    const out = createOutput(Boolean(flags.json));
-    const config = configFrom(flags);
-    const report = await withRuntime(config, (rt) => readStatus(rt.db.pool));
-    out.result(report, () => {
-      const lines = Object.entries(report.layers).map(
-        ([layer, tables]) =>
-          `${layer.padEnd(7)} ${
-            Object.entries(tables)
-              .map(([t, n]) => `${t}=${n}`)
-              .join("  ") || "(empty)"
-          }`,
-      );
-      const run = report.lastIngestionRuns[0];
-      lines.push(
-        run
-          ? `last run ${run.runId}: ${run.status}, ${run.sitesOk} ok / ${run.sitesFailed} failed / ${run.sitesQuarantined} quarantined`
-          : "no ingestion runs yet",
-      );
-      if (report.lastWorkflow)
-        lines.push(`last workflow ${report.lastWorkflow.executionName}: ${report.lastWorkflow.status}`);
-      lines.push(
-        report.freshness.latestObservedAt
-          ? `latest observation ${report.freshness.latestObservedAt} (${report.freshness.ageMinutes} min ago${report.freshness.fresh ? "" : ", STALE"})`
-          : "no observations yet",
-      );
-      return lines.join("\n");
-    });
-  });
-
-function describeIngest(r: IngestResult): string {
-  const lines = [
-    `${r.runId}: ${r.status.toUpperCase()} — ${r.sitesOk}/${r.sitesTotal} sites ok, ${r.sitesFailed} failed, ${r.sitesQuarantined} quarantined`,
-    `${r.observationsLoaded} observations loaded (${r.rowsChanged} bronze rows changed); fetch p50 ${r.fetchLatencyP50Ms ?? "-"} ms, p95 ${r.fetchLatencyP95Ms ?? "-"} ms`,
-  ];
-  for (const s of r.sites.filter((s) => s.status !== "ok"))
-    lines.push(`  ${s.siteId}: ${s.status} — ${s.reason}`);
-  return lines.join("\n");
+  if (opts.sites) cmd.option("--sites <file>", "sites file (default: SITES_FILE, else config/sites.json)");
+  return cmd
+    .option("--db <url>", "Postgres URL (default: DATABASE_URL, else the embedded PGlite in .weather/pg)")
+    .option("--raw <dir|s3://bucket>", "raw object store (default: RAW_STORE, else .weather/raw)")
+    .option(
+      "--home <dir>",
+      "where the embedded default keeps its state (default: WEATHER_HOME, else .weather)",
+    )
+    .option("--json", "print one JSON document on stdout (people's text and progress stay on stderr)")
+    .option("-v, --verbose", "log debug detail to stderr");
 }
+
+const intervalOpt = (flags: Flags): Interval =>
+  typeof flags.interval === "string" ? parseInterval(flags.interval) : intervalOf(new Date());
+
+function range(flags: Flags): { from: Interval; to: Interval } {
+  const from = parseInterval(String(flags.from));
+  const to = typeof flags.to === "string" ? parseInterval(flags.to) : from;
+  if (to < from) throw new UsageError(`--to (${to}) is before --from (${from})`);
+  return { from, to };
+}
+
+common(
+  program
+    .command("ingest")
+    .description("fetch weather for every site for one interval; land it raw and upsert bronze")
+    .option("--interval <hour>", "UTC hour, e.g. 2026-11-22T13 (default: the current hour)"),
+  { source: true, sites: true },
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const interval = intervalOpt(flags);
+  const sites = await loadSites(config.SITES_FILE);
+  const log = cliLogger(config, flags);
+  const result = await withSource(config, interval, (session) =>
+    withRuntime(session.config, (rt) => ingestOnce(rt, session, { interval, sites, log, out })),
+  );
+  out.result(compactIngest(result), () => describeIngest(result));
+  process.exitCode = result.status === "succeeded" ? EXIT.ok : EXIT.failed;
+});
+
+common(
+  program
+    .command("run")
+    .description(
+      "the whole pipeline for one interval: ingest, then the workflow (silver → gold → quality checks)",
+    )
+    .option("--interval <hour>", "UTC hour, e.g. 2026-11-22T13 (default: the current hour)")
+    .option("--force", "rerun the workflow even if this interval's execution already succeeded"),
+  { source: true, sites: true },
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const interval = intervalOpt(flags);
+  const sites = await loadSites(config.SITES_FILE);
+  const log = cliLogger(config, flags);
+  const { ingest, workflow, status } = await withSource(config, interval, (session) =>
+    withRuntime(session.config, async (rt) => {
+      const ingest = await ingestOnce(rt, session, { interval, sites, log, out });
+      out.say(describeIngest(ingest));
+      // New or changed bronze rows must reach gold even if this interval's workflow ran before.
+      const workflow = await workflowOnce(rt, {
+        interval,
+        log,
+        out,
+        force: Boolean(flags.force) || ingest.rowsChanged > 0,
+      });
+      return { ingest, workflow, status: await readStatus(rt.db.pool) };
+    }),
+  );
+  out.result({ interval, ingest: compactIngest(ingest), workflow, status }, () => describeWorkflow(workflow));
+  process.exitCode = ingest.status === "failed" || workflow.status === "failed" ? EXIT.failed : EXIT.ok;
+});
+
+common(
+  program
+    .command("transform")
+    .description("run the workflow (silver → gold → quality checks) for one interval, or rebuild everything")
+    .option("--interval <hour>", "UTC hour, e.g. 2026-11-22T13 (default: the current hour)")
+    .option("--full", "rebuild silver and gold from all of bronze instead of one interval"),
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const interval = intervalOpt(flags);
+  const log = cliLogger(config, flags);
+  if (flags.full) {
+    const rebuilt = await withRuntime(config, (rt) => rebuildAll({ pool: rt.db.pool, log }, { interval }));
+    out.result(
+      rebuilt,
+      () => `Rebuilt silver (${rebuilt.silver.durationMs} ms) and gold (${rebuilt.gold.durationMs} ms).`,
+    );
+    return;
+  }
+  const workflow = await withRuntime(config, (rt) => workflowOnce(rt, { interval, log, out, force: true }));
+  out.result(workflow, () => describeWorkflow(workflow));
+  process.exitCode = workflow.status === "failed" ? EXIT.failed : EXIT.ok;
+});
+
+common(
+  program
+    .command("backfill")
+    .description(
+      "fill a range of hours, oldest first: replay raw objects where they exist, fetch where the source can\n" +
+        "serve past hours, then run the workflow — serving the current hour first whenever it falls due",
+    )
+    .requiredOption("--from <hour>", "first UTC hour, e.g. 2026-11-20T00")
+    .option("--to <hour>", "last UTC hour (default: --from)")
+    .addOption(
+      new Option("--catch-up <policy>", "hours without raw objects: fetch all, only the latest, or skip them")
+        .choices(CATCH_UP)
+        .default("all"),
+    ),
+  { source: true, sites: true },
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const { from, to } = range(flags);
+  const sites = await loadSites(config.SITES_FILE);
+  const log = cliLogger(config, flags);
+  const report = await withSource(config, from, (session) =>
+    withRuntime(session.config, async (rt) => {
+      const bar = out.progress(0, "hours");
+      try {
+        return await backfill(
+          {
+            log,
+            supportsHistory: session.supportsHistory,
+            hasRaw: async (i) => (await rt.rawStore.list(intervalPrefix(session.source, i))).length > 0,
+            replay: (i) => replayRange(rt, { from: i, to: i, sources: [session.source], log }),
+            ingest: (i) => ingestOnce(rt, session, { interval: i, sites, log, out }),
+            runWorkflow: (i) => workflowOnce(rt, { interval: i, log, out, force: true }),
+          },
+          { from, to, catchUp: flags.catchUp as CatchUp, onProgress: (d) => bar.update(d) },
+        );
+      } finally {
+        bar.stop();
+      }
+    }),
+  );
+  out.result(report, () =>
+    report.steps
+      .map(
+        (s) =>
+          `${s.interval} ${s.action.padEnd(8)} ${s.observations} obs  workflow=${s.workflow ?? "-"}${s.reason ? `  (${s.reason})` : ""}`,
+      )
+      .join("\n"),
+  );
+  process.exitCode = report.failed ? EXIT.failed : EXIT.ok;
+});
+
+common(
+  program
+    .command("replay")
+    .description("rebuild bronze for a range of intervals from raw objects only (no API calls; idempotent)")
+    .requiredOption("--from <hour>", "first UTC hour, e.g. 2026-11-22T00")
+    .option("--to <hour>", "last UTC hour (default: --from)")
+    .addOption(new Option("--source <name>", "only this source").choices([...PROVIDER_SOURCES])),
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const source = flags.source as (typeof PROVIDER_SOURCES)[number] | undefined;
+  const config = configFrom({ ...flags, source: undefined });
+  const { from, to } = range(flags);
+  const log = cliLogger(config, flags);
+  const results = await withRuntime(config, (rt) =>
+    replayRange(rt, { from, to, sources: source ? [source] : undefined, log }),
+  );
+  const doc = {
+    from,
+    to,
+    runs: results.map(({ sites: _, ...r }) => compactIngest({ ...r, sites: [] })),
+    observationsLoaded: results.reduce((n, r) => n + r.observationsLoaded, 0),
+    rowsChanged: results.reduce((n, r) => n + r.rowsChanged, 0),
+  };
+  out.result(doc, () =>
+    results.length === 0
+      ? `No raw objects found between ${from} and ${to} in ${rawStoreLocation(config)}.`
+      : `Replayed ${results.length} run(s): ${doc.observationsLoaded} observations, ${doc.rowsChanged} bronze rows changed.`,
+  );
+});
+
+common(
+  program
+    .command("coverage")
+    .description("expected versus present hours per site, and the hours a backfill would fill")
+    .requiredOption("--from <hour>", "first UTC hour")
+    .option("--to <hour>", "last UTC hour (default: the current hour)"),
+  { sites: true },
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const from = parseInterval(String(flags.from));
+  const to = typeof flags.to === "string" ? parseInterval(flags.to) : intervalOf(new Date());
+  if (to < from) throw new UsageError(`--to (${to}) is before --from (${from})`);
+  const sites = await loadSites(config.SITES_FILE);
+  const report = await withRuntime(config, (rt) =>
+    readCoverage(rt.db.pool, { from, to, siteIds: sites.map((s) => s.id) }),
+  );
+  out.result(report, () =>
+    [
+      ...report.sites.map((s) => `${s.siteId.padEnd(14)} ${s.present}/${s.expected} hours`),
+      report.complete ? "complete" : `missing hours: ${report.missingIntervals.join(", ")}`,
+    ].join("\n"),
+  );
+});
+
+common(
+  program
+    .command("lineage")
+    .description(
+      "what one interval read and wrote: raw objects → ingestion runs → bronze → silver/gold → checks",
+    )
+    .requiredOption("--interval <hour>", "UTC hour, e.g. 2026-11-22T13"),
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const interval = parseInterval(String(flags.interval));
+  const lineage = await withRuntime(config, (rt) => readLineage(rt.db.pool, interval));
+  out.result(lineage, () => {
+    const lines = [`lineage of ${interval}`];
+    for (const r of lineage.ingestion) {
+      lines.push(
+        `  ingestion ${r.runId} (${r.status}, attempt ${r.attempt}): ${r.bronzeRows} bronze rows, ${r.quarantined} quarantined`,
+      );
+      for (const k of r.rawObjectKeys) lines.push(`    raw ${k}`);
+    }
+    for (const t of lineage.transforms)
+      lines.push(
+        `  ${t.layer} run ${t.runId} (${t.mode}, ${t.status}) window ${t.window.start} → ${t.window.end}`,
+      );
+    for (const c of lineage.checks)
+      lines.push(`  checks run ${c.runId}: ${c.passed ? "passed" : `${c.checksFailed} failed`}`);
+    for (const w of lineage.workflow)
+      lines.push(`  workflow ${w.executionName}: ${w.status} (attempt ${w.attempt})`);
+    return lines.join("\n");
+  });
+});
+
+common(
+  program
+    .command("status")
+    .description("rows per layer, the latest runs and workflow, and how fresh the data is"),
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const report = await withRuntime(config, (rt) => readStatus(rt.db.pool));
+  out.result(report, () => {
+    const lines = Object.entries(report.layers).map(
+      ([layer, tables]) =>
+        `${layer.padEnd(7)} ${
+          Object.entries(tables)
+            .map(([t, n]) => `${t}=${n}`)
+            .join("  ") || "(empty)"
+        }`,
+    );
+    const run = report.lastIngestionRuns[0];
+    lines.push(
+      run
+        ? `last ingestion ${run.runId}: ${run.status}, ${run.sitesOk} ok / ${run.sitesFailed} failed / ${run.sitesQuarantined} quarantined`
+        : "no ingestion runs yet",
+    );
+    if (report.lastWorkflow)
+      lines.push(`last workflow ${report.lastWorkflow.executionName}: ${report.lastWorkflow.status}`);
+    lines.push(
+      report.freshness.latestObservedAt
+        ? `latest observation ${report.freshness.latestObservedAt} (${report.freshness.ageMinutes} min ago${report.freshness.fresh ? "" : ", STALE"})`
+        : "no observations yet",
+    );
+    return lines.join("\n");
+  });
+});
 
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // --help and --version exit 0; usage mistakes are bad input.
-      return e.exitCode === 0 ? EXIT.ok : EXIT.badInput;
-    }
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     process.stderr.write(`weather: ${(e as Error).message}\n`);
     return exitCodeFor(e);
   }

@@ -29,18 +29,20 @@ export interface StatusReport {
   freshness: { latestObservedAt: string | null; ageMinutes: number | null; fresh: boolean };
 }
 
-const LAYERS = ["bronze", "silver", "gold"] as const;
+/** Where each layer's tables live (gold's tables sit behind the stable views in `gold`). */
+const LAYER_OF_SCHEMA: Record<string, string> = { bronze: "bronze", silver: "silver", gold_internal: "gold" };
 
 export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise<StatusReport> {
   const tables = await pool.query<{ schema: string; name: string }>(
     `select table_schema as schema, table_name as name from information_schema.tables
      where table_schema = any($1) and table_type = 'BASE TABLE' order by 1, 2`,
-    [LAYERS],
+    [Object.keys(LAYER_OF_SCHEMA)],
   );
   const layers: StatusReport["layers"] = { bronze: {}, silver: {}, gold: {} };
   for (const t of tables.rows) {
     const { rows } = await pool.query<{ n: number }>(`select count(*) as n from "${t.schema}"."${t.name}"`);
-    layers[t.schema] = { ...layers[t.schema], [t.name]: rows[0]?.n ?? 0 };
+    const layer = LAYER_OF_SCHEMA[t.schema] ?? t.schema;
+    layers[layer] = { ...layers[layer], [t.name]: rows[0]?.n ?? 0 };
   }
   const runs = await pool.query(
     `select run_id, interval, status, attempt, sites_ok, sites_failed, sites_quarantined, observations_loaded,

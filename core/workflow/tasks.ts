@@ -4,7 +4,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { parseInterval } from "../domain/interval.ts";
+import { addHours, intervalStart, parseInterval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
 import { runQualityChecks } from "../use-cases/check-quality.ts";
 import { runTransform } from "../use-cases/transform.ts";
@@ -27,7 +27,13 @@ export async function transformTask(deps: TaskDeps, event: unknown) {
   return runTransform({ pool: deps.pool, log: deps.log }, { layer: e.layer, interval: e.interval });
 }
 
-export async function checkQualityTask(deps: TaskDeps, event: unknown) {
+/**
+ * Freshness is judged as of the interval's end (or now, if earlier): a backfilled hour was fresh when
+ * it was due; whether data keeps arriving now is the no-data alarm's job.
+ */
+export async function checkQualityTask(deps: TaskDeps, event: unknown, clock: () => Date = () => new Date()) {
   const e = checkEventSchema.parse(event);
-  return runQualityChecks({ pool: deps.pool, log: deps.log }, { interval: e.interval, layer: e.layer });
+  const due = intervalStart(addHours(e.interval, 1));
+  const now = new Date(Math.min(clock().getTime(), due.getTime()));
+  return runQualityChecks({ pool: deps.pool, log: deps.log }, { interval: e.interval, layer: e.layer, now });
 }

@@ -1,0 +1,59 @@
+/**
+ * Coverage: for each site, which hours of a range have a bronze observation and which are missing —
+ * the list a backfill works from.
+ */
+import type pg from "pg";
+import { type Interval, intervalRange, intervalStart } from "../domain/interval.ts";
+
+export interface SiteCoverage {
+  siteId: string;
+  expected: number;
+  present: number;
+  missing: Interval[];
+}
+
+export interface CoverageReport {
+  from: Interval;
+  to: Interval;
+  expectedPerSite: number;
+  sites: SiteCoverage[];
+  /** Intervals missing for at least one site, oldest first. */
+  missingIntervals: Interval[];
+  complete: boolean;
+}
+
+export async function readCoverage(
+  pool: pg.Pool,
+  args: { from: Interval; to: Interval; siteIds: string[] },
+): Promise<CoverageReport> {
+  const expected = intervalRange(args.from, args.to);
+  const { rows } = await pool.query<{ site_id: string; hour: string }>(
+    `select distinct site_id, to_char(date_trunc('hour', observed_at at time zone 'UTC'), 'YYYY-MM-DD"T"HH24') as hour
+     from bronze.weather_observations
+     where observed_at >= $1 and observed_at < $2 and site_id = any($3)`,
+    [intervalStart(args.from), new Date(intervalStart(args.to).getTime() + 3_600_000), args.siteIds],
+  );
+  const present = new Map<string, Set<string>>();
+  for (const r of rows) {
+    if (!present.has(r.site_id)) present.set(r.site_id, new Set());
+    present.get(r.site_id)?.add(r.hour);
+  }
+  const sites = args.siteIds.map((siteId) => {
+    const have = present.get(siteId) ?? new Set<string>();
+    return {
+      siteId,
+      expected: expected.length,
+      present: have.size,
+      missing: expected.filter((i) => !have.has(i)),
+    };
+  });
+  const missingIntervals = expected.filter((i) => sites.some((s) => s.missing.includes(i)));
+  return {
+    from: args.from,
+    to: args.to,
+    expectedPerSite: expected.length,
+    sites,
+    missingIntervals,
+    complete: missingIntervals.length === 0,
+  };
+}
