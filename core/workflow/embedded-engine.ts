@@ -119,11 +119,13 @@ export async function runEmbeddedWorkflow(
   let notification: Notification | null = null;
   const handlers: Record<string, TaskFn> = {
     ...deps.tasks,
+    // Receives the state's evaluated Parameters: { TopicArn, Subject, Message }, as SNS would.
     NotifyFailure: async (input) => {
-      notification = input as Notification;
+      const publish = input as { Subject?: string; Message?: Notification };
+      notification = publish.Message ?? null;
       await pool.query(
         "insert into ops.notifications (execution_name, interval, subject, message) values ($1, $2, $3, $4)",
-        [executionName, args.interval, "weather-dataops workflow failed", JSON.stringify(input)],
+        [executionName, args.interval, publish.Subject ?? "", JSON.stringify(publish.Message ?? null)],
       );
       log.error("workflow failed; notification recorded", { executionName, ...notification });
       return { MessageId: `local-${executionName}` };

@@ -1,0 +1,183 @@
+/**
+ * The one ASL file, executed by the embedded engine with the real task functions: retries, Catch →
+ * notification, quality gates, and execution names derived from the interval.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import validator from "asl-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
+import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import { loadConfig } from "#core/config/env.ts";
+import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
+import { loadSites } from "#core/domain/sites.ts";
+import { memoryLog } from "#core/observability/logger.ts";
+import { createProvider } from "#core/providers/index.ts";
+import { ingestInterval } from "#core/use-cases/ingest.ts";
+import { type EngineTasks, loadDefinition, runEmbeddedWorkflow } from "#core/workflow/embedded-engine.ts";
+import { checkQualityTask, transformTask } from "#core/workflow/tasks.ts";
+import { startSimulator } from "../../simulator/server.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+const INTERVAL: Interval = parseInterval("2026-11-22T13");
+let db: TestDatabase;
+let rawDir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  rawDir = await mkdtemp(join(tmpdir(), "wdo-wf-"));
+  const sim = await startSimulator({ clock: () => intervalStart(INTERVAL) });
+  try {
+    const config = loadConfig({ OPEN_METEO_BASE_URL: sim.url }, {});
+    await ingestInterval(
+      {
+        provider: createProvider(config, "open-meteo"),
+        rawStore: fsRawStore(rawDir),
+        bronze: pgBronzeRepository(db.pool),
+        policy: { timeoutMs: 2000, maxAttempts: 2, backoffBaseMs: 5, backoffMaxMs: 10 },
+        log: memoryLog(),
+      },
+      { interval: INTERVAL, sites: await loadSites("config/sites.json"), failureThreshold: 0.1 },
+    );
+  } finally {
+    await sim.close();
+  }
+});
+afterAll(async () => {
+  await db?.destroy();
+  await rm(rawDir, { recursive: true, force: true });
+});
+
+function realTasks(): EngineTasks {
+  const deps = { pool: db.pool, log: memoryLog() };
+  return {
+    Silver: (i) => transformTask(deps, i),
+    Gold: (i) => transformTask(deps, i),
+    QualityChecks: (i) => checkQualityTask(deps, i),
+  };
+}
+
+const run = (tasks: EngineTasks, executionName: string, force = false) =>
+  runEmbeddedWorkflow(
+    { pool: db.pool, log: memoryLog(), tasks },
+    { interval: INTERVAL, executionName },
+    { retryIntervalMs: 0, force },
+  );
+
+const notifications = async (executionName: string) =>
+  (
+    await db.pool.query("select message from ops.notifications where execution_name = $1", [executionName])
+  ).rows.map((r) => r.message);
+
+describe("the ASL definition", () => {
+  it("passes asl-validator and keeps to JSONPath", () => {
+    const definition = loadDefinition();
+    const { isValid, errors } = validator(structuredClone(definition));
+    expect(errors).toEqual([]);
+    expect(isValid).toBe(true);
+    expect(JSON.stringify(definition)).not.toContain('"QueryLanguage":"JSONata"');
+  });
+
+  it("gives every Task a jittered, capped Retry and a Catch that notifies before failing", () => {
+    const states = loadDefinition().States as Record<string, Record<string, unknown>>;
+    const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
+    expect(tasks.map(([n]) => n).sort()).toEqual(["Gold", "NotifyFailure", "QualityChecks", "Silver"]);
+    for (const [name, s] of tasks) {
+      const retry = (s.Retry as Record<string, unknown>[]).find((r) =>
+        (r.ErrorEquals as string[]).includes("States.ALL"),
+      );
+      expect(retry, name).toMatchObject({ JitterStrategy: "FULL", BackoffRate: 2 });
+      expect(retry?.MaxDelaySeconds, name).toBeGreaterThan(0);
+      expect(retry?.IntervalSeconds, name).toBeGreaterThan(0);
+      expect(retry?.MaxAttempts, name).toBeGreaterThan(0);
+      if (name === "NotifyFailure") continue;
+      const handler = (s.Catch as { Next: string }[])[0]?.Next as string;
+      expect(states[handler]?.Next).toBe("NotifyFailure");
+    }
+    expect(states.NotifyFailure?.Resource).toBe("arn:aws:states:::sns:publish");
+    expect(states.NotifyFailure?.Next).toBe("Failed");
+  });
+});
+
+describe("embedded execution", () => {
+  it("runs silver → gold → checks to success and fills gold", async () => {
+    const result = await run(realTasks(), "happy");
+    expect(result).toMatchObject({ status: "succeeded", retries: 0, failedState: null });
+    const { rows } = await db.pool.query("select count(*) as n from gold.v_site_hourly where hour = $1", [
+      intervalStart(INTERVAL),
+    ]);
+    expect(rows[0].n).toBe(22);
+  });
+
+  it("retries a task that throws twice, then succeeds", async () => {
+    let calls = 0;
+    const tasks = realTasks();
+    const flaky: EngineTasks = {
+      ...tasks,
+      Silver: async (input) => {
+        calls += 1;
+        if (calls <= 2) throw Object.assign(new Error("connection reset"), { name: "TransientDbError" });
+        return tasks.Silver(input);
+      },
+    };
+    const result = await run(flaky, "flaky");
+    expect(calls).toBe(3);
+    expect(result.status).toBe("succeeded");
+    expect(result.retries).toBe(2);
+    expect(await notifications("flaky")).toEqual([]);
+  });
+
+  it("sends a task that always throws through Catch, records the notification, and fails", async () => {
+    const tasks = { ...realTasks(), Gold: async () => Promise.reject(new Error("gold is broken")) };
+    const result = await run(tasks, "broken");
+    expect(result.status).toBe("failed");
+    expect(result.failedState).toBe("Gold");
+    expect(result.retries).toBe(3); // MaxAttempts 3 on States.ALL
+    const [message] = await notifications("broken");
+    expect(message).toMatchObject({ interval: INTERVAL, failedState: "Gold" });
+    expect(JSON.stringify(message)).toContain("gold is broken");
+    const { rows } = await db.pool.query(
+      "select status, failed_state from ops.workflow_executions where execution_name = 'broken'",
+    );
+    expect(rows[0]).toEqual({ status: "failed", failed_state: "Gold" });
+  });
+
+  it("does not retry a failed quality check: data problems are not transient", async () => {
+    let calls = 0;
+    const tasks = realTasks();
+    const failing: EngineTasks = {
+      ...tasks,
+      QualityChecks: async () => {
+        calls += 1;
+        throw Object.assign(new Error("gold__daily_min_le_max returned rows"), {
+          name: "QualityCheckFailedError",
+        });
+      },
+    };
+    const result = await run(failing, "bad-data");
+    expect(calls).toBe(1);
+    expect(result).toMatchObject({
+      status: "failed",
+      failedState: "QualityChecks",
+      error: "QualityCheckFailedError",
+    });
+  });
+
+  it("treats a second trigger of a succeeded execution name as a no-op", async () => {
+    let calls = 0;
+    const tasks = realTasks();
+    const counting: EngineTasks = {
+      ...tasks,
+      Silver: (i) => {
+        calls += 1;
+        return tasks.Silver(i);
+      },
+    };
+    expect((await run(counting, "dup")).status).toBe("succeeded");
+    expect((await run(counting, "dup")).status).toBe("skipped");
+    expect(calls).toBe(1);
+    expect((await run(counting, "dup", true)).status).toBe("succeeded");
+    expect(calls).toBe(2);
+  });
+});
