@@ -6,11 +6,9 @@ import type { Stack } from "aws-cdk-lib";
 import { Annotations, Match } from "aws-cdk-lib/assertions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { describe, expect, it } from "vitest";
-import { buildApp, PROJECT_ROOT } from "../../stacks/app-builder.ts";
+import { buildApp } from "../../stacks/app-builder.ts";
 import type { StageSettings } from "../../stacks/settings.ts";
 import { synth } from "./stacks-synth.ts";
-
-const projectRoot = process.env.WEATHER_INFRA_PROJECT_ROOT ?? PROJECT_ROOT;
 
 function findings(stacks: Stack[]): string[] {
   return stacks.flatMap((stack) => {
@@ -52,7 +50,7 @@ describe("cdk-nag AwsSolutions", () => {
   );
 
   it("a wildcard policy on a function role is reported (the check can fail)", () => {
-    const built = buildApp({ stage: "prod", nag: true, projectRoot });
+    const built = buildApp({ stage: "prod", nag: true });
     const role = built.stateless.functions.Ingest.role as iam.IRole;
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ["s3:*"], resources: ["*"] }));
     const found = findings([built.statelessStack]);

@@ -194,8 +194,8 @@ describe("stateless stack: functions", () => {
       const dir = s.assetPath(key);
       expect(existsSync(join(dir, "index.mjs.map")), `${id} source map`).toBe(true);
       const code = readFileSync(join(dir, "index.mjs"), "utf8");
-      // Minified: a handful of very long lines, not one statement per line.
-      expect(code.split("\n").length).toBeLessThan(50);
+      // Minified: very long lines (a readable bundle averages well under 100 characters a line).
+      expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       expect(code).toContain("createRequire");
       expect(readFileSync(join(dir, "sites.json"), "utf8")).toBe(readProjectFile("config/sites.json"));
     }

@@ -18,12 +18,9 @@ export interface Synth extends Omit<BuiltApp, "stateful" | "stateless"> {
   cleanup(): void;
 }
 
-// Scratch override for running these tests against stub handlers; unset in CI.
-const projectRoot = process.env.WEATHER_INFRA_PROJECT_ROOT ?? PROJECT_ROOT;
-
 export function synth(opts: Omit<BuildOptions, "outdir">): Synth {
   const outdir = mkdtempSync(join(tmpdir(), "weather-cdk-"));
-  const built = buildApp({ projectRoot, ...opts, outdir });
+  const built = buildApp({ ...opts, outdir });
   built.app.synth();
   const { stateful, stateless, ...rest } = built;
   return {
