@@ -41,10 +41,14 @@ export function cliLogger(config: Config, flags: CommonFlags) {
 }
 
 /** Opens the runtime (and applies migrations), runs `fn`, and always closes what it opened. */
-export async function withRuntime<T>(config: Config, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+export async function withRuntime<T>(
+  config: Config,
+  fn: (rt: Runtime) => Promise<T>,
+  opts: { migrate?: boolean } = {},
+): Promise<T> {
   const rt = await openRuntime(config, { embedded: openEmbeddedDatabase });
   try {
-    await migrate(rt.db.pool);
+    if (opts.migrate !== false) await migrate(rt.db.pool);
     return await fn(rt);
   } finally {
     await rt.close();

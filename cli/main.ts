@@ -1,6 +1,7 @@
 /** The `weather` command line: drives the core use cases on the embedded default or any Postgres. */
 import { Command, CommanderError, Option } from "commander";
 import { rawStoreLocation, SOURCES } from "#core/config/env.ts";
+import { migrate } from "#core/db/migrate.ts";
 import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { PROVIDER_SOURCES } from "#core/domain/observation.ts";
 import { loadSites } from "#core/domain/sites.ts";
@@ -276,6 +277,17 @@ common(
       lines.push(`  workflow ${w.executionName}: ${w.status} (attempt ${w.attempt})`);
     return lines.join("\n");
   });
+});
+
+common(
+  program.command("migrate").description("apply pending SQL migrations (every command also does this first)"),
+).action(async (flags: Flags) => {
+  const out = createOutput(Boolean(flags.json));
+  const config = configFrom(flags);
+  const applied = await withRuntime(config, (rt) => migrate(rt.db.pool), { migrate: false });
+  out.result({ applied }, () =>
+    applied.length ? `Applied: ${applied.join(", ")}` : "Nothing to apply; the database is up to date.",
+  );
 });
 
 common(
