@@ -138,6 +138,9 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
     await client.query("begin");
     await client.query("set local time zone 'UTC'");
     await client.query("select pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, LOCK_KEY[layer]]);
+    // Transforms sort and window whole scopes (a full rebuild: whole tables); spilling to disk at
+    // the default 4 MB is what makes them slow. Two layers at most run at once (the locks).
+    await client.query(`set local work_mem = '${mode === "full" ? "256MB" : "64MB"}'`);
     const out = await runLayer(client, layer, { mode, interval, windowStart, windowEnd });
     await client.query(
       `update ops.transform_runs set

@@ -9,12 +9,17 @@ scope as (
 ),
 
 hourly as (
+    -- lateral + offset 0: an index range scan per scope row (see silver/observations.sql).
     select h.*
-    from gold_internal.site_hourly as h
-    inner join scope as s
-        on h.site_id = s.site_id
-        and h.hour >= s.range_start
-        and h.hour < s.range_end
+    from scope as s
+    cross join lateral (
+        select *
+        from gold_internal.site_hourly
+        where site_id = s.site_id
+            and hour >= s.range_start
+            and hour < s.range_end
+        offset 0
+    ) as h
 ),
 
 dated as (

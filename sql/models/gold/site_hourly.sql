@@ -10,12 +10,17 @@ scope as (
 ),
 
 silver_observations as (
+    -- lateral + offset 0: an index range scan per scope row (see silver/observations.sql).
     select o.*
-    from silver.observations as o
-    inner join scope as s
-        on o.site_id = s.site_id
-        and o.hour >= s.range_start
-        and o.hour < s.range_end
+    from scope as s
+    cross join lateral (
+        select *
+        from silver.observations
+        where site_id = s.site_id
+            and hour >= s.range_start
+            and hour < s.range_end
+        offset 0
+    ) as o
 ),
 
 plausible as (

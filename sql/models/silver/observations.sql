@@ -13,13 +13,19 @@ scope as (
 ),
 
 bronze_observations as (
+    -- lateral + offset 0 (a fence the planner cannot flatten): an index range scan per scope row
+    -- whatever the estimates say, so cost follows the scope and never the length of the history.
     select b.*
-    from bronze.weather_observations as b
-    inner join scope as s
-        on b.site_id = s.site_id
-        and b.source = s.source
-        and b.observed_at >= s.range_start
-        and b.observed_at < s.range_end
+    from scope as s
+    cross join lateral (
+        select *
+        from bronze.weather_observations
+        where site_id = s.site_id
+            and source = s.source
+            and observed_at >= s.range_start
+            and observed_at < s.range_end
+        offset 0
+    ) as b
 ),
 
 typed as (
