@@ -31,8 +31,10 @@ export function sstFunctionFactory(): FunctionFactory {
         format: "esm",
         minify: true,
         sourcemap: true,
-        banner: ESM_REQUIRE_BANNER,
-        esbuild: { target: ESBUILD_TARGET },
+        // No banner: SST's ESM output already defines `require` (a second one is a SyntaxError).
+        // pg-native: SST force-externalizes it and then runs `npm install` into the bundle whenever pg
+        // references it; pg only loads it on `pg.native`, which we never use, so keep it external.
+        esbuild: { target: ESBUILD_TARGET, external: ["pg-native"] },
       },
     });
 }

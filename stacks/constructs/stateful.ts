@@ -3,7 +3,16 @@
  * the alarm topic and, behind a flag, an RDS Postgres. It lives in its own stack so a compute
  * redeploy can never replace data.
  */
-import { CfnCondition, CfnParameter, type CfnResource, Duration, Fn, RemovalPolicy, SecretValue, Stack } from "aws-cdk-lib";
+import {
+  CfnCondition,
+  CfnParameter,
+  type CfnResource,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+} from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as rds from "aws-cdk-lib/aws-rds";
 import * as s3 from "aws-cdk-lib/aws-s3";
@@ -62,7 +71,10 @@ export class StatefulResources extends Construct implements StatefulRefs {
     });
     skipCheckov(this.accessLogBucket, [
       { id: "CKV_AWS_18", comment: "The access-log bucket itself; logging it into itself would loop." },
-      { id: "CKV_AWS_21", comment: "Access logs are written once and expire after 90 days; versions add nothing." },
+      {
+        id: "CKV_AWS_21",
+        comment: "Access logs are written once and expire after 90 days; versions add nothing.",
+      },
     ]);
     NagSuppressions.addResourceSuppressions(this.accessLogBucket, [
       {
@@ -228,10 +240,14 @@ export class StatefulResources extends Construct implements StatefulRefs {
       true,
     );
     skipCheckov(database, [
-      { id: "CKV_AWS_157", comment: "Single-AZ on purpose (cost); hourly batch data can be re-ingested from raw." },
+      {
+        id: "CKV_AWS_157",
+        comment: "Single-AZ on purpose (cost); hourly batch data can be re-ingested from raw.",
+      },
       {
         id: "CKV_AWS_118",
-        comment: "Enhanced monitoring needs an extra role and log volume; basic RDS metrics and the postgresql log export suffice.",
+        comment:
+          "Enhanced monitoring needs an extra role and log volume; basic RDS metrics and the postgresql log export suffice.",
       },
     ]);
     const rdsSecret = database.secret;

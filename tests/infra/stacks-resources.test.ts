@@ -2,6 +2,7 @@
  * Fine-grained assertions on the synthesized prod templates: every resource and property the
  * cloud-stacks issue asks for, plus least privilege and "no custom resources".
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
@@ -198,6 +199,25 @@ describe("stateless stack: functions", () => {
       expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       expect(code).toContain("createRequire");
       expect(readFileSync(join(dir, "sites.json"), "utf8")).toBe(readProjectFile("config/sites.json"));
+    }
+  });
+
+  it("each bundle loads in a fresh node with no node_modules around and exports handler", () => {
+    for (const id of ids) {
+      const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
+      const dir = s.assetPath((fn.Properties.Code as { S3Key: string }).S3Key);
+      const out = execFileSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          "const m = await import(process.argv[1]); process.stdout.write(typeof m.handler);",
+          join(dir, "index.mjs"),
+        ],
+        // The temp assembly dir has no node_modules above it: the AWS SDK must be in the bundle.
+        { cwd: dir, env: { PATH: process.env.PATH, ...PLACEHOLDER_ENV }, encoding: "utf8" },
+      );
+      expect(out, id).toBe("function");
     }
   });
 
@@ -480,3 +500,15 @@ describe("stateless stack: alarms", () => {
     }
   });
 });
+
+/** Placeholder values for what the stack sets: enough for the env gate to pass at module load. */
+const PLACEHOLDER_ENV = {
+  AWS_REGION: "us-east-1",
+  DATABASE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+  OPENWEATHER_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:owm",
+  RAW_STORE: "s3://test-raw",
+  SITES_FILE: "sites.json",
+  WEATHER_HOME: "/tmp/weather",
+  EVENT_BUS_NAME: "default",
+  POWERTOOLS_SERVICE_NAME: "weather-dataops-test",
+};
