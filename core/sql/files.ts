@@ -2,11 +2,18 @@
  * Reads the SQL models and checks shipped in `sql/`. Files are read once per process: a Lambda
  * container or a CLI run keeps them, and a change needs a new process anyway.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const SQL_DIR = fileURLToPath(new URL("../../sql", import.meta.url));
+/**
+ * `sql/` in the source tree (core/sql/ → ../../sql), or a `sql/` copied next to a bundled handler
+ * (a Lambda bundle is one file, so its deployment must copy the directory beside it).
+ */
+export const SQL_DIR =
+  [new URL("../../sql", import.meta.url), new URL("./sql", import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(join(dir, "models"))) ?? fileURLToPath(new URL("../../sql", import.meta.url));
 
 export type Layer = "silver" | "gold";
 export const LAYERS: readonly Layer[] = ["silver", "gold"];
