@@ -326,8 +326,10 @@ export class StatelessResources extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       },
       SiteFailureRatio: {
+        // Ingest publishes the ratio in percent (unit Percent, 0..100); the setting is a 0..1 ratio
+        // like the CLI's SITE_FAILURE_THRESHOLD.
         metric: custom("SiteFailureRatio", "Maximum", a.period),
-        threshold: a.siteFailureRatio,
+        threshold: Math.round(a.siteFailureRatio * 100 * 1000) / 1000,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -438,13 +438,13 @@ describe("stateless stack: alarms", () => {
     });
   });
 
-  it("SiteFailureRatio > 10 % (a 0..1 ratio, worst run in the period)", () => {
+  it("SiteFailureRatio > 10 % (published in percent, worst run in the period)", () => {
     expect(alarm("PipelineSiteFailureRatioAlarm")).toMatchObject({
       ...notifies,
       ...custom,
       MetricName: "SiteFailureRatio",
       Statistic: "Maximum",
-      Threshold: 0.1,
+      Threshold: 10,
       ComparisonOperator: "GreaterThanThreshold",
       TreatMissingData: "notBreaching",
     });
