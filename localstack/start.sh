@@ -28,6 +28,7 @@ venv=$("$repo/scripts/venv.sh" localstack "$here/requirements.txt")
 # The executor plugin goes into the shared venv as a .pth link to this clone plus a dist-info with its
 # entry point: no build, no network, and a no-op when nothing changed (see executor/link_into_venv.py).
 "$venv/bin/python" "$here/executor/link_into_venv.py"
+"$venv/bin/python" "$here/venv-patches.py"
 
 : >"$logfile"
 # setsid: LocalStack gets a process group of its own (pgid = pid), so stop.sh ends exactly it; function
