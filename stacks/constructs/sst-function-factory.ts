@@ -4,12 +4,7 @@
  * files as {@link nodejsFunctionFactory}.
  */
 import { Function as SstFunction } from "sst/constructs";
-import {
-  BUNDLED_FILES,
-  ESBUILD_TARGET,
-  ESM_REQUIRE_BANNER,
-  type FunctionFactory,
-} from "./function-factory.ts";
+import { BUNDLED_FILES, ESBUILD_TARGET, type FunctionFactory } from "./function-factory.ts";
 
 export function sstFunctionFactory(): FunctionFactory {
   return (scope, id, spec) =>

@@ -61,7 +61,7 @@ describe("pipeline state machine definition", () => {
     expect(synthesized().text).toBe(readProjectFile(PIPELINE_ASL));
   });
 
-  it("every ${Placeholder} in the file has a substitution (LocalStack fails the resource otherwise)", () => {
+  it("every $-brace placeholder in the file has a substitution (LocalStack fails the resource otherwise)", () => {
     const { sm, text } = synthesized();
     const placeholders = new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]));
     expect([...placeholders].sort()).toEqual(
