@@ -9,7 +9,7 @@
  * Results: bench/results/bundle.{json,md}; the largest inputs per bundle are listed to show what to cut.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -93,7 +93,8 @@ try {
       metafile: true,
       logLevel: "error",
     });
-    for (const f of BUNDLED_FILES) copyFileSync(join(PROJECT_ROOT, f.from), join(outdir, f.to));
+    for (const f of BUNDLED_FILES)
+      cpSync(join(PROJECT_ROOT, f.from), join(outdir, f.to), { recursive: true });
     const file = join(outdir, "index.mjs");
     const bytes = statSync(file).size;
     const gzip = gzipSync(readFileSync(file)).length;

@@ -4,7 +4,7 @@
  * {@link nodejsFunctionFactory} (esbuild via `NodejsFunction`); the SST app passes a factory that
  * builds SST's `Function`, so `sst dev` can swap in live Lambda.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Duration } from "aws-cdk-lib";
 import type { IRole } from "aws-cdk-lib/aws-iam";
 import { Architecture, type IFunction, Runtime } from "aws-cdk-lib/aws-lambda";
@@ -18,8 +18,24 @@ export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
 /** esbuild target matching {@link LAMBDA_RUNTIME}. */
 export const ESBUILD_TARGET = "node24";
 
-/** Files copied next to each bundle: the sites list the ingest reads through SITES_FILE. */
-export const BUNDLED_FILES = [{ from: "config/sites.json", to: "sites.json" }] as const;
+export interface BundledFile {
+  /** Source path relative to the project root (a file or a directory). */
+  from: string;
+  /** Destination relative to the bundle root (Lambda's cwd, /var/task)... */
+  to: string;
+  /** ...or, when set, relative to the handler's own directory (code that resolves `import.meta.url`). */
+  besideHandler?: boolean;
+}
+
+/**
+ * Files every bundle carries: the sites list (read through SITES_FILE, relative to the cwd) and the
+ * SQL models and checks (core/sql/files.ts looks for `./sql` next to the bundled handler).
+ */
+export const BUNDLED_FILES: readonly BundledFile[] = [
+  { from: "config/sites.json", to: "sites.json" },
+  { from: "sql/models", to: "sql/models", besideHandler: true },
+  { from: "sql/checks", to: "sql/checks", besideHandler: true },
+];
 
 /**
  * ESM bundles of CommonJS dependencies (pg, parts of the AWS SDK) still call `require` for Node
@@ -77,8 +93,13 @@ export function nodejsFunctionFactory({ projectRoot }: NodejsFactoryOptions): Fu
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
+          // NodejsFunction writes the handler as index.mjs at the bundle root, so "beside the handler"
+          // and "at the root" are the same place here.
           afterBundling: (inputDir: string, outputDir: string) =>
-            BUNDLED_FILES.map((f) => `cp "${join(inputDir, f.from)}" "${join(outputDir, f.to)}"`),
+            BUNDLED_FILES.map((f) => {
+              const to = join(outputDir, f.to);
+              return `mkdir -p "${dirname(to)}" && cp -R "${join(inputDir, f.from)}" "${to}"`;
+            }),
         },
       },
     });

@@ -3,6 +3,7 @@
  * `sst deploy` builds with SST's esbuild pipeline. Same runtime, architecture, bundle shape and
  * files as {@link nodejsFunctionFactory}.
  */
+import { posix } from "node:path";
 import { Function as SstFunction } from "sst/constructs";
 import { BUNDLED_FILES, ESBUILD_TARGET, type FunctionFactory } from "./function-factory.ts";
 
@@ -21,7 +22,11 @@ export function sstFunctionFactory(): FunctionFactory {
       environment: spec.environment,
       // Active tracing would add xray:* on Resource "*" to every role.
       tracing: "disabled",
-      copyFiles: BUNDLED_FILES.map((f) => ({ from: f.from, to: f.to })),
+      // SST keeps the source layout (functions/ingest.mjs), so "beside the handler" is functions/….
+      copyFiles: BUNDLED_FILES.map((f) => ({
+        from: f.from,
+        to: f.besideHandler ? posix.join(posix.dirname(spec.entry), f.to) : f.to,
+      })),
       nodejs: {
         format: "esm",
         minify: true,

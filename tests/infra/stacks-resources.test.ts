@@ -3,10 +3,11 @@
  * cloud-stacks issue asks for, plus least privilege and "no custom resources".
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../stacks/app-builder.ts";
 import { ALARM_RUNBOOK, EXECUTION_EXISTS_ERROR, INGEST_EVENT } from "../../stacks/constructs/stateless.ts";
 import {
   actionsOf,
@@ -199,6 +200,10 @@ describe("stateless stack: functions", () => {
       expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       expect(code).toContain("createRequire");
       expect(readFileSync(join(dir, "sites.json"), "utf8")).toBe(readProjectFile("config/sites.json"));
+      // core/sql/files.ts resolves ./sql next to the bundled handler (index.mjs at the root).
+      for (const sub of ["sql/models", "sql/checks"]) {
+        expect(listTree(join(dir, sub)), `${id}: ${sub}`).toEqual(listTree(join(PROJECT_ROOT, sub)));
+      }
     }
   });
 
@@ -512,3 +517,11 @@ const PLACEHOLDER_ENV = {
   EVENT_BUS_NAME: "default",
   POWERTOOLS_SERVICE_NAME: "weather-dataops-test",
 };
+
+/** Relative paths of every file under `dir`, sorted. */
+function listTree(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}

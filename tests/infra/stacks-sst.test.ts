@@ -86,6 +86,12 @@ describe("SST v2 app (sst.config.ts)", () => {
     for (const fn of ours) {
       const dir = join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, "")}`);
       expect(existsSync(join(dir, "sites.json")), `${fn.Properties.Handler}: sites.json`).toBe(true);
+      // core/sql/files.ts resolves ./sql next to the handler file: functions/sql/… in SST's layout.
+      for (const sub of ["models", "checks"]) {
+        expect(existsSync(join(dir, "functions", "sql", sub)), `${fn.Properties.Handler}: sql/${sub}`).toBe(
+          true,
+        );
+      }
       expect(existsSync(join(dir, "node_modules")), `${fn.Properties.Handler}: npm-installed modules`).toBe(
         false,
       );
