@@ -147,57 +147,74 @@ function syntheticRows(n: number): BronzeRow[] {
   }));
 }
 
-const csv = (v: unknown) =>
-  v === null || v === undefined ? "\\N" : String(v).replace(/[\\\t\n]/g, (c) => `\\${c}`);
+const copyText = (v: unknown) =>
+  v === null || v === undefined
+    ? "\\N"
+    : String(v).replace(
+        /[\\\n\r\t]/g,
+        (c) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c] as string,
+      );
 
+const ROUNDS = 3;
+
+/**
+ * Best of three alternating rounds for each side: on a shared, noisy machine the best round is the
+ * closest to what the code can do, and alternating exposes both sides to the same background load.
+ */
 async function benchLoad(url: string): Promise<BenchRow[]> {
   const db = openDatabase(url, { max: 1 });
   try {
     await migrate(db.pool);
-    await db.pool.query("truncate bronze.weather_observations");
-    const rows = syntheticRows(ROWS);
-    const repo = pgBronzeRepository(db.pool);
-    let t = performance.now();
-    for (let i = 0; i < rows.length; i += 1000) await repo.upsertObservations(rows.slice(i, i + 1000));
-    const upsertRate = rows.length / ((performance.now() - t) / 1000);
-
     await db.pool.query(
       "create unlogged table bench_copy (like bronze.weather_observations including defaults)",
     );
-    const client = await db.pool.connect();
-    try {
-      t = performance.now();
-      const lines = rows.map(
-        (r) =>
-          `${[
-            r.siteId,
-            r.source,
-            r.observedAt.toISOString(),
-            r.temperatureC,
-            r.feelsLikeC,
-            r.humidityPct,
-            r.pressureHpa,
-            r.windSpeedMs,
-            r.windGustMs,
-            r.windDirectionDeg,
-            r.cloudCoverPct,
-            r.precipitationMm,
-            r.precipitationWindowMinutes,
-            r.conditionCode,
-            r.conditionSystem,
-            r.ingestionRunId,
-            r.ingestedAt.toISOString(),
-            r.rawObjectKey,
-            JSON.stringify(r.payload),
-          ]
-            .map(csv)
-            .join("\t")}\n`,
-      );
-      await pipeline(Readable.from(lines), client.query(copyFrom("copy bench_copy from stdin")));
-    } finally {
-      client.release();
+    const rows = syntheticRows(ROWS);
+    const repo = pgBronzeRepository(db.pool, { copy: true });
+    let upsertRate = 0;
+    let copyRate = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      await db.pool.query("truncate bronze.weather_observations, bench_copy");
+      await db.pool.query("checkpoint");
+      let t = performance.now();
+      for (let i = 0; i < rows.length; i += 5000) await repo.upsertObservations(rows.slice(i, i + 5000));
+      upsertRate = Math.max(upsertRate, rows.length / ((performance.now() - t) / 1000));
+
+      await db.pool.query("checkpoint");
+      const client = await db.pool.connect();
+      try {
+        t = performance.now();
+        const lines = rows.map(
+          (r) =>
+            `${[
+              r.siteId,
+              r.source,
+              r.observedAt.toISOString(),
+              r.temperatureC,
+              r.feelsLikeC,
+              r.humidityPct,
+              r.pressureHpa,
+              r.windSpeedMs,
+              r.windGustMs,
+              r.windDirectionDeg,
+              r.cloudCoverPct,
+              r.precipitationMm,
+              r.precipitationWindowMinutes,
+              r.conditionCode,
+              r.conditionSystem,
+              r.ingestionRunId,
+              r.ingestedAt.toISOString(),
+              r.rawObjectKey,
+              JSON.stringify(r.payload),
+            ]
+              .map(copyText)
+              .join("\t")}\n`,
+        );
+        await pipeline(Readable.from(lines), client.query(copyFrom("copy bench_copy from stdin")));
+      } finally {
+        client.release();
+      }
+      copyRate = Math.max(copyRate, rows.length / ((performance.now() - t) / 1000));
     }
-    const copyRate = rows.length / ((performance.now() - t) / 1000);
     const { rows: n } = await db.pool.query(
       "select (select count(*) from bench_copy) as c, (select count(*) from bronze.weather_observations) as b",
     );

@@ -58,7 +58,7 @@ export async function openRuntime(config: Config, opts: ConnectOptions = {}): Pr
     config,
     db,
     rawStore: rawStoreFor(config),
-    bronze: pgBronzeRepository(db.pool),
+    bronze: pgBronzeRepository(db.pool, { copy: !db.embedded }),
     close: () => db.close(),
   };
 }

@@ -27,8 +27,8 @@ create table bronze.weather_observations (
     -- The natural key: one row per site, source and observation time. Upserts and replays hit it.
     constraint weather_observations_pkey primary key (site_id, source, observed_at)
 );
--- Incremental transforms select by ingestion time and by observation time.
-create index weather_observations_ingested_at_idx on bronze.weather_observations (ingested_at);
+-- Incremental transforms select the hours a run touched by observation time (the run-id index is
+-- added with the transforms). Every index here slows the upsert, so keep only those that are used.
 create index weather_observations_observed_at_idx on bronze.weather_observations (observed_at);
 
 create table bronze.quarantine (

@@ -1,0 +1,71 @@
+/**
+ * The two bronze write paths — one unnest statement, and COPY into a staging table (servers only) —
+ * must write identical rows and share the idempotent upsert rule.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COPY_THRESHOLD, pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import type { BronzeRow } from "#core/ports.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.destroy();
+});
+
+function rows(n: number, tweak = ""): BronzeRow[] {
+  return Array.from({ length: n }, (_, i) => ({
+    siteId: `site-${i}`,
+    source: "open-meteo",
+    observedAt: new Date(Date.UTC(2026, 10, 22, 13)),
+    temperatureC: i / 10,
+    feelsLikeC: null,
+    humidityPct: 50,
+    pressureHpa: 1013.2,
+    windSpeedMs: 3.1,
+    windGustMs: null,
+    windDirectionDeg: 270,
+    cloudCoverPct: 10,
+    precipitationMm: 0,
+    precipitationWindowMinutes: 15,
+    // Characters COPY's text format must escape.
+    conditionCode: i % 2 ? "tab\there" : "back\\slash\nnewline",
+    conditionSystem: "wmo",
+    payload: { temperature_2m: i / 10, note: `quote " and \\ ${tweak}` },
+    ingestionRunId: "open-meteo:2026-11-22T13",
+    ingestedAt: new Date(Date.UTC(2026, 10, 22, 13, 5)),
+    rawObjectKey: "source=open-meteo/batch-0001.json",
+  }));
+}
+
+const dump = async () =>
+  (
+    await db.pool.query(
+      `select md5(string_agg(t::text, '|' order by site_id)) as sum, count(*) as n from bronze.weather_observations t`,
+    )
+  ).rows[0];
+
+describe("bronze repository", () => {
+  it("upserts idempotently and rewrites only changed payloads", async () => {
+    const repo = pgBronzeRepository(db.pool);
+    await db.pool.query("truncate bronze.weather_observations");
+    expect(await repo.upsertObservations(rows(10))).toBe(10);
+    expect(await repo.upsertObservations(rows(10))).toBe(0);
+    expect(await repo.upsertObservations(rows(10, "changed"))).toBe(10);
+    expect((await dump()).n).toBe(10);
+  });
+
+  it("writes the same rows through COPY as through unnest", async (ctx) => {
+    if (db.embedded) ctx.skip(); // PGlite's socket server does not speak the COPY sub-protocol
+    const n = COPY_THRESHOLD + 1;
+    await db.pool.query("truncate bronze.weather_observations");
+    await pgBronzeRepository(db.pool).upsertObservations(rows(n));
+    const viaUnnest = await dump();
+    await db.pool.query("truncate bronze.weather_observations");
+    expect(await pgBronzeRepository(db.pool, { copy: true }).upsertObservations(rows(n))).toBe(n);
+    expect(await dump()).toEqual(viaUnnest);
+    expect(await pgBronzeRepository(db.pool, { copy: true }).upsertObservations(rows(n))).toBe(0);
+  });
+});
