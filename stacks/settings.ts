@@ -46,6 +46,11 @@ export interface StageSettings {
   awsEndpointUrl?: string;
   /** Default for the stateful stack's `AlarmEmail` parameter; empty = no email subscription. */
   alarmEmail: string;
+  /**
+   * Extra variables for every function, e.g. `OPEN_METEO_BASE_URL` of the local weather simulator
+   * (`-c functionEnv='{"OPEN_METEO_BASE_URL":"http://127.0.0.1:8787"}'`). Validated by the env gate.
+   */
+  functionEnv?: Record<string, string>;
 }
 
 const HOURLY = "cron(5 * * * ? *)";
@@ -150,9 +155,24 @@ export function settingsFromContext(
 ): StageSettings {
   const rds = node.tryGetContext("rds");
   const alarmEmail = node.tryGetContext("alarmEmail");
+  const functionEnv = node.tryGetContext("functionEnv");
   return settingsFor(stage, {
     ...(rds !== undefined ? { rds: String(rds) === "true" } : {}),
     ...(typeof alarmEmail === "string" ? { alarmEmail } : {}),
+    ...(functionEnv !== undefined ? { functionEnv: parseFunctionEnv(functionEnv) } : {}),
     ...overrides,
   });
+}
+
+/** `functionEnv` context: a JSON object of strings (the CLI passes `-c` values as strings). */
+function parseFunctionEnv(value: unknown): Record<string, string> {
+  const parsed = typeof value === "string" ? (JSON.parse(value) as unknown) : value;
+  const ok =
+    parsed !== null &&
+    typeof parsed === "object" &&
+    !Array.isArray(parsed) &&
+    Object.values(parsed).every((v) => typeof v === "string");
+  if (!ok)
+    throw new UnknownStageError(`functionEnv must be a JSON object of strings, got ${JSON.stringify(value)}`);
+  return parsed as Record<string, string>;
 }

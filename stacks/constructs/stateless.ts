@@ -96,6 +96,7 @@ export class StatelessResources extends Construct {
       POWERTOOLS_SERVICE_NAME: settings.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
       ...(settings.awsEndpointUrl ? { AWS_ENDPOINT_URL: settings.awsEndpointUrl } : {}),
+      ...settings.functionEnv,
     };
     const extraEnv: Record<PipelineFunctionDef["id"], Record<string, string>> = {
       Ingest: { OPENWEATHER_SECRET_ARN: stateful.openWeatherSecret.secretArn, EVENT_BUS_NAME: "default" },

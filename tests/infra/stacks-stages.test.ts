@@ -25,12 +25,27 @@ describe("stage settings", () => {
     expect(settingsFromContext("prod", app.node)).toMatchObject({ rds: true, alarmEmail: "ops@example.com" });
     expect(settingsFromContext("prod", new App().node)).toMatchObject({ rds: false, alarmEmail: "" });
   });
+
+  it("takes extra function variables as a JSON object of strings and rejects anything else", () => {
+    const app = new App({ context: { functionEnv: '{"OPEN_METEO_BASE_URL":"http://127.0.0.1:8787"}' } });
+    expect(settingsFromContext("local", app.node).functionEnv).toEqual({
+      OPEN_METEO_BASE_URL: "http://127.0.0.1:8787",
+    });
+    const bad = new App({ context: { functionEnv: '{"PORT": 8787}' } });
+    expect(() => settingsFromContext("local", bad.node)).toThrow(UnknownStageError);
+  });
 });
 
 describe("local stage (LocalStack)", () => {
   let s: Synth;
   beforeAll(() => {
-    s = synth({ stage: "local", overrides: { alarmEmail: "ops@example.com" } });
+    s = synth({
+      stage: "local",
+      overrides: {
+        alarmEmail: "ops@example.com",
+        functionEnv: { OPEN_METEO_BASE_URL: "http://127.0.0.1:8787" },
+      },
+    });
   });
   afterAll(() => s?.cleanup());
 
@@ -62,6 +77,7 @@ describe("local stage (LocalStack)", () => {
       ).Variables;
       expect(vars).toMatchObject({
         AWS_ENDPOINT_URL: "http://127.0.0.1:4566",
+        OPEN_METEO_BASE_URL: "http://127.0.0.1:8787",
         WEATHER_SOURCE: "simulator",
         POWERTOOLS_SERVICE_NAME: "weather-dataops-local",
       });
