@@ -1,6 +1,7 @@
 -- gold_internal.site_hourly: one row per (site_id, UTC hour) with at least one plausible silver row.
 -- Sources are combined: numeric values are averaged, gusts take the maximum, and the direction and
--- condition come from the latest observation (averaging angles or codes would be meaningless).
+-- condition come from the latest observation (ties: the first source by name), since averaging
+-- angles or codes would be meaningless.
 -- Scope: pg_temp.scope_hours (site_id, range_start, range_end), hour-aligned.
 with
 
@@ -27,6 +28,21 @@ plausible as (
     select * from silver_observations where is_plausible
 ),
 
+ranked as (
+    -- Window functions instead of ordered aggregates (array_agg(... order by ...)): on PostgreSQL
+    -- 15 those set up a sort per group, which dominates a full rebuild of millions of hours.
+    select
+        *,
+        row_number() over (
+            partition by site_id, hour order by observed_at desc, source
+        ) as recency,
+        string_agg(source, ',') over (
+            partition by site_id, hour order by source
+            rows between unbounded preceding and unbounded following
+        ) as sources
+    from plausible
+),
+
 aggregated as (
     select
         site_id,
@@ -38,14 +54,14 @@ aggregated as (
         avg(pressure_hpa) as pressure_hpa,
         avg(wind_speed_ms) as wind_speed_ms,
         max(wind_gust_ms) as wind_gust_ms,
-        (array_agg(wind_direction_deg order by observed_at desc, source))[1] as wind_direction_deg,
+        max(wind_direction_deg) filter (where recency = 1) as wind_direction_deg,
         avg(cloud_cover_pct) as cloud_cover_pct,
         avg(precipitation_mm_per_hour) as precipitation_mm,
-        (array_agg(condition_code order by observed_at desc, source))[1] as condition_code,
-        (array_agg(condition_system order by observed_at desc, source))[1] as condition_system,
+        max(condition_code) filter (where recency = 1) as condition_code,
+        max(condition_system) filter (where recency = 1) as condition_system,
         count(*)::integer as source_count,
-        string_agg(source, ',' order by source) as sources
-    from plausible
+        max(sources) as sources
+    from ranked
     group by site_id, hour
 ),
 
