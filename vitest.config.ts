@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config";
+import { ciReporters } from "./tests/helpers/reporters.ts";
 
 export default defineConfig({
   test: {
+    ...ciReporters(),
     include: ["tests/unit/**/*.test.ts", "tests/sql/**/*.test.ts", "tests/integration/**/*.test.ts"],
     // Each test file gets its own database; two cores, so keep parallelism modest.
     maxWorkers: 2,

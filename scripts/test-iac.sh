@@ -13,9 +13,6 @@ IAC_TESTS=(
   tests/infra/dockerfile.test.ts
   tests/infra/kind-command.test.ts
 )
-# .ci/run sets VITEST_JSON to collect a machine-readable report from every suite.
-reporters=()
-[ -n "${VITEST_JSON:-}" ] && reporters=(--reporter=default --reporter=json --outputFile.json="$VITEST_JSON")
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -23,7 +20,7 @@ step "terraform fmt -check -recursive infra-kind"
 terraform fmt -check -recursive -diff infra-kind
 
 step "vitest: ${IAC_TESTS[*]}"
-npx vitest run --config tests/infra/vitest.iac.config.ts "${reporters[@]}" "${IAC_TESTS[@]}"
+npx vitest run --config tests/infra/vitest.iac.config.ts "${IAC_TESTS[@]}"
 
 step "checkov (venv: tools/iac-requirements.txt)"
 venv=$(scripts/venv.sh iac tools/iac-requirements.txt)

@@ -1,9 +1,11 @@
 import { defineConfig } from "vitest/config";
+import { ciReporters } from "../helpers/reporters.ts";
 
 // The cloud-stack checks (synth, cdk-nag, ASL). Run by `npm run test:infra` (scripts/test-infra.sh),
 // which also runs cfn-lint and checkov on the synthesized templates.
 export default defineConfig({
   test: {
+    ...ciReporters(),
     include: ["tests/infra/stacks*.test.ts"],
     // Each file bundles three functions with esbuild once; two cores.
     maxWorkers: 2,
