@@ -114,12 +114,17 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
   );
   const runId = runRow.rows[0]?.run_id as number;
   const fail = async (error: unknown) => {
-    await pool.query(
-      `update ops.transform_runs set status = 'failed', finished_at = clock_timestamp(), error = $2
-       where run_id = $1`,
-      [runId, error instanceof Error ? `${error.name}: ${error.message}` : String(error)],
-    );
     log?.error("transform failed", { layer, interval, runId, error: String(error) });
+    // Best effort: the original error is what the caller (and the state machine) must see.
+    await pool
+      .query(
+        `update ops.transform_runs set status = 'failed', finished_at = clock_timestamp(), error = $2
+         where run_id = $1`,
+        [runId, error instanceof Error ? `${error.name}: ${error.message}` : String(error)],
+      )
+      .catch((e: unknown) =>
+        log?.error("could not record the failed transform run", { runId, error: String(e) }),
+      );
   };
 
   if (layer === "gold") {
@@ -133,8 +138,10 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
 
   let result: TransformResult | undefined;
   let failure: unknown;
-  const client = await pool.connect();
+  let client: pg.PoolClient | undefined;
+  let broken = false;
   try {
+    client = await pool.connect();
     await client.query("begin");
     await client.query("set local time zone 'UTC'");
     await client.query("select pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, LOCK_KEY[layer]]);
@@ -176,9 +183,12 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
     };
   } catch (e) {
     failure = e;
-    await client.query("rollback").catch(() => {});
+    await client?.query("rollback").catch(() => {
+      broken = true;
+    });
   } finally {
-    client.release();
+    // A connection that cannot even roll back is destroyed rather than returned to the pool.
+    client?.release(broken);
   }
   if (!result) {
     await fail(failure);
