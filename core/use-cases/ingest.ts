@@ -118,23 +118,27 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   let sitesDone = 0;
   await Promise.all(
     batches.map((sites, i) =>
-      queue.add(async () => {
+      (async () => {
         const batch = i + 1;
         const key = rawObjectKey(provider.source, args.interval, batch);
         let envelope: RawEnvelope;
         try {
-          envelope = await fetchBatch({
-            provider,
-            sites,
-            interval: args.interval,
-            batch,
-            policy: deps.policy,
-            fetchImpl: deps.fetchImpl,
-            onResponse: async (attempt) => {
-              latencies.push(attempt.latencyMs);
-              await rawStore.put(key, JSON.stringify(attempt));
-            },
-          });
+          // Only the request (and landing its response) holds a queue slot; parsing and the bronze
+          // write happen outside it, so the next request starts as soon as this one has landed.
+          envelope = await queue.add(() =>
+            fetchBatch({
+              provider,
+              sites,
+              interval: args.interval,
+              batch,
+              policy: deps.policy,
+              fetchImpl: deps.fetchImpl,
+              onResponse: async (attempt) => {
+                latencies.push(attempt.latencyMs);
+                await rawStore.put(key, JSON.stringify(attempt));
+              },
+            }),
+          );
         } catch (e) {
           // Landing failed (or a bug): the batch's sites fail, the others go on.
           const reason = `could not fetch or land batch ${batch}: ${(e as Error).message}`;
@@ -145,7 +149,7 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
         await loader.load(envelope, key);
         sitesDone += sites.length;
         args.onProgress?.({ sitesDone, sitesTotal: args.sites.length });
-      }),
+      })(),
     ),
   );
   await loader.flush();
