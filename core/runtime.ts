@@ -1,33 +1,18 @@
 /**
- * The composition root: turns a validated {@link Config} into the adapters use cases need. The CLI
- * and every Lambda handler build their dependencies here, so all three runtimes wire the same way.
+ * The composition root for ingestion: turns a validated {@link Config} into the adapters the use
+ * cases need. The CLI and the ingest handler build their dependencies here, so all three runtimes
+ * wire the same way. (Workflow handlers need only the database: see adapters/connect-database.ts.)
  */
-import { join } from "node:path";
-import { readSecret, s3Client } from "./adapters/aws.ts";
-import { type Database, openDatabase } from "./adapters/database.ts";
+import { type ConnectOptions, connectDatabase } from "./adapters/connect-database.ts";
+import type { Database } from "./adapters/database.ts";
 import { fsRawStore } from "./adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "./adapters/pg-bronze-repository.ts";
-import { s3RawStore } from "./adapters/s3-raw-store.ts";
-import { type Config, ConfigError, rawStoreLocation } from "./config/env.ts";
+import { s3Client, s3RawStore } from "./adapters/s3-raw-store.ts";
+import { readSecret } from "./adapters/secrets.ts";
+import { type Config, rawStoreLocation } from "./config/env.ts";
 import type { ProviderSource } from "./domain/observation.ts";
 import type { BronzeRepository, RawStore, WeatherProvider } from "./ports.ts";
 import { createProvider, MissingApiKeyError } from "./providers/index.ts";
-
-export interface ConnectOptions {
-  max?: number;
-  /** Opens the embedded database when no URL or secret is configured (the CLI passes PGlite). */
-  embedded?: (dataDir: string) => Promise<Database>;
-}
-
-/** Resolves the database: DATABASE_URL, else the secret, else the embedded default if one is given. */
-export async function connectDatabase(config: Config, opts: ConnectOptions = {}): Promise<Database> {
-  const url =
-    config.DATABASE_URL ??
-    (config.DATABASE_SECRET_ARN ? await readSecret(config, config.DATABASE_SECRET_ARN, "url") : undefined);
-  if (url) return openDatabase(url, { max: opts.max });
-  if (opts.embedded) return opts.embedded(join(config.WEATHER_HOME, "pg"));
-  throw new ConfigError("No database configured: set DATABASE_URL or DATABASE_SECRET_ARN.");
-}
 
 export function rawStoreFor(config: Config): RawStore {
   const location = rawStoreLocation(config);

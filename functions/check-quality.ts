@@ -2,19 +2,22 @@
  * Workflow task: run the quality checks for one interval. Event `{ "interval": "2026-11-22T13" }`.
  * Throws QualityCheckFailedError (not retried by the state machine) when any check returns rows.
  */
+
+import { connectDatabase } from "#core/adapters/connect-database.ts";
+import type { Database } from "#core/adapters/database.ts";
 import { loadConfig } from "#core/config/env.ts";
-import { openRuntime, type Runtime } from "#core/runtime.ts";
 import { checkQualityTask } from "#core/workflow/tasks.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
 const config = loadConfig();
 const obs = observability(config);
-let runtime: Promise<Runtime> | undefined;
+// One pool per container, opened on first use.
+let database: Promise<Database> | undefined;
 
 export async function lambdaHandler(event: unknown) {
-  runtime ??= openRuntime(config, { max: 1 });
-  const rt = await runtime;
-  const report = await checkQualityTask({ pool: rt.db.pool, log: obs.logger }, event);
+  database ??= connectDatabase(config, { max: 1 });
+  const db = await database;
+  const report = await checkQualityTask({ pool: db.pool, log: obs.logger }, event);
   return {
     interval: report.interval,
     passed: report.passed,

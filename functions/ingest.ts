@@ -4,7 +4,7 @@
  */
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
-import { eventBridgePublisher } from "#core/adapters/aws.ts";
+import { eventBridgePublisher } from "#core/adapters/events.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";

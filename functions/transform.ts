@@ -2,19 +2,22 @@
  * Workflow task: recompute one layer for one interval. Event `{ "layer": "silver" | "gold",
  * "interval": "2026-11-22T13" }` (the state machine's Silver and Gold states).
  */
+
+import { connectDatabase } from "#core/adapters/connect-database.ts";
+import type { Database } from "#core/adapters/database.ts";
 import { loadConfig } from "#core/config/env.ts";
-import { openRuntime, type Runtime } from "#core/runtime.ts";
 import { transformTask } from "#core/workflow/tasks.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
 const config = loadConfig();
 const obs = observability(config);
-let runtime: Promise<Runtime> | undefined;
+// One pool per container, opened on first use.
+let database: Promise<Database> | undefined;
 
 export async function lambdaHandler(event: unknown) {
-  runtime ??= openRuntime(config, { max: 1 });
-  const rt = await runtime;
-  const result = await transformTask({ pool: rt.db.pool, log: obs.logger }, event);
+  database ??= connectDatabase(config, { max: 1 });
+  const db = await database;
+  const result = await transformTask({ pool: db.pool, log: obs.logger }, event);
   obs.logger.info("transform finished", {
     layer: result.layer,
     interval: result.interval,

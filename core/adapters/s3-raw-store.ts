@@ -1,6 +1,13 @@
 /** Raw objects in S3 (or LocalStack S3 through an endpoint override). */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { Config } from "../config/env.ts";
 import type { RawStore } from "../ports.ts";
+import { clientConfig } from "./aws-clients.ts";
+
+export function s3Client(config: Config): S3Client {
+  // LocalStack serves buckets by path, not by virtual host.
+  return new S3Client({ ...clientConfig(config), forcePathStyle: Boolean(config.AWS_ENDPOINT_URL) });
+}
 
 /** Parses `s3://bucket/prefix` into its parts. */
 export function parseS3Url(url: string): { bucket: string; prefix: string } {

@@ -49,7 +49,9 @@ export function parseSites(data: unknown, file: string): Site[] {
   const seen = new Set<string>();
   for (const [i, s] of parsed.data.entries()) {
     if (seen.has(s.id))
-      throw new SitesFileError(`${file}: entry ${i} (id "${s.id}"), field "id": duplicate id. Ids must be unique.`);
+      throw new SitesFileError(
+        `${file}: entry ${i} (id "${s.id}"), field "id": duplicate id. Ids must be unique.`,
+      );
     seen.add(s.id);
   }
   return parsed.data;

@@ -40,6 +40,6 @@ export function memoryLog(): Log & { entries: { level: string; message: string; 
     (level: string) =>
     (message: string, ...attributes: Record<string, unknown>[]) => {
       entries.push({ level, message, attributes: Object.assign({}, ...attributes) });
-  };
+    };
   return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -1,0 +1,32 @@
+/** The `IngestionCompleted` event on an EventBridge bus; the rule behind it starts the workflow. */
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import type { Config } from "../config/env.ts";
+import { clientConfig } from "./aws-clients.ts";
+
+export interface EventPublisher {
+  ingestionCompleted(detail: { interval: string; runId: string; status: string }): Promise<void>;
+}
+
+export const INGEST_EVENT_SOURCE = "weather-dataops.ingest";
+
+export function eventBridgePublisher(config: Config, busName: string): EventPublisher {
+  const client = new EventBridgeClient(clientConfig(config));
+  return {
+    async ingestionCompleted(detail) {
+      const out = await client.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: busName,
+              Source: INGEST_EVENT_SOURCE,
+              DetailType: "IngestionCompleted",
+              Detail: JSON.stringify(detail),
+            },
+          ],
+        }),
+      );
+      if (out.FailedEntryCount)
+        throw new Error(`EventBridge rejected IngestionCompleted: ${JSON.stringify(out.Entries)}`);
+    },
+  };
+}
