@@ -186,6 +186,8 @@ async function rendered(page: Page, expected: number): Promise<RenderState> {
           };
         })()`);
     if (state.charts >= expected && state.loading === 0 && state.drawn.length >= expected) break;
+    // A chart that failed shows an error panel and never draws: no point waiting for it.
+    if (state.charts >= expected && state.loading === 0 && state.errors.length > 0) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   return state;
