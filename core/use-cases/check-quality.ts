@@ -90,6 +90,19 @@ export interface CheckQualityArgs {
   now?: Date;
 }
 
+/**
+ * Replaces `current_setting('wdo.x')` with the value as a literal. The settings are set too (so a
+ * check runs unchanged in psql after `set wdo.x = ...`), but the planner treats current_setting()
+ * as unknown and estimates a third of a table for every range: seq scans over a year of history.
+ * Values come from parseInterval and Date#toISOString only, never from user text.
+ */
+function inlineSettings(sql: string, settings: Record<string, string>): string {
+  return sql.replace(/current_setting\('wdo\.(\w+)'\)/g, (whole, key: string) => {
+    const value = settings[key];
+    return value === undefined ? whole : `'${value.replaceAll("'", "''")}'::text`;
+  });
+}
+
 function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
 }
@@ -108,6 +121,14 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
   const checks = layers.flatMap((l) => loadChecks(l));
   const startedAt = new Date();
 
+  const settings: Record<string, string> = {
+    interval,
+    interval_start: intervalStart(interval).toISOString(),
+    window_start: windowStart.toISOString(),
+    window_end: windowEnd.toISOString(),
+    now: now.toISOString(),
+  };
+
   const results: CheckResult[] = [];
   const client = await deps.pool.connect();
   try {
@@ -117,18 +138,12 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
       `select set_config('wdo.interval', $1, true), set_config('wdo.interval_start', $2, true),
               set_config('wdo.window_start', $3, true), set_config('wdo.window_end', $4, true),
               set_config('wdo.now', $5, true)`,
-      [
-        interval,
-        intervalStart(interval).toISOString(),
-        windowStart.toISOString(),
-        windowEnd.toISOString(),
-        now.toISOString(),
-      ],
+      [settings.interval, settings.interval_start, settings.window_start, settings.window_end, settings.now],
     );
     for (const check of checks) {
       const t0 = performance.now();
       const { rows } = await client.query<Record<string, unknown>>({
-        text: `select * from (${check.sql}) as failing limit ${MAX_COUNTED_ROWS}`,
+        text: `select * from (${inlineSettings(check.sql, settings)}) as failing limit ${MAX_COUNTED_ROWS}`,
         types: SAMPLE_TYPES,
       });
       results.push({
