@@ -1,4 +1,13 @@
-"""Source patches LocalStack 4.13.1 needs to run on Python 3.11, applied to the pinned venv by start.sh.
+"""Source patches LocalStack 4.13.1 needs, applied to the pinned venv by start.sh.
+
+1. Python 3.11 (below).
+2. EventBridge -> Step Functions targets with InputPath/Input/InputTransformer: the target sender names
+   the execution after `event["id"]` *after* the input was transformed, so any rule that passes only
+   `$.detail` (the CDK's `RuleTargetInput.fromEventPath`) fails every delivery with
+   `TargetDeliveryFailure ... 'id'` and never starts the state machine. AWS generates a name in that
+   case; the patch falls back to a UUID.
+3. Lambda ignores a function's `LoggingConfig.LogGroup` and always writes `/aws/lambda/<name>`; the CDK
+   `logGroup` prop (our explicit log groups with retention) sets it. The patch honours it, as AWS does.
 
 4.13.1 is the last Apache-2.0 build that installs on 3.11, but it is only exercised upstream on 3.13,
 where `threading.Lock` is a class. On 3.11 it is a function, so the annotation `Lock | None` raises
@@ -17,6 +26,19 @@ PATCHES = [
         "localstack/packages/api.py",
         "install_lock: Lock | None = None",
         'install_lock: "Lock | None" = None',
+    ),
+    (
+        "localstack/services/events/target.py",
+        'stateMachineArn=self.target["Arn"], name=event["id"], input=to_json_str(event)',
+        'stateMachineArn=self.target["Arn"], name=event["id"] if isinstance(event, dict) and "id" in event'
+        ' else str(__import__("uuid").uuid4()), input=to_json_str(event)',
+    ),
+    (
+        "localstack/services/lambda_/invocation/execution_environment.py",
+        'return f"/aws/lambda/{self.function_version.id.function_name}"',
+        'return (self.function_version.config.logging_config or {}).get("LogGroup") or (\n'
+        '            f"/aws/lambda/{self.function_version.id.function_name}"\n'
+        "        )",
     ),
 ]
 
