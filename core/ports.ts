@@ -109,8 +109,10 @@ export interface BronzeRow extends Observation {
   rawObjectKey: string;
 }
 
-/** Where ingestion writes: bronze rows, quarantine and the run ledger. */
+/** Where ingestion writes: bronze rows, quarantine, the run ledger and the site dimension. */
 export interface BronzeRepository {
+  /** Upserts the configured sites into the site dimension gold joins for names and coordinates. */
+  upsertSites(sites: readonly Site[]): Promise<void>;
   /** Idempotent upsert on (site_id, source, observed_at); returns rows inserted or changed. */
   upsertObservations(rows: BronzeRow[]): Promise<number>;
   quarantine(entries: QuarantineEntry[]): Promise<void>;

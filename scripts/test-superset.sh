@@ -63,8 +63,7 @@ psql_admin -c "create database $db"
 (
   node bin/weather.js backfill --source simulator \
     --from "$(date -u -d '-47 hours' +%Y-%m-%dT%H)" --to "$(date -u +%Y-%m-%dT%H)" \
-    --db "$db_url" --raw "$work/raw" --home "$work/weather" --json >"$work/backfill.json" &&
-    npx tsx tests/superset/support/sync-sites.ts "$db_url"
+    --db "$db_url" --raw "$work/raw" --home "$work/weather" --json >"$work/backfill.json"
 ) >"$work/load.log" 2>&1 &
 load_pid=$!
 

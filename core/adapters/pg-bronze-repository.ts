@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { BronzeRepository, BronzeRow } from "../ports.ts";
+import { syncSites } from "../sql/sites.ts";
 
 const COLUMNS = [
   ["site_id", "text"],
@@ -98,6 +99,10 @@ function toColumns(rows: BronzeRow[]): unknown[][] {
  */
 export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {}): BronzeRepository {
   return {
+    async upsertSites(sites) {
+      await syncSites(pool, sites);
+    },
+
     async upsertObservations(rows) {
       if (rows.length === 0) return 0;
       if (!opts.copy || rows.length < COPY_THRESHOLD) {

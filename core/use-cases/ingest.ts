@@ -2,7 +2,8 @@
  * Ingest one interval for a list of sites.
  *
  * Steps:
- * 1. Open the run in the ledger (run id = source + interval, so a re-run is the same run, attempt + 1).
+ * 1. Open the run in the ledger (run id = source + interval, so a re-run is the same run, attempt + 1)
+ *    and upsert the sites into the site dimension.
  * 2. Split the sites into the provider's batches; fetch each through the provider's request queue
  *    (rate limit, bounded concurrency) with timeouts and retries.
  * 3. Land every response raw — errors included — before parsing, under a deterministic key, so a retry
@@ -105,6 +106,7 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     rawObjectKeys: [],
   };
   await bronze.startRun(run);
+  await bronze.upsertSites(args.sites);
   log.info("ingestion started", {
     runId,
     interval: args.interval,

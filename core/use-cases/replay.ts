@@ -73,6 +73,10 @@ async function replayOne(
     fetchLatencyP95Ms: null,
     rawObjectKeys: [],
   });
+  // The envelopes carry the sites they asked for, so the site dimension can be restored from raw too.
+  await deps.bronze.upsertSites([
+    ...new Map(envelopes.flatMap((e) => e.envelope.sites).map((s) => [s.id, s])).values(),
+  ]);
   const loader = new EnvelopeLoader(deps.providers[source], deps.bronze, deps.log, runId);
   for (const { key, envelope } of envelopes) await loader.load(envelope, key);
   await loader.flush();

@@ -94,6 +94,8 @@ describe("ingest", () => {
     expect(rows.map((r) => r.site_id)).toEqual(sites.map((s) => s.id).sort());
     expect(rows.every((r) => r.observed_at.toISOString() === "2026-11-22T13:00:00.000Z")).toBe(true);
     expect(rows[0].ingestion_run_id).toBe("open-meteo:2026-11-22T13");
+    const dimension = await db.pool.query("select count(*) as n from silver.sites");
+    expect(dimension.rows[0].n).toBe(sites.length);
     const run = await db.pool.query("select status, sites_ok, observations_loaded from ops.ingestion_runs");
     expect(run.rows).toEqual([
       { status: "succeeded", sites_ok: sites.length, observations_loaded: sites.length },
