@@ -3,7 +3,8 @@
  * request `{ "interval": "2026-11-22T13" }` → ingest that hour → metrics → `IngestionCompleted`.
  */
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import { eventBridgePublisher } from "#core/adapters/events.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
@@ -13,16 +14,23 @@ import { openRuntime, providerFor, type Runtime } from "#core/runtime.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
+
 // Validated once per container: a misconfigured function fails at cold start, naming the variable.
 const config = loadConfig();
 const obs = observability(config);
 let runtime: Promise<Runtime> | undefined;
 
 const eventSchema = z.union([
-  z.object({ interval: z.string() }).transform((e) => parseInterval(e.interval)),
-  z
-    .object({ time: z.string(), "detail-type": z.string().optional() })
-    .transform((e) => intervalOf(new Date(e.time))),
+  z.pipe(
+    z.object({ interval: z.string() }),
+    z.transform((e: { interval: string }) => parseInterval(e.interval)),
+  ),
+  z.pipe(
+    z.object({ time: z.string(), "detail-type": z.optional(z.string()) }),
+    z.transform((e: { time: string }) => intervalOf(new Date(e.time))),
+  ),
 ]);
 
 export interface IngestSummary {

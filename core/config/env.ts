@@ -2,56 +2,60 @@
  * The one environment gate. Nothing outside `core/config` reads `process.env`: every entry point
  * calls {@link loadConfig} once and passes the typed result down.
  */
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
+
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const positiveInt = z.coerce.number().int().positive();
-const ratio = z.coerce.number().min(0).max(1);
+const positiveInt = z.coerce.number().check(z.int(), z.positive());
+const ratio = z.coerce.number().check(z.gte(0), z.lte(1));
 
 export const SOURCES = ["open-meteo", "openweather", "simulator"] as const;
 export type SourceName = (typeof SOURCES)[number];
 
 const envSchema = z.object({
   /** Postgres connection string; unset means the embedded PGlite under WEATHER_HOME/pg. */
-  DATABASE_URL: z.string().url().optional(),
+  DATABASE_URL: z.optional(z.string().check(z.url())),
   /** AWS Secrets Manager secret holding `{ "url": "postgres://..." }` (cloud runtimes). */
-  DATABASE_SECRET_ARN: z.string().min(1).optional(),
+  DATABASE_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
   /** Where the embedded default keeps its state (raw objects, PGlite data). */
-  WEATHER_HOME: z.string().min(1).default(".weather"),
+  WEATHER_HOME: z._default(z.string().check(z.minLength(1)), ".weather"),
   /** A directory or `s3://bucket[/prefix]`; defaults to WEATHER_HOME/raw. */
-  RAW_STORE: z.string().min(1).optional(),
-  WEATHER_SOURCE: z.enum(SOURCES).default("open-meteo"),
-  SITES_FILE: z.string().min(1).default("config/sites.json"),
-  OPEN_METEO_BASE_URL: z.string().url().default("https://api.open-meteo.com"),
-  OPENWEATHER_BASE_URL: z.string().url().default("https://api.openweathermap.org"),
+  RAW_STORE: z.optional(z.string().check(z.minLength(1))),
+  WEATHER_SOURCE: z._default(z.enum(SOURCES), "open-meteo"),
+  SITES_FILE: z._default(z.string().check(z.minLength(1)), "config/sites.json"),
+  OPEN_METEO_BASE_URL: z._default(z.string().check(z.url()), "https://api.open-meteo.com"),
+  OPENWEATHER_BASE_URL: z._default(z.string().check(z.url()), "https://api.openweathermap.org"),
   /** Local runtimes take the key from here; the cloud reads OPENWEATHER_SECRET_ARN instead. */
-  OPENWEATHER_API_KEY: z.string().min(1).optional(),
-  OPENWEATHER_SECRET_ARN: z.string().min(1).optional(),
+  OPENWEATHER_API_KEY: z.optional(z.string().check(z.minLength(1))),
+  OPENWEATHER_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
   /** Open-Meteo's free API serves about one request at a time per IP: batch, don't fan out. */
-  OPEN_METEO_BATCH_SIZE: positiveInt.default(50),
-  OPEN_METEO_CONCURRENCY: positiveInt.default(1),
-  OPEN_METEO_RATE_PER_MINUTE: positiveInt.default(600),
+  OPEN_METEO_BATCH_SIZE: z._default(positiveInt, 50),
+  OPEN_METEO_CONCURRENCY: z._default(positiveInt, 1),
+  OPEN_METEO_RATE_PER_MINUTE: z._default(positiveInt, 600),
   /** OpenWeatherMap free tier: 60 calls per minute. */
-  OPENWEATHER_CONCURRENCY: positiveInt.default(4),
-  OPENWEATHER_RATE_PER_MINUTE: positiveInt.default(60),
-  HTTP_TIMEOUT_MS: positiveInt.default(10_000),
-  HTTP_MAX_ATTEMPTS: positiveInt.default(4),
-  HTTP_BACKOFF_BASE_MS: positiveInt.default(500),
-  HTTP_BACKOFF_MAX_MS: positiveInt.default(20_000),
+  OPENWEATHER_CONCURRENCY: z._default(positiveInt, 4),
+  OPENWEATHER_RATE_PER_MINUTE: z._default(positiveInt, 60),
+  HTTP_TIMEOUT_MS: z._default(positiveInt, 10_000),
+  HTTP_MAX_ATTEMPTS: z._default(positiveInt, 4),
+  HTTP_BACKOFF_BASE_MS: z._default(positiveInt, 500),
+  HTTP_BACKOFF_MAX_MS: z._default(positiveInt, 20_000),
   /** A run fails (exit 1) when more than this share of sites failed. */
-  SITE_FAILURE_THRESHOLD: ratio.default(0.1),
+  SITE_FAILURE_THRESHOLD: z._default(ratio, 0.1),
   /** Custom endpoint for every AWS client (LocalStack: http://127.0.0.1:4566). */
-  AWS_ENDPOINT_URL: z.string().url().optional(),
-  AWS_REGION: z.string().min(1).default("us-east-1"),
+  AWS_ENDPOINT_URL: z.optional(z.string().check(z.url())),
+  AWS_REGION: z._default(z.string().check(z.minLength(1)), "us-east-1"),
   /** EventBridge bus that receives `IngestionCompleted`; unset means no event is emitted. */
-  EVENT_BUS_NAME: z.string().min(1).optional(),
+  EVENT_BUS_NAME: z.optional(z.string().check(z.minLength(1))),
   /** SNS topic for workflow failure notifications. */
-  ALARM_TOPIC_ARN: z.string().min(1).optional(),
-  POWERTOOLS_SERVICE_NAME: z.string().default("weather-dataops"),
-  POWERTOOLS_METRICS_NAMESPACE: z.string().default("WeatherDataOps"),
+  ALARM_TOPIC_ARN: z.optional(z.string().check(z.minLength(1))),
+  POWERTOOLS_SERVICE_NAME: z._default(z.string(), "weather-dataops"),
+  POWERTOOLS_METRICS_NAMESPACE: z._default(z.string(), "WeatherDataOps"),
 });
 
 export type Config = z.infer<typeof envSchema>;

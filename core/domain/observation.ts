@@ -2,7 +2,11 @@
  * The canonical observation every provider is normalized to: UTC time, SI-ish units (°C, m/s, hPa, %,
  * mm over a stated window) and a condition code that names its code system.
  */
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
+
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
 
 export const PROVIDER_SOURCES = ["open-meteo", "openweather"] as const;
 export type ProviderSource = (typeof PROVIDER_SOURCES)[number];
@@ -10,22 +14,22 @@ export type ProviderSource = (typeof PROVIDER_SOURCES)[number];
 export const CONDITION_SYSTEMS = ["wmo", "owm"] as const;
 
 export const observationSchema = z.object({
-  siteId: z.string().min(1),
+  siteId: z.string().check(z.minLength(1)),
   source: z.enum(PROVIDER_SOURCES),
   observedAt: z.date(),
-  temperatureC: z.number().nullable(),
-  feelsLikeC: z.number().nullable(),
-  humidityPct: z.number().nullable(),
-  pressureHpa: z.number().nullable(),
-  windSpeedMs: z.number().nullable(),
-  windGustMs: z.number().nullable(),
-  windDirectionDeg: z.number().nullable(),
-  cloudCoverPct: z.number().nullable(),
-  precipitationMm: z.number().nullable(),
+  temperatureC: z.nullable(z.number()),
+  feelsLikeC: z.nullable(z.number()),
+  humidityPct: z.nullable(z.number()),
+  pressureHpa: z.nullable(z.number()),
+  windSpeedMs: z.nullable(z.number()),
+  windGustMs: z.nullable(z.number()),
+  windDirectionDeg: z.nullable(z.number()),
+  cloudCoverPct: z.nullable(z.number()),
+  precipitationMm: z.nullable(z.number()),
   /** Length of the window `precipitationMm` covers (Open-Meteo current: 15, OWM rain.1h: 60). */
-  precipitationWindowMinutes: z.number().int().positive().nullable(),
-  conditionCode: z.string().nullable(),
-  conditionSystem: z.enum(CONDITION_SYSTEMS).nullable(),
+  precipitationWindowMinutes: z.nullable(z.number().check(z.int(), z.positive())),
+  conditionCode: z.nullable(z.string()),
+  conditionSystem: z.nullable(z.enum(CONDITION_SYSTEMS)),
   /** The part of the provider response this observation came from, kept verbatim in bronze. */
   payload: z.unknown(),
 });

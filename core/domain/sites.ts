@@ -3,22 +3,28 @@
  * names the file, the entry and the field.
  */
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
+
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
 
 export const siteSchema = z.object({
   id: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes (e.g. 'oslo')"),
-  name: z.string().min(1),
-  lat: z.number().min(-90).max(90),
-  lon: z.number().min(-180).max(180),
-  timezone: z.string().refine(isTimeZone, "must be an IANA time zone such as 'Europe/Oslo'"),
-  country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as 'NO'"),
+    .check(
+      z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes (e.g. 'oslo')"),
+    ),
+  name: z.string().check(z.minLength(1)),
+  lat: z.number().check(z.gte(-90), z.lte(90)),
+  lon: z.number().check(z.gte(-180), z.lte(180)),
+  timezone: z.string().check(z.refine(isTimeZone, "must be an IANA time zone such as 'Europe/Oslo'")),
+  country: z.string().check(z.regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as 'NO'")),
 });
 
 export type Site = z.infer<typeof siteSchema>;
 
-const sitesFileSchema = z.array(siteSchema).min(1, "must list at least one site");
+const sitesFileSchema = z.array(siteSchema).check(z.minLength(1, "must list at least one site"));
 
 export class SitesFileError extends Error {
   override name = "SitesFileError";

@@ -12,7 +12,7 @@
  */
 import { backOff } from "exponential-backoff";
 import PQueue from "p-queue";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { Config } from "../config/env.ts";
 import type { Interval } from "../domain/interval.ts";
 import type { Site } from "../domain/sites.ts";
@@ -285,7 +285,7 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
 }
 
 /** A contract violation as a reason that names the fields, e.g. `current.temperature_2m: expected number`. */
-export function contractReason(error: z.ZodError, prefix = ""): string {
+export function contractReason(error: z.core.$ZodError, prefix = ""): string {
   const parts = error.issues.slice(0, 3).map((issue) => {
     const path = [prefix, ...issue.path.map(String)].filter((p) => p !== "").join(".") || "(root)";
     return `${path}: ${issue.message}`;

@@ -15,13 +15,17 @@
  *   be absent and read as null / defaults.
  * - Errors: HTTP 400 with `{"error": true, "reason": "..."}`.
  */
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import type { Interval } from "../domain/interval.ts";
 import type { Observation } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import { fahrenheitToCelsius, inchesToMm, kmhToMs, mphToMs, round } from "../domain/units.ts";
 import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
 import { contractReason, failAll, httpFailureReason, isSuccess, parseJson, quarantineAll } from "./http.ts";
+
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
 
 /** The `current` variables we ask for, in URL order. */
 export const OPEN_METEO_CURRENT_VARIABLES = [
@@ -41,29 +45,29 @@ export type OpenMeteoVariable = (typeof OPEN_METEO_CURRENT_VARIABLES)[number];
 /** Error body, HTTP 400. */
 export const openMeteoErrorSchema = z.object({ error: z.literal(true), reason: z.string() });
 
-const reading = z.number().nullable().optional();
+const reading = z.optional(z.nullable(z.number()));
 
 /** One location's success body (the whole body for one coordinate, one array element for several). */
 export const openMeteoLocationSchema = z.object({
   latitude: z.number(),
   longitude: z.number(),
-  generationtime_ms: z.number().optional(),
-  utc_offset_seconds: z.number().int(),
-  timezone: z.string().optional(),
-  timezone_abbreviation: z.string().optional(),
-  elevation: z.number().nullable().optional(),
-  location_id: z.number().int().optional(),
-  current_units: z.record(z.string(), z.string()).optional(),
+  generationtime_ms: z.optional(z.number()),
+  utc_offset_seconds: z.number().check(z.int()),
+  timezone: z.optional(z.string()),
+  timezone_abbreviation: z.optional(z.string()),
+  elevation: z.optional(z.nullable(z.number())),
+  location_id: z.optional(z.number().check(z.int())),
+  current_units: z.optional(z.record(z.string(), z.string())),
   current: z.object({
     time: z
       .string()
-      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, "must be local time like 2026-10-03T12:30"),
-    interval: z.number().int().positive().optional(),
+      .check(z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/, "must be local time like 2026-10-03T12:30")),
+    interval: z.optional(z.number().check(z.int(), z.positive())),
     temperature_2m: reading,
     relative_humidity_2m: reading,
     apparent_temperature: reading,
     precipitation: reading,
-    weather_code: z.number().int().nullable().optional(),
+    weather_code: z.optional(z.nullable(z.number().check(z.int()))),
     cloud_cover: reading,
     pressure_msl: reading,
     wind_speed_10m: reading,

@@ -15,7 +15,8 @@
  * - Errors: `cod` is a NUMBER on 401/429 (`{"cod": 401, "message": ...}`) but a STRING on 400/404
  *   (`{"cod": "404", "message": "city not found"}`).
  */
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import type { Interval } from "../domain/interval.ts";
 import type { Observation } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
@@ -23,51 +24,59 @@ import { fahrenheitToCelsius, kelvinToCelsius, mphToMs, round } from "../domain/
 import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
 import { contractReason, failAll, httpFailureReason, isSuccess, parseJson, quarantineAll } from "./http.ts";
 
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
+
 /** Error body: `cod` is a number or a numeric string depending on the error. */
 export const openWeatherErrorSchema = z.object({
-  cod: z.union([z.number().int(), z.string().regex(/^\d{3}$/)]),
+  cod: z.union([z.number().check(z.int()), z.string().check(z.regex(/^\d{3}$/))]),
   message: z.string(),
 });
 
-const precipitationBlock = z
-  .object({ "1h": z.number().nonnegative().optional(), "3h": z.number().nonnegative().optional() })
-  .optional();
+const precipitationBlock = z.optional(
+  z.object({
+    "1h": z.optional(z.number().check(z.nonnegative())),
+    "3h": z.optional(z.number().check(z.nonnegative())),
+  }),
+);
 
 /** Success body of `/data/2.5/weather`. */
 export const openWeatherCurrentSchema = z.object({
-  coord: z.object({ lon: z.number(), lat: z.number() }).optional(),
-  weather: z
-    .array(
+  coord: z.optional(z.object({ lon: z.number(), lat: z.number() })),
+  weather: z.optional(
+    z.array(
       z.object({
-        id: z.number().int(),
-        main: z.string().optional(),
-        description: z.string().optional(),
-        icon: z.string().optional(),
+        id: z.number().check(z.int()),
+        main: z.optional(z.string()),
+        description: z.optional(z.string()),
+        icon: z.optional(z.string()),
       }),
-    )
-    .optional(),
-  base: z.string().optional(),
+    ),
+  ),
+  base: z.optional(z.string()),
   main: z.object({
     temp: z.number(),
-    feels_like: z.number().optional(),
-    temp_min: z.number().optional(),
-    temp_max: z.number().optional(),
+    feels_like: z.optional(z.number()),
+    temp_min: z.optional(z.number()),
+    temp_max: z.optional(z.number()),
     pressure: z.number(),
     humidity: z.number(),
-    sea_level: z.number().optional(),
-    grnd_level: z.number().optional(),
+    sea_level: z.optional(z.number()),
+    grnd_level: z.optional(z.number()),
   }),
-  visibility: z.number().optional(),
-  wind: z.object({ speed: z.number(), deg: z.number().optional(), gust: z.number().optional() }).optional(),
-  clouds: z.object({ all: z.number() }).optional(),
+  visibility: z.optional(z.number()),
+  wind: z.optional(
+    z.object({ speed: z.number(), deg: z.optional(z.number()), gust: z.optional(z.number()) }),
+  ),
+  clouds: z.optional(z.object({ all: z.number() })),
   rain: precipitationBlock,
   snow: precipitationBlock,
-  dt: z.number().int(),
-  sys: z.record(z.string(), z.unknown()).optional(),
-  timezone: z.number().int().optional(),
-  id: z.number().int().optional(),
-  name: z.string().optional(),
-  cod: z.union([z.number().int(), z.string()]).optional(),
+  dt: z.number().check(z.int()),
+  sys: z.optional(z.record(z.string(), z.unknown())),
+  timezone: z.optional(z.number().check(z.int())),
+  id: z.optional(z.number().check(z.int())),
+  name: z.optional(z.string()),
+  cod: z.optional(z.union([z.number().check(z.int()), z.string()])),
 });
 export type OpenWeatherCurrent = z.infer<typeof openWeatherCurrentSchema>;
 

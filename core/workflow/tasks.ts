@@ -3,23 +3,30 @@
  * handlers wrap these, and the embedded engine calls the very same functions.
  */
 import type pg from "pg";
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import { addHours, intervalStart, parseInterval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
 import { runQualityChecks } from "../use-cases/check-quality.ts";
 import { runTransform } from "../use-cases/transform.ts";
+
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
 
 export interface TaskDeps {
   pool: pg.Pool;
   log: Log;
 }
 
-const intervalField = z.string().transform((s) => parseInterval(s));
+const intervalField = z.pipe(
+  z.string(),
+  z.transform((s: string) => parseInterval(s)),
+);
 
 export const transformEventSchema = z.object({ layer: z.enum(["silver", "gold"]), interval: intervalField });
 export const checkEventSchema = z.object({
   interval: intervalField,
-  layer: z.enum(["silver", "gold"]).optional(),
+  layer: z.optional(z.enum(["silver", "gold"])),
 });
 
 export async function transformTask(deps: TaskDeps, event: unknown) {
