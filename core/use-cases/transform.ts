@@ -14,7 +14,8 @@
  * runs for one interval leave the same rows as one.
  */
 import type pg from "pg";
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import { addHours, type Interval, intervalOf, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
 import type { Layer } from "#core/sql/files.ts";
@@ -65,16 +66,14 @@ export class TransformInputError extends Error {
   override name = "TransformInputError";
 }
 
+// zod/mini ships without messages; English keeps the issue texts classic zod printed.
+z.config(en());
+
 const argsSchema = z.object({
   layer: z.enum(["silver", "gold"]),
   interval: z.string(),
-  lookbackHours: z
-    .number()
-    .int()
-    .min(0)
-    .max(24 * 366)
-    .optional(),
-  full: z.boolean().optional(),
+  lookbackHours: z.optional(z.number().check(z.int(), z.gte(0), z.lte(24 * 366))),
+  full: z.optional(z.boolean()),
 });
 
 /**
