@@ -8,6 +8,9 @@
    case; the patch falls back to a UUID.
 3. Lambda ignores a function's `LoggingConfig.LogGroup` and always writes `/aws/lambda/<name>`; the CDK
    `logGroup` prop (our explicit log groups with retention) sets it. The patch honours it, as AWS does.
+4. EventBridge `DisableRule` only flips the rule's state: the job of a scheduled rule keeps firing its
+   targets (its enabled flag is read once, when targets are put). The patch makes the job skip
+   disabled rules, so stopping ingestion by disabling the schedule works as on AWS.
 
 4.13.1 is the last Apache-2.0 build that installs on 3.11, but it is only exercised upstream on 3.13,
 where `threading.Lock` is a class. On 3.11 it is a function, so the annotation `Lock | None` raises
@@ -39,6 +42,13 @@ PATCHES = [
         'return (self.function_version.config.logging_config or {}).get("LogGroup") or (\n'
         '            f"/aws/lambda/{self.function_version.id.function_name}"\n'
         "        )",
+    ),
+    (
+        "localstack/services/events/provider.py",
+        "send it to all targets specified by associated rule using respective TargetSender\"\"\"\n",
+        "send it to all targets specified by associated rule using respective TargetSender\"\"\"\n"
+        "            if rule.state == \"DISABLED\":  # weather-dataops patch: disabled rules do not fire\n"
+        "                return\n",
     ),
 ]
 

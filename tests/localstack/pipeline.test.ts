@@ -1,0 +1,479 @@
+/**
+ * The deployed system on LocalStack, hop by hop: the plain CDK app (stage `local`) deployed to
+ * LocalStack 4.13.1 in host mode, its Lambdas running as host processes through our `host-node`
+ * executor, a throw-away Postgres database, and the weather simulator in this process (so tests can
+ * inject faults). Tests run in order and share the deployment; each observes one hop.
+ */
+import { randomBytes } from "node:crypto";
+import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
+  type FilteredLogEvent,
+  FilterLogEventsCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { DisableRuleCommand, EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import {
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  LambdaClient,
+  UpdateFunctionConfigurationCommand,
+  waitUntilFunctionUpdatedV2,
+} from "@aws-sdk/client-lambda";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import sites from "../../config/sites.json" with { type: "json" };
+import {
+  clientConfig,
+  createDatabaseIfMissing,
+  deployLocalCloud,
+  dropDatabase,
+  type LocalCloud,
+  migrateDatabase,
+} from "../../localstack/local-cloud.ts";
+import { type Simulator, startSimulator } from "../../simulator/server.ts";
+
+const lambda = new LambdaClient(clientConfig);
+const sfn = new SFNClient(clientConfig);
+const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
+const sqs = new SQSClient(clientConfig);
+const sns = new SNSClient(clientConfig);
+const cw = new CloudWatchClient(clientConfig);
+const cwLogs = new CloudWatchLogsClient(clientConfig);
+const events = new EventBridgeClient(clientConfig);
+
+// A key no code path could guess: ingest only gets 200s from the simulator if it read this from
+// LocalStack Secrets Manager, and a log search for it must come back empty.
+const OWM_KEY = `owm-${randomBytes(12).toString("hex")}`;
+const suffix = randomBytes(4).toString("hex");
+const serverUrl = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+serverUrl.pathname = `/weather_ls_${suffix}`;
+const databaseUrl = serverUrl.toString();
+
+let sim: Simulator;
+let cloud: LocalCloud;
+let db: pg.Pool;
+let queueUrl: string | undefined;
+let deployed = false;
+/** The hour the first scheduled ingest loaded; later hops replay the same interval. */
+let interval: string;
+let pipelineExecutionArn: string;
+
+/** Polls `probe` until it returns a value other than undefined, or fails with `what`. */
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (e) {
+      lastError = e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(
+    `Timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? `: ${lastError}` : ""}`,
+  );
+}
+
+interface SnsEnvelope {
+  Subject?: string;
+  Message: string;
+  Timestamp: string;
+}
+const received: SnsEnvelope[] = [];
+
+/** Drains the subscriber queue into `received` and returns the first message `match` accepts. */
+async function snsMessage(what: string, match: (m: SnsEnvelope) => boolean, timeoutMs: number) {
+  const seen = () => received.map((m) => m.Subject ?? m.Message.slice(0, 80)).join("; ");
+  const found = waitFor(
+    what,
+    async () => {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      const messages = out.Messages ?? [];
+      for (const m of messages) received.push(JSON.parse(m.Body ?? "{}") as SnsEnvelope);
+      if (messages.length)
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+      return received.find(match);
+    },
+    timeoutMs,
+  );
+  return found.catch((e: Error) => {
+    throw new Error(`${e.message}; the subscriber received: ${seen() || "nothing"}`);
+  });
+}
+
+interface AlarmNotice {
+  AlarmName: string;
+  NewStateValue: string;
+  OldStateValue: string;
+}
+const alarmNotice = (m: SnsEnvelope): AlarmNotice | undefined => {
+  try {
+    const body = JSON.parse(m.Message) as Partial<AlarmNotice>;
+    return body.AlarmName ? (body as AlarmNotice) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+async function alarmState(name: string): Promise<string | undefined> {
+  const out = await cw.send(new DescribeAlarmsCommand({ AlarmNames: [name] }));
+  return out.MetricAlarms?.[0]?.StateValue;
+}
+
+async function invokeIngest(
+  event: object,
+): Promise<{ sitesOk: number; sitesFailed: number; status: string }> {
+  const out = await lambda.send(
+    new InvokeCommand({ FunctionName: cloud.functions.ingest.name, Payload: JSON.stringify(event) }),
+  );
+  const body = Buffer.from(out.Payload ?? []).toString();
+  if (out.FunctionError) throw new Error(`ingest failed: ${body}`);
+  return JSON.parse(body);
+}
+
+async function history(executionArn: string): Promise<HistoryEvent[]> {
+  const out = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+  return out.events ?? [];
+}
+
+async function executions(stateMachineArn: string) {
+  const out = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 100 }));
+  return out.executions ?? [];
+}
+
+/** Every event of every log group in LocalStack (functions and state machines). */
+async function allLogEvents(): Promise<FilteredLogEvent[]> {
+  const groups = (await cwLogs.send(new DescribeLogGroupsCommand({}))).logGroups ?? [];
+  const all: FilteredLogEvent[] = [];
+  for (const g of groups) {
+    let nextToken: string | undefined;
+    do {
+      const out = await cwLogs.send(new FilterLogEventsCommand({ logGroupName: g.logGroupName, nextToken }));
+      all.push(...(out.events ?? []));
+      nextToken = out.nextToken;
+    } while (nextToken);
+  }
+  return all;
+}
+
+async function setIngestEnv(patch: Record<string, string>) {
+  const conf = await lambda.send(
+    new GetFunctionConfigurationCommand({ FunctionName: cloud.functions.ingest.name }),
+  );
+  await lambda.send(
+    new UpdateFunctionConfigurationCommand({
+      FunctionName: cloud.functions.ingest.name,
+      Environment: { Variables: { ...conf.Environment?.Variables, ...patch } },
+    }),
+  );
+  await waitUntilFunctionUpdatedV2(
+    { client: lambda, maxWaitTime: 60 },
+    { FunctionName: cloud.functions.ingest.name },
+  );
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({ apiKey: OWM_KEY });
+  await createDatabaseIfMissing(databaseUrl);
+  await migrateDatabase(databaseUrl);
+  db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  cloud = await deployLocalCloud({
+    databaseUrl,
+    openWeatherKey: OWM_KEY,
+    functionEnv: {
+      OPEN_METEO_BASE_URL: sim.url,
+      OPENWEATHER_BASE_URL: sim.url,
+      // Five sites per Open-Meteo call, so one failing call fails 5 of 22 sites (23 %), not all.
+      OPEN_METEO_BATCH_SIZE: "5",
+      OPENWEATHER_RATE_PER_MINUTE: "600",
+    },
+    noDataPeriods: 1,
+  });
+  deployed = true;
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: `weather-ls-alarms-${suffix}` }));
+  queueUrl = queue.QueueUrl;
+  const attrs = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: cloud.alarmTopicArn,
+      Protocol: "sqs",
+      Endpoint: attrs.Attributes?.QueueArn,
+    }),
+  );
+}, 300_000);
+
+afterAll(async () => {
+  // Stop the schedule first so no function holds the database while it is dropped.
+  if (deployed) await events.send(new DisableRuleCommand({ Name: cloud.scheduleRuleName })).catch(() => {});
+  if (queueUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => {});
+  await db?.end();
+  await sim?.close();
+  await dropDatabase(databaseUrl);
+}, 60_000);
+
+describe("the local stage deployed to LocalStack", () => {
+  it("1. the schedule fires the ingest Lambda against the simulator", async () => {
+    // Prepare: nothing is invoked by hand; the rate(1 minute) rule must do it. The function logs to
+    // its explicit log group (LoggingConfig.LogGroup, honoured through localstack/venv-patches.py).
+    const conf = await lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: cloud.functions.ingest.name }),
+    );
+    const logGroupName = String(conf.LoggingConfig?.LogGroup);
+    expect(logGroupName).toBe("/aws/lambda/weather-dataops-local-ingest");
+    // Act: wait for the first scheduled run to finish.
+    const finished = await waitFor(
+      "a scheduled ingest run",
+      async () => {
+        const out = await cwLogs.send(new FilterLogEventsCommand({ logGroupName }));
+        const line = out.events?.find((e) => e.message?.includes('"message":"ingestion finished"'));
+        return line?.message
+          ? (JSON.parse(line.message) as { interval: string; status: string; sitesOk: number })
+          : undefined;
+      },
+      150_000,
+    );
+    // Assess
+    expect(finished).toMatchObject({ status: "succeeded", sitesOk: sites.length });
+    expect(sim.stats().byStatus["200"]).toBeGreaterThan(0);
+    interval = finished.interval;
+  }, 160_000);
+
+  it("2. raw objects appear in LocalStack S3", async () => {
+    const out = await s3.send(
+      new ListObjectsV2Command({ Bucket: cloud.rawBucket, Prefix: "source=open-meteo/" }),
+    );
+    const keys = (out.Contents ?? [])
+      .map((o) => String(o.Key))
+      .filter((k) => k.includes(`interval=${interval}/`));
+    expect(keys.length).toBe(Math.ceil(sites.length / 5));
+    const obj = await s3.send(new GetObjectCommand({ Bucket: cloud.rawBucket, Key: keys[0] }));
+    expect((await obj.Body?.transformToString())?.length).toBeGreaterThan(100);
+  });
+
+  it("3. bronze rows appear in Postgres", async () => {
+    const { rows } = await db.query<{ sites: number }>(
+      "select count(distinct site_id)::int as sites from bronze.weather_observations where source = 'open-meteo'",
+    );
+    expect(rows[0]?.sites).toBe(sites.length);
+  });
+
+  it("4. IngestionCompleted starts the pipeline state machine, named after the interval", async () => {
+    const execution = await waitFor(
+      "the pipeline execution started by IngestionCompleted",
+      async () => (await executions(cloud.pipelineArn)).find((e) => e.name === interval),
+      90_000,
+    );
+    const starters = await executions(cloud.starterArn);
+    expect(starters.length).toBeGreaterThan(0);
+    pipelineExecutionArn = String(execution.executionArn);
+  }, 100_000);
+
+  it("5. the silver Lambda runs and silver rows appear", async () => {
+    const status = await waitFor(
+      "the pipeline execution to finish",
+      async () => {
+        const d = await sfn.send(new DescribeExecutionCommand({ executionArn: pipelineExecutionArn }));
+        return d.status === "RUNNING" ? undefined : d.status;
+      },
+      120_000,
+    );
+    expect(status).toBe("SUCCEEDED");
+    const exited = (await history(pipelineExecutionArn))
+      .filter((e) => e.type === "TaskStateExited")
+      .map((e) => e.stateExitedEventDetails?.name);
+    expect(exited).toEqual(["Silver", "Gold", "QualityChecks"]);
+    const { rows } = await db.query<{ n: number }>("select count(*)::int as n from silver.observations");
+    expect(rows[0]?.n).toBeGreaterThanOrEqual(sites.length);
+  }, 130_000);
+
+  it("6. the gold Lambda runs and gold rows appear", async () => {
+    const { rows } = await db.query<{ n: number; status: string }>(
+      "select count(*)::int as n from gold_internal.site_hourly",
+    );
+    expect(rows[0]?.n).toBeGreaterThanOrEqual(sites.length);
+    const runs = await db.query<{ layer: string }>(
+      "select distinct layer from ops.transform_runs where interval = $1 and status = 'succeeded' order by 1",
+      [interval],
+    );
+    expect(runs.rows.map((r) => r.layer)).toEqual(["gold", "silver"]);
+  });
+
+  it("7. the checks Lambda runs the quality checks", async () => {
+    const { rows } = await db.query<{ n: number }>("select count(*)::int as n from ops.quality_check_runs");
+    expect(rows[0]?.n).toBeGreaterThan(0);
+    const lambdaSucceeded = (await history(pipelineExecutionArn)).filter(
+      (e) => e.type === "LambdaFunctionSucceeded",
+    );
+    expect(lambdaSucceeded).toHaveLength(3);
+  });
+
+  it("the same interval triggered twice yields one execution", async () => {
+    const before = (await executions(cloud.starterArn)).length;
+    const detail = JSON.stringify({ interval, runId: `duplicate-${suffix}`, status: "succeeded" });
+    const entry = { Source: "weather-dataops.ingest", DetailType: "IngestionCompleted", Detail: detail };
+    await events.send(new PutEventsCommand({ Entries: [entry] }));
+    await events.send(new PutEventsCommand({ Entries: [entry] }));
+    const starters = await waitFor(
+      "two more starter executions to finish",
+      async () => {
+        const all = await executions(cloud.starterArn);
+        const done = all.length >= before + 2 && all.every((e) => e.status !== "RUNNING");
+        return done ? all : undefined;
+      },
+      60_000,
+    );
+    expect(starters.every((e) => e.status === "SUCCEEDED")).toBe(true);
+    const forInterval = (await executions(cloud.pipelineArn)).filter((e) => e.name === interval);
+    expect(forInterval).toHaveLength(1);
+  }, 70_000);
+
+  it("ingest reads the OpenWeatherMap key from LocalStack Secrets Manager, and no log shows it", async () => {
+    // Prepare: switch the deployed function to OpenWeatherMap; its environment has no key at all.
+    await setIngestEnv({ WEATHER_SOURCE: "openweather" });
+    try {
+      const conf = await lambda.send(
+        new GetFunctionConfigurationCommand({ FunctionName: cloud.functions.ingest.name }),
+      );
+      expect(Object.values(conf.Environment?.Variables ?? {})).not.toContain(OWM_KEY);
+      // Act
+      const result = await invokeIngest({ interval });
+      // Assess: the simulator answers 401 to any other key, so every site succeeding means the secret was read.
+      expect(result).toMatchObject({ status: "succeeded", sitesOk: sites.length, sitesFailed: 0 });
+    } finally {
+      await setIngestEnv({ WEATHER_SOURCE: "simulator" });
+    }
+    const raw = await s3.send(
+      new ListObjectsV2Command({ Bucket: cloud.rawBucket, Prefix: "source=openweather/" }),
+    );
+    expect(raw.KeyCount).toBeGreaterThan(0);
+    const logEvents = await allLogEvents();
+    // The search really covers the function logs: it finds the run that just used the key.
+    expect(logEvents.some((e) => e.message?.includes('"source":"openweather"'))).toBe(true);
+    expect(logEvents.filter((e) => e.message?.includes(OWM_KEY))).toEqual([]);
+  }, 120_000);
+
+  it("9a. a site failure ratio above 10 % drives SiteFailureRatio OK -> ALARM, delivered by SNS", async () => {
+    const alarm = cloud.alarms["site-failure-ratio"] as string;
+    await waitFor(
+      "SiteFailureRatio to be OK",
+      async () => ((await alarmState(alarm)) === "OK" ? true : undefined),
+      90_000,
+    );
+    // Prepare: the Open-Meteo call that carries the first site fails (5 xx on every retry).
+    const first = sites[0] as { lat: number; lon: number };
+    sim.setFaults([
+      {
+        api: "open-meteo",
+        at: { lat: first.lat, lon: first.lon },
+        fault: { kind: "server-error", status: 503 },
+      },
+    ]);
+    try {
+      // Act
+      const result = await invokeIngest({ interval });
+      expect(result.sitesFailed / sites.length).toBeGreaterThan(0.1);
+      expect(result.sitesOk).toBeGreaterThan(0);
+      // Assess
+      const notice = await snsMessage(
+        "the SiteFailureRatio ALARM notification",
+        (m) => alarmNotice(m)?.AlarmName === alarm && alarmNotice(m)?.NewStateValue === "ALARM",
+        150_000,
+      );
+      expect(alarmNotice(notice)).toMatchObject({ OldStateValue: "OK", NewStateValue: "ALARM" });
+    } finally {
+      sim.setFaults([]);
+    }
+  }, 260_000);
+
+  it("8. a transform failure is retried, then caught, and the SNS notice reaches an SQS subscriber", async () => {
+    // Prepare: stop ingestion (also the start of the no-data test below) and take the database away the
+    // way an outage does: no new connections, existing sessions ended.
+    await events.send(new DisableRuleCommand({ Name: cloud.scheduleRuleName }));
+    const name = new URL(databaseUrl).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: databaseUrl.replace(`/${name}`, "/postgres") });
+    await admin.connect();
+    let executionArn: string;
+    try {
+      await admin.query(`alter database "${name}" allow_connections false`);
+      await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [name]);
+      // Act
+      const started = await sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: cloud.pipelineArn,
+          name: `forced-failure-${suffix}`,
+          input: JSON.stringify({ interval }),
+        }),
+      );
+      executionArn = String(started.executionArn);
+      const status = await waitFor(
+        "the forced-failure execution to finish",
+        async () => {
+          const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+          return d.status === "RUNNING" ? undefined : d.status;
+        },
+        120_000,
+      );
+      expect(status).toBe("FAILED");
+    } finally {
+      await admin.query(`alter database "${name}" allow_connections true`);
+      await admin.end();
+      await db.end();
+      db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    }
+    // Assess: four Silver attempts (1 + 3 retries), then the Catch path through NotifyFailure.
+    const events_ = await history(executionArn);
+    expect(events_.filter((e) => e.type === "LambdaFunctionFailed")).toHaveLength(4);
+    const entered = events_
+      .filter((e) => String(e.type).endsWith("StateEntered"))
+      .map((e) => e.stateEnteredEventDetails?.name);
+    expect(entered).toEqual(["Silver", "SilverFailed", "NotifyFailure", "Failed"]);
+    const notice = await snsMessage(
+      "the workflow failure notification",
+      (m) => m.Subject === "weather-dataops workflow failed" && m.Message.includes(interval),
+      60_000,
+    );
+    expect(JSON.parse(notice.Message)).toMatchObject({ interval, failedState: "Silver" });
+  }, 200_000);
+
+  it("9b. with ingestion stopped, the no-data alarm goes OK -> ALARM and SNS delivers it", async () => {
+    // Prepare: the rule was disabled by the previous test; the last observations were loaded before.
+    const alarm = cloud.alarms["no-observations"] as string;
+    // Act + Assess: LocalStack evaluates a 1 x 1 min alarm every minute over the last 3 minutes.
+    const notice = await snsMessage(
+      "the NoObservations ALARM notification",
+      (m) => alarmNotice(m)?.AlarmName === alarm && alarmNotice(m)?.OldStateValue === "OK",
+      300_000,
+    );
+    expect(alarmNotice(notice)?.NewStateValue).toBe("ALARM");
+  }, 310_000);
+});
