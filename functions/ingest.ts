@@ -7,6 +7,7 @@ import { en } from "zod/locales";
 import * as z from "zod/mini";
 import { eventBridgePublisher } from "#core/adapters/events.ts";
 import { loadConfig } from "#core/config/env.ts";
+import { parseEvent } from "#core/domain/events.ts";
 import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
@@ -44,7 +45,11 @@ export interface IngestSummary {
 }
 
 export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
-  const interval = eventSchema.parse(event);
+  const interval = parseEvent(
+    eventSchema,
+    event,
+    'an EventBridge scheduled event (with "time") or { "interval": "2026-11-22T13" }',
+  );
   const source = config.WEATHER_SOURCE === "simulator" ? "open-meteo" : config.WEATHER_SOURCE;
   obs.logger.appendKeys({ interval, source });
   runtime ??= openRuntime(config, { max: 2 });

@@ -5,6 +5,7 @@
 import type pg from "pg";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
+import { parseEvent } from "../domain/events.ts";
 import { addHours, intervalStart, parseInterval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
 import { runQualityChecks } from "../use-cases/check-quality.ts";
@@ -30,7 +31,11 @@ export const checkEventSchema = z.object({
 });
 
 export async function transformTask(deps: TaskDeps, event: unknown) {
-  const e = transformEventSchema.parse(event);
+  const e = parseEvent(
+    transformEventSchema,
+    event,
+    '{ "layer": "silver" | "gold", "interval": "2026-11-22T13" }',
+  );
   return runTransform({ pool: deps.pool, log: deps.log }, { layer: e.layer, interval: e.interval });
 }
 
@@ -39,7 +44,7 @@ export async function transformTask(deps: TaskDeps, event: unknown) {
  * it was due; whether data keeps arriving now is the no-data alarm's job.
  */
 export async function checkQualityTask(deps: TaskDeps, event: unknown, clock: () => Date = () => new Date()) {
-  const e = checkEventSchema.parse(event);
+  const e = parseEvent(checkEventSchema, event, '{ "interval": "2026-11-22T13" }');
   const due = intervalStart(addHours(e.interval, 1));
   const now = new Date(Math.min(clock().getTime(), due.getTime()));
   return runQualityChecks({ pool: deps.pool, log: deps.log }, { interval: e.interval, layer: e.layer, now });
