@@ -21,5 +21,8 @@ export interface Database {
 /** Opens a pool on a Postgres server. Callers own the result and must `close()` it. */
 export function openDatabase(url: string, opts: { max?: number } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4 });
+  // An idle client whose server went away (a restart, a failover) emits 'error'; unhandled, that
+  // would crash a warm Lambda. The pool drops the client and the next query reconnects.
+  pool.on("error", () => {});
   return { pool, url, embedded: false, close: () => pool.end() };
 }

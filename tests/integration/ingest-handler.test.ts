@@ -1,0 +1,99 @@
+/**
+ * functions/ingest.ts as Lambda runs it: env validated at import, an EventBridge scheduled event or a
+ * replay request in, a small summary out, and the EMF metrics the alarms watch on stdout.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { intervalStart, parseInterval } from "#core/domain/interval.ts";
+import { type Simulator, startSimulator } from "../../simulator/server.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+const INTERVAL = parseInterval("2026-11-22T13");
+let db: TestDatabase;
+let sim: Simulator;
+let rawDir: string;
+let ingest: typeof import("#functions/ingest.ts");
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sim = await startSimulator({ clock: () => intervalStart(INTERVAL) });
+  rawDir = await mkdtemp(join(tmpdir(), "wdo-handler-"));
+  // The handler reads its configuration once, at import — as at a Lambda cold start.
+  vi.stubEnv("DATABASE_URL", db.url);
+  vi.stubEnv("RAW_STORE", rawDir);
+  vi.stubEnv("WEATHER_SOURCE", "open-meteo");
+  vi.stubEnv("OPEN_METEO_BASE_URL", sim.url);
+  vi.stubEnv("SITES_FILE", "config/sites.json");
+  vi.stubEnv("POWERTOOLS_SERVICE_NAME", "weather-dataops-test");
+  ingest = await import("#functions/ingest.ts");
+});
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await sim?.close();
+  await db?.destroy();
+  await rm(rawDir, { recursive: true, force: true });
+});
+
+describe("ingest handler", () => {
+  // The wrapped handler first: the bare lambdaHandler adds metrics that only middy's logMetrics flushes.
+  it("emits the EMF metrics the alarms watch, through the middy-wrapped handler", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const context = {
+        functionName: "ingest",
+        awsRequestId: "req-1",
+        getRemainingTimeInMillis: () => 60_000,
+      };
+      await ingest.handler({ interval: "2026-11-22T13" }, context as unknown as Context);
+    } finally {
+      spy.mockRestore();
+    }
+    const emf = lines
+      .flatMap((l) => l.split("\n"))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
+    const names = emf.flatMap((e) =>
+      e._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name),
+    );
+    for (const metric of [
+      "SitesSucceeded",
+      "SitesFailed",
+      "SiteFailureRatio",
+      "FetchLatencyMs",
+      "ObservationsLoaded",
+      "DbErrors",
+    ])
+      expect(names).toContain(metric);
+    const doc = emf.find((e) => "SiteFailureRatio" in e);
+    expect(doc.SiteFailureRatio).toBe(0);
+    expect(doc.SitesSucceeded).toBe(22);
+    expect(doc.service).toBe("weather-dataops-test");
+  });
+
+  it("takes the interval from an EventBridge scheduled event", async () => {
+    const summary = await ingest.lambdaHandler({
+      "detail-type": "Scheduled Event",
+      source: "aws.events",
+      time: "2026-11-22T13:05:00Z",
+    });
+    expect(summary).toMatchObject({
+      interval: "2026-11-22T13",
+      status: "succeeded",
+      sitesOk: 22,
+      sitesFailed: 0,
+    });
+  });
+
+  it("rejects an event it cannot read with a named error", async () => {
+    await expect(ingest.lambdaHandler({ hello: "world" })).rejects.toThrow(
+      /Invalid event.*Send an EventBridge/,
+    );
+  });
+});
