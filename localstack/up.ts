@@ -45,5 +45,5 @@ const out = {
 };
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 log(
-  `deployed; the schedule ingests every minute. Watch it with: DATABASE_URL='${databaseUrl}' npx weather status`,
+  `deployed; the schedule ingests every minute. Watch it with: DATABASE_URL='${databaseUrl}' npm run weather -- status`,
 );
