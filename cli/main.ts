@@ -315,6 +315,10 @@ common(
     );
     if (report.lastWorkflow)
       lines.push(`last workflow ${report.lastWorkflow.executionName}: ${report.lastWorkflow.status}`);
+    if (report.lastQualityCheck)
+      lines.push(
+        `last quality checks ${report.lastQualityCheck.interval}: ${report.lastQualityCheck.status}`,
+      );
     lines.push(
       report.freshness.latestObservedAt
         ? `latest observation ${report.freshness.latestObservedAt} (${report.freshness.ageMinutes} min ago${report.freshness.fresh ? "" : ", STALE"})`

@@ -4,19 +4,18 @@
  */
 
 import { connectDatabase } from "#core/adapters/connect-database.ts";
-import type { Database } from "#core/adapters/database.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { checkQualityTask } from "#core/workflow/tasks.ts";
+import { lazy } from "./shared/lazy.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
 const config = loadConfig();
 const obs = observability(config);
 // One pool per container, opened on first use.
-let database: Promise<Database> | undefined;
+const database = lazy(() => connectDatabase(config, { max: 1 }));
 
 export async function lambdaHandler(event: unknown) {
-  database ??= connectDatabase(config, { max: 1 });
-  const db = await database;
+  const db = await database();
   const report = await checkQualityTask({ pool: db.pool, log: obs.logger }, event);
   return {
     interval: report.interval,

@@ -11,8 +11,9 @@ import { parseEvent } from "#core/domain/events.ts";
 import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
-import { openRuntime, providerFor, type Runtime } from "#core/runtime.ts";
+import { openRuntime, providerFor } from "#core/runtime.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
+import { lazy } from "./shared/lazy.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
@@ -21,7 +22,7 @@ z.config(en());
 // Validated once per container: a misconfigured function fails at cold start, naming the variable.
 const config = loadConfig();
 const obs = observability(config);
-let runtime: Promise<Runtime> | undefined;
+const runtime = lazy(() => openRuntime(config, { max: 2 }));
 
 const eventSchema = z.union([
   z.pipe(
@@ -52,8 +53,7 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
   );
   const source = config.WEATHER_SOURCE === "simulator" ? "open-meteo" : config.WEATHER_SOURCE;
   obs.logger.appendKeys({ interval, source });
-  runtime ??= openRuntime(config, { max: 2 });
-  const rt = await runtime;
+  const rt = await runtime();
   const result = await ingestInterval(
     {
       provider: await providerFor(config, source),

@@ -19,11 +19,20 @@ export interface StatusReport {
     startedAt: string;
     finishedAt: string | null;
   }[];
+  /** The embedded engine's last execution (in AWS and LocalStack, executions live in Step Functions). */
   lastWorkflow: {
     executionName: string;
     interval: string;
     status: string;
     error: string | null;
+    finishedAt: string | null;
+  } | null;
+  /** The last transform and quality-check runs, recorded by the task functions in every runtime. */
+  lastTransform: { layer: string; interval: string; status: string; finishedAt: string | null } | null;
+  lastQualityCheck: {
+    interval: string;
+    status: string;
+    checksFailed: number;
     finishedAt: string | null;
   } | null;
   freshness: { latestObservedAt: string | null; ageMinutes: number | null; fresh: boolean };
@@ -55,6 +64,16 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
   const latestAt = latest.rows[0]?.latest ?? null;
   const ageMinutes = latestAt ? Math.round((now.getTime() - latestAt.getTime()) / 60_000) : null;
   const workflow = await lastWorkflow(pool);
+  const transform = await latestRow(
+    pool,
+    "ops.transform_runs",
+    "select layer, interval, status, finished_at from ops.transform_runs order by started_at desc limit 1",
+  );
+  const check = await latestRow(
+    pool,
+    "ops.quality_check_runs",
+    "select interval, status, checks_failed, finished_at from ops.quality_check_runs order by started_at desc limit 1",
+  );
   return {
     layers,
     quarantined: layers.bronze?.quarantine ?? 0,
@@ -71,6 +90,22 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
       finishedAt: r.finished_at ? (r.finished_at as Date).toISOString() : null,
     })),
     lastWorkflow: workflow,
+    lastTransform: transform
+      ? {
+          layer: transform.layer,
+          interval: transform.interval,
+          status: transform.status,
+          finishedAt: iso(transform.finished_at),
+        }
+      : null,
+    lastQualityCheck: check
+      ? {
+          interval: check.interval,
+          status: check.status,
+          checksFailed: check.checks_failed,
+          finishedAt: iso(check.finished_at),
+        }
+      : null,
     freshness: {
       latestObservedAt: latestAt ? latestAt.toISOString() : null,
       ageMinutes,
@@ -97,4 +132,15 @@ async function lastWorkflow(pool: pg.Pool): Promise<StatusReport["lastWorkflow"]
     error: r.error,
     finishedAt: r.finished_at ? (r.finished_at as Date).toISOString() : null,
   };
+}
+
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+/** The newest row of a ledger table, or null when the table does not exist yet or is empty. */
+// biome-ignore lint/suspicious/noExplicitAny: a ledger row straight from pg, read field by field above
+async function latestRow(pool: pg.Pool, table: string, sql: string): Promise<Record<string, any> | null> {
+  const exists = await pool.query<{ t: string | null }>("select to_regclass($1)::text as t", [table]);
+  if (!exists.rows[0]?.t) return null;
+  const { rows } = await pool.query(sql);
+  return rows[0] ?? null;
 }
