@@ -218,6 +218,10 @@ export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopePara
   let affectedHours: Date[] = [];
   let affectedKeys = 0;
   if (p.mode === "incremental") {
+    // Scope-sized statements never repay JIT compilation, yet range joins against the scope tables
+    // are estimated at millions of rows on a long history, which switches it on (10-20 ms a statement,
+    // hundreds with optimization). Local to the caller's transaction.
+    await client.query("set local jit = off");
     await client.query(KEYS_TABLE);
     const keys = await client.query(INCREMENTAL_KEYS, [p.interval, p.windowStart, p.windowEnd]);
     affectedKeys = keys.rowCount ?? 0;
