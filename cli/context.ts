@@ -35,7 +35,7 @@ export function configFrom(flags: CommonFlags, extra: Record<string, string | un
 export function cliLogger(config: Config, flags: CommonFlags) {
   return createLogger({
     serviceName: config.POWERTOOLS_SERVICE_NAME,
-    logLevel: flags.verbose ? "DEBUG" : "WARN",
+    logLevel: flags.verbose ? "DEBUG" : "ERROR", // the human summary already lists failed sites
     stream: "stderr",
   });
 }
