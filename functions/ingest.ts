@@ -12,7 +12,7 @@ import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.
 import { loadSites } from "#core/domain/sites.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
 import { openRuntime, providerFor } from "#core/runtime.ts";
-import { ingestInterval } from "#core/use-cases/ingest.ts";
+import { ingestInterval, ingestionRunId } from "#core/use-cases/ingest.ts";
 import { lazy } from "./shared/lazy.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
@@ -52,7 +52,7 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
     'an EventBridge scheduled event (with "time") or { "interval": "2026-11-22T13" }',
   );
   const source = config.WEATHER_SOURCE === "simulator" ? "open-meteo" : config.WEATHER_SOURCE;
-  obs.logger.appendKeys({ interval, source });
+  obs.logger.appendKeys({ interval, source, runId: ingestionRunId(source, interval) });
   const rt = await runtime();
   const result = await ingestInterval(
     {
@@ -64,7 +64,6 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
     },
     { interval, sites: await loadSites(config.SITES_FILE), failureThreshold: config.SITE_FAILURE_THRESHOLD },
   );
-  obs.logger.appendKeys({ runId: result.runId });
 
   const m = obs.metrics;
   m.addMetric("SitesSucceeded", MetricUnit.Count, result.sitesOk);
