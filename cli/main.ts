@@ -5,10 +5,10 @@ import { migrate } from "#core/db/migrate.ts";
 import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { PROVIDER_SOURCES } from "#core/domain/observation.ts";
 import { loadSites } from "#core/domain/sites.ts";
+import { getLineage } from "#core/sql/lineage.ts";
 import { backfill, CATCH_UP, type CatchUp } from "#core/use-cases/backfill.ts";
 import { readCoverage } from "#core/use-cases/coverage.ts";
 import { intervalPrefix } from "#core/use-cases/ingest.ts";
-import { readLineage } from "#core/use-cases/lineage.ts";
 import { readStatus } from "#core/use-cases/status.ts";
 import { rebuildAll } from "#core/use-cases/transform.ts";
 import {
@@ -258,22 +258,25 @@ common(
   const out = createOutput(Boolean(flags.json));
   const config = configFrom(flags);
   const interval = parseInterval(String(flags.interval));
-  const lineage = await withRuntime(config, (rt) => readLineage(rt.db.pool, interval));
+  const lineage = await withRuntime(config, (rt) => getLineage(rt.db.pool, interval));
   out.result(lineage, () => {
     const lines = [`lineage of ${interval}`];
-    for (const r of lineage.ingestion) {
+    for (const r of lineage.ingestionRuns) {
       lines.push(
-        `  ingestion ${r.runId} (${r.status}, attempt ${r.attempt}): ${r.bronzeRows} bronze rows, ${r.quarantined} quarantined`,
+        `  ingestion ${r.runId} (${r.status}): ${r.bronzeRows} bronze rows, ${r.quarantined} quarantined`,
       );
       for (const k of r.rawObjectKeys) lines.push(`    raw ${k}`);
     }
-    for (const t of lineage.transforms)
+    for (const t of lineage.transformRuns)
       lines.push(
-        `  ${t.layer} run ${t.runId} (${t.mode}, ${t.status}) window ${t.window.start} → ${t.window.end}`,
+        `  ${t.layer} run ${t.runId} (${t.mode}, ${t.status}): ${t.affectedHours.length} hours recomputed, ` +
+          `window ${t.window.start} → ${t.window.end}`,
       );
-    for (const c of lineage.checks)
-      lines.push(`  checks run ${c.runId}: ${c.passed ? "passed" : `${c.checksFailed} failed`}`);
-    for (const w of lineage.workflow)
+    for (const c of lineage.qualityCheckRuns)
+      lines.push(
+        `  checks run ${c.runId} (${c.layers.join(", ")}): ${c.status}${c.failed.length ? ` — ${c.failed.join(", ")}` : ""}`,
+      );
+    for (const w of lineage.workflowExecutions)
       lines.push(`  workflow ${w.executionName}: ${w.status} (attempt ${w.attempt})`);
     return lines.join("\n");
   });

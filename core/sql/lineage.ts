@@ -1,6 +1,7 @@
 /**
  * Lineage of one interval: raw object keys → ingestion runs → bronze rows → the silver and gold
- * hours each transform run recomputed, plus the quality-check verdicts. For `weather lineage`.
+ * hours each transform run recomputed, the quality-check verdicts and the workflow executions (embedded
+ * engine). For `weather lineage`.
  */
 import type pg from "pg";
 import { type Interval, parseInterval } from "#core/domain/interval.ts";
@@ -14,6 +15,7 @@ export interface IntervalLineage {
     startedAt: string;
     observationsLoaded: number;
     bronzeRows: number;
+    quarantined: number;
     rawObjectKeys: string[];
   }[];
   transformRuns: {
@@ -38,6 +40,12 @@ export interface IntervalLineage {
     failed: string[];
     finishedAt: string;
   }[];
+  workflowExecutions: {
+    executionName: string;
+    status: string;
+    attempt: number;
+    failedState: string | null;
+  }[];
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -47,7 +55,8 @@ export async function getLineage(pool: pg.Pool, interval: Interval | string): Pr
   const i = parseInterval(interval);
   const ingestion = await pool.query(
     `select r.run_id, r.source, r.status, r.started_at, r.observations_loaded, r.raw_object_keys,
-       (select count(*) from bronze.weather_observations as b where b.ingestion_run_id = r.run_id) as bronze_rows
+       (select count(*) from bronze.weather_observations as b where b.ingestion_run_id = r.run_id) as bronze_rows,
+       (select count(*) from bronze.quarantine as q where q.ingestion_run_id = r.run_id) as quarantined
      from ops.ingestion_runs as r where r.interval = $1 order by r.started_at, r.run_id`,
     [i],
   );
@@ -65,6 +74,11 @@ export async function getLineage(pool: pg.Pool, interval: Interval | string): Pr
      where q.interval = $1 group by q.run_id order by q.run_id`,
     [i],
   );
+  const workflow = await pool.query(
+    `select execution_name, status, attempt, failed_state from ops.workflow_executions where interval = $1
+     order by started_at`,
+    [i],
+  );
   return {
     interval: i,
     ingestionRuns: ingestion.rows.map((r) => ({
@@ -74,6 +88,7 @@ export async function getLineage(pool: pg.Pool, interval: Interval | string): Pr
       startedAt: iso(r.started_at) as string,
       observationsLoaded: r.observations_loaded,
       bronzeRows: r.bronze_rows,
+      quarantined: r.quarantined,
       rawObjectKeys: r.raw_object_keys,
     })),
     transformRuns: transforms.rows.map((r) => ({
@@ -97,6 +112,12 @@ export async function getLineage(pool: pg.Pool, interval: Interval | string): Pr
       status: r.status,
       failed: r.failed,
       finishedAt: iso(r.finished_at) as string,
+    })),
+    workflowExecutions: workflow.rows.map((r) => ({
+      executionName: r.execution_name,
+      status: r.status,
+      attempt: r.attempt,
+      failedState: r.failed_state,
     })),
   };
 }
