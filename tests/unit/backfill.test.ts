@@ -57,7 +57,10 @@ describe("backfill", () => {
   it("with catch-up 'latest' fetches only the most recent gap and reports the others", async () => {
     const h = harness({ raw: [], supportsHistory: true, now: "2026-11-23T00" });
     const report = await run(h, "latest");
-    expect(h.calls.filter((c) => c.startsWith("fetch"))).toEqual(["fetch 2026-11-23T00", "fetch 2026-11-22T12"]);
+    expect(h.calls.filter((c) => c.startsWith("fetch"))).toEqual([
+      "fetch 2026-11-23T00",
+      "fetch 2026-11-22T12",
+    ]);
     expect(report.steps.map((s) => [s.interval, s.action])).toEqual([
       ["2026-11-23T00", "fetched"],
       ["2026-11-22T10", "skipped"],
