@@ -1,9 +1,10 @@
 /** The pieces CLI commands compose: one ingestion, one workflow run, a replay — on an open runtime. */
 import type { Interval } from "#core/domain/interval.ts";
+import type { ProviderSource } from "#core/domain/observation.ts";
 import type { Site } from "#core/domain/sites.ts";
 import type { Log } from "#core/observability/logger.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
-import { createProvider } from "#core/providers/index.ts";
+import { parsersFor } from "#core/providers/index.ts";
 import { providerFor, type Runtime } from "#core/runtime.ts";
 import { type IngestResult, ingestInterval } from "#core/use-cases/ingest.ts";
 import { replayIntervals } from "#core/use-cases/replay.ts";
@@ -39,6 +40,7 @@ export async function ingestOnce(
         interval: args.interval,
         sites: args.sites,
         failureThreshold: session.config.SITE_FAILURE_THRESHOLD,
+        clockToleranceMinutes: session.config.OBSERVATION_TIME_TOLERANCE_MINUTES,
         onProgress: (p) => bar.update(p.sitesDone),
       },
     );
@@ -71,23 +73,21 @@ export async function workflowOnce(
 
 export function replayRange(
   rt: Runtime,
-  args: { from: Interval; to: Interval; sources?: ("open-meteo" | "openweather")[]; log: Log },
+  args: { from: Interval; to: Interval; sources?: ProviderSource[]; log: Log },
 ): Promise<IngestResult[]> {
   return replayIntervals(
     {
       rawStore: rt.rawStore,
       bronze: rt.bronze,
       log: args.log,
-      providers: {
-        "open-meteo": createProvider(rt.config, "open-meteo"),
-        openweather: createProvider(rt.config, "openweather"),
-      },
+      providers: parsersFor(rt.config),
     },
     {
       from: args.from,
       to: args.to,
       sources: args.sources,
       failureThreshold: rt.config.SITE_FAILURE_THRESHOLD,
+      clockToleranceMinutes: rt.config.OBSERVATION_TIME_TOLERANCE_MINUTES,
     },
   );
 }

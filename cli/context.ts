@@ -66,7 +66,7 @@ export interface SourceSession {
 
 /**
  * Resolves `--source`: the simulator serves the Open-Meteo API on loopback, its clock pinned to the
- * interval so the same interval always yields the same payloads.
+ * interval so the same interval always yields the same payloads. Its data is labelled `simulator`.
  */
 export async function withSource<T>(
   config: Config,
@@ -80,8 +80,8 @@ export async function withSource<T>(
   const sim = await startSimulator({ clock: () => intervalStart(pinned) });
   try {
     return await fn({
-      config: { ...config, OPEN_METEO_BASE_URL: sim.url, WEATHER_SOURCE: "open-meteo" },
-      source: "open-meteo",
+      config: { ...config, SIMULATOR_URL: sim.url },
+      source: "simulator",
       supportsHistory: true,
       pin: (i) => {
         pinned = i;

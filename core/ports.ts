@@ -91,16 +91,24 @@ export interface SiteOutcome {
   rawObjectKey: string | null;
 }
 
+/**
+ * A site's payload that broke its contract (or its clock). The body lives once in the raw object
+ * `rawObjectKey`; the entry keeps only a bounded excerpt, so one huge body never multiplies per site.
+ */
 export interface QuarantineEntry {
   source: ProviderSource;
   interval: Interval;
   siteId: string;
   rawObjectKey: string;
   reason: string;
-  payload: unknown;
+  /** At most {@link QUARANTINE_EXCERPT_CHARS} characters of the offending payload. */
+  excerpt: string;
   ingestionRunId: string;
   quarantinedAt: Date;
 }
+
+/** The longest payload excerpt a quarantine entry keeps. */
+export const QUARANTINE_EXCERPT_CHARS = 2048;
 
 /** A bronze row: the canonical observation plus its audit columns. */
 export interface BronzeRow extends Observation {

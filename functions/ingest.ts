@@ -51,7 +51,7 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
     event,
     'an EventBridge scheduled event (with "time") or { "interval": "2026-11-22T13" }',
   );
-  const source = config.WEATHER_SOURCE === "simulator" ? "open-meteo" : config.WEATHER_SOURCE;
+  const source = config.WEATHER_SOURCE;
   obs.logger.appendKeys({ interval, source, runId: ingestionRunId(source, interval) });
   const rt = await runtime();
   const result = await ingestInterval(
@@ -62,7 +62,12 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
       policy: httpPolicyFromConfig(config),
       log: obs.logger,
     },
-    { interval, sites: await loadSites(config.SITES_FILE), failureThreshold: config.SITE_FAILURE_THRESHOLD },
+    {
+      interval,
+      sites: await loadSites(config.SITES_FILE),
+      failureThreshold: config.SITE_FAILURE_THRESHOLD,
+      clockToleranceMinutes: config.OBSERVATION_TIME_TOLERANCE_MINUTES,
+    },
   );
 
   const m = obs.metrics;

@@ -26,7 +26,11 @@ log("migrations applied");
 const cloud = await deployLocalCloud({
   databaseUrl,
   openWeatherKey,
-  functionEnv: { OPEN_METEO_BASE_URL: simulatorUrl, OPENWEATHER_BASE_URL: simulatorUrl },
+  functionEnv: {
+    SIMULATOR_URL: simulatorUrl,
+    OPEN_METEO_BASE_URL: simulatorUrl,
+    OPENWEATHER_BASE_URL: simulatorUrl,
+  },
   // See stacks/settings.ts: with LocalStack's evaluator this fires 3-4 minutes after ingestion stops.
   noDataPeriods: 1,
   log,

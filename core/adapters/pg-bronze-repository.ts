@@ -129,13 +129,15 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
 
     async quarantine(entries) {
       if (entries.length === 0) return;
+      // Keys are per attempt, so a conflict is a replay of the same object: refresh the reason (a
+      // newer parser may word it better), never duplicate.
       await pool.query(
         `insert into bronze.quarantine
-           (source, interval, site_id, raw_object_key, reason, payload, ingestion_run_id, quarantined_at)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::jsonb[],
+           (source, interval, site_id, raw_object_key, reason, excerpt, ingestion_run_id, quarantined_at)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                               $7::text[], $8::timestamptz[])
          on conflict (raw_object_key, site_id) do update set
-           reason = excluded.reason, payload = excluded.payload,
+           reason = excluded.reason, excerpt = excluded.excerpt,
            ingestion_run_id = excluded.ingestion_run_id, quarantined_at = excluded.quarantined_at`,
         [
           entries.map((e) => e.source),
@@ -143,7 +145,7 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
           entries.map((e) => e.siteId),
           entries.map((e) => e.rawObjectKey),
           entries.map((e) => e.reason),
-          entries.map((e) => JSON.stringify(e.payload ?? null)),
+          entries.map((e) => e.excerpt),
           entries.map((e) => e.ingestionRunId),
           entries.map((e) => e.quarantinedAt.toISOString()),
         ],
@@ -163,39 +165,48 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
 
     async finishRun(run, sites) {
       // One transaction on one client: the ledger row and its per-site results change together.
+      // Site results are upserted, not replaced: a run that refetched only some sites (a backfill of
+      // the missing ones) leaves the others' outcomes current. The counts are then derived from the
+      // results, so they always describe the hour, not just the last attempt.
       const client = await pool.connect();
       try {
         await client.query("begin");
         await client.query(
-          `update ops.ingestion_runs set finished_at = $2, status = $3, sites_total = $4, sites_ok = $5,
-             sites_failed = $6, sites_quarantined = $7, observations_loaded = $8, fetch_latency_p50_ms = $9,
-             fetch_latency_p95_ms = $10, raw_object_keys = $11, error = $12
-           where run_id = $1`,
-          [
-            run.runId,
-            (run.finishedAt ?? new Date()).toISOString(),
-            run.status,
-            run.sitesTotal,
-            run.sitesOk,
-            run.sitesFailed,
-            run.sitesQuarantined,
-            run.observationsLoaded,
-            run.fetchLatencyP50Ms,
-            run.fetchLatencyP95Ms,
-            run.rawObjectKeys,
-            run.error ?? null,
-          ],
-        );
-        await client.query("delete from ops.ingestion_site_results where run_id = $1", [run.runId]);
-        await client.query(
           `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
-           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])`,
+           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])
+           on conflict (run_id, site_id) do update set
+             status = excluded.status, reason = excluded.reason, raw_object_key = excluded.raw_object_key`,
           [
             run.runId,
             sites.map((s) => s.siteId),
             sites.map((s) => s.status),
             sites.map((s) => s.reason),
             sites.map((s) => s.rawObjectKey),
+          ],
+        );
+        await client.query(
+          `update ops.ingestion_runs as r set finished_at = $2, status = $3, sites_total = c.total,
+             sites_ok = c.ok, sites_failed = c.failed, sites_quarantined = c.quarantined,
+             observations_loaded = $4, fetch_latency_p50_ms = $5, fetch_latency_p95_ms = $6,
+             raw_object_keys = array(select distinct k from unnest(r.raw_object_keys || $7::text[]) as k order by k),
+             error = $8
+           from (
+             select count(*)::int as total,
+               (count(*) filter (where status = 'ok'))::int as ok,
+               (count(*) filter (where status = 'failed'))::int as failed,
+               (count(*) filter (where status = 'quarantined'))::int as quarantined
+             from ops.ingestion_site_results where run_id = $1
+           ) as c
+           where r.run_id = $1`,
+          [
+            run.runId,
+            (run.finishedAt ?? new Date()).toISOString(),
+            run.status,
+            run.observationsLoaded,
+            run.fetchLatencyP50Ms,
+            run.fetchLatencyP95Ms,
+            run.rawObjectKeys,
+            run.error ?? null,
           ],
         );
         await client.query("commit");

@@ -31,6 +31,11 @@ const envSchema = z.object({
   SITES_FILE: z._default(z.string().check(z.minLength(1)), "config/sites.json"),
   OPEN_METEO_BASE_URL: z._default(z.string().check(z.url()), "https://api.open-meteo.com"),
   OPENWEATHER_BASE_URL: z._default(z.string().check(z.url()), "https://api.openweathermap.org"),
+  /**
+   * The bundled API simulator, for WEATHER_SOURCE=simulator (the CLI starts its own; the local cloud
+   * runs one). Its data is labelled `simulator` everywhere, never `open-meteo`.
+   */
+  SIMULATOR_URL: z.optional(z.string().check(z.url())),
   /** Local runtimes take the key from here; the cloud reads OPENWEATHER_SECRET_ARN instead. */
   OPENWEATHER_API_KEY: z.optional(z.string().check(z.minLength(1))),
   OPENWEATHER_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
@@ -45,6 +50,11 @@ const envSchema = z.object({
   HTTP_MAX_ATTEMPTS: z._default(positiveInt, 4),
   HTTP_BACKOFF_BASE_MS: z._default(positiveInt, 500),
   HTTP_BACKOFF_MAX_MS: z._default(positiveInt, 20_000),
+  /**
+   * An observation whose time lies more than this many minutes outside its interval is quarantined
+   * with a clock reason instead of being filed under the wrong hour.
+   */
+  OBSERVATION_TIME_TOLERANCE_MINUTES: z._default(z.coerce.number().check(z.int(), z.gte(0)), 60),
   /** A run fails (exit 1) when more than this share of sites failed. */
   SITE_FAILURE_THRESHOLD: z._default(ratio, 0.1),
   /** Custom endpoint for every AWS client (LocalStack: http://127.0.0.1:4566). */

@@ -8,7 +8,12 @@ import * as z from "zod/mini";
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
 z.config(en());
 
-export const PROVIDER_SOURCES = ["open-meteo", "openweather"] as const;
+/**
+ * The label every raw object, run id and bronze row carries. `simulator` is the bundled API simulator
+ * (it speaks Open-Meteo's API): its data keeps its own label, so it can never pass for real data nor
+ * replace a real source's raw objects or rows.
+ */
+export const PROVIDER_SOURCES = ["open-meteo", "openweather", "simulator"] as const;
 export type ProviderSource = (typeof PROVIDER_SOURCES)[number];
 
 export const CONDITION_SYSTEMS = ["wmo", "owm"] as const;

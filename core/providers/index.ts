@@ -2,8 +2,8 @@
  * The provider factory. The simulator is not a provider of its own: it speaks both APIs, so point
  * either provider at it with `baseUrl`.
  */
-import type { Config } from "../config/env.ts";
-import type { ProviderSource } from "../domain/observation.ts";
+import { type Config, ConfigError } from "../config/env.ts";
+import { PROVIDER_SOURCES, type ProviderSource } from "../domain/observation.ts";
 import type { WeatherProvider } from "../ports.ts";
 import { openMeteoProvider } from "./open-meteo.ts";
 import { openWeatherProvider } from "./openweather.ts";
@@ -27,8 +27,8 @@ export interface CreateProviderOptions {
 
 /**
  * Builds the provider for `source` with batch size, concurrency and rate from `config`.
- * An OpenWeatherMap provider without a key still parses and builds redacted URLs (replays); building a
- * real request URL then throws {@link MissingApiKeyError}.
+ * An OpenWeatherMap provider without a key, or a simulator one without SIMULATOR_URL, still parses
+ * (replays); building a request URL then throws {@link MissingApiKeyError} (simulator: ConfigError).
  */
 export function createProvider(
   config: Config,
@@ -50,9 +50,39 @@ export function createProvider(
         concurrency: config.OPENWEATHER_CONCURRENCY,
         ratePerMinute: config.OPENWEATHER_RATE_PER_MINUTE,
       });
+    case "simulator": {
+      // The simulator speaks Open-Meteo's API; only the label differs, and that label is the point.
+      // Without SIMULATOR_URL it still parses (replays); building a request URL then says what to set.
+      const baseUrl = opts.baseUrl ?? config.SIMULATOR_URL;
+      const dialect = openMeteoProvider({
+        baseUrl: baseUrl ?? "http://simulator.invalid",
+        batchSize: config.OPEN_METEO_BATCH_SIZE,
+        concurrency: config.OPEN_METEO_CONCURRENCY,
+        ratePerMinute: config.OPEN_METEO_RATE_PER_MINUTE,
+      });
+      return {
+        ...dialect,
+        source: "simulator",
+        url(sites, interval, urlOpts) {
+          if (!baseUrl)
+            throw new ConfigError(
+              "WEATHER_SOURCE=simulator needs SIMULATOR_URL (the CLI starts a simulator itself; the local cloud sets it)",
+            );
+          return dialect.url(sites, interval, urlOpts);
+        },
+      };
+    }
     default: {
       const never: never = source;
       throw new RangeError(`Unknown provider source "${String(never)}": use open-meteo or openweather`);
     }
   }
+}
+
+/** One provider per source, for parsing landed envelopes (replays): no key or URL is needed. */
+export function parsersFor(config: Config): Record<ProviderSource, WeatherProvider> {
+  return Object.fromEntries(PROVIDER_SOURCES.map((s) => [s, createProvider(config, s)])) as Record<
+    ProviderSource,
+    WeatherProvider
+  >;
 }

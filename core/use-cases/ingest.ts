@@ -6,26 +6,31 @@
  *    and upsert the sites into the site dimension.
  * 2. Split the sites into the provider's batches; fetch each through the provider's request queue
  *    (rate limit, bounded concurrency) with timeouts and retries.
- * 3. Land every response raw — errors included — before parsing, under a deterministic key, so a retry
- *    overwrites instead of duplicating.
- * 4. Process the landed envelope: ok observations → bronze upsert; contract failures → quarantine
- *    with the reason; HTTP failures → failed sites. One bad batch never fails the others.
+ * 3. Land every response raw — errors included — before parsing. Raw is append-only: every HTTP
+ *    attempt of every run gets its own key (run token + batch + try), never overwritten, so the
+ *    objects a bronze or quarantine row names are exactly the ones it came from.
+ * 4. Process the landed envelope: ok observations → bronze upsert; contract failures and observations
+ *    far from the interval (clock) → quarantine with the reason; HTTP failures → failed sites. One bad
+ *    batch never fails the others.
  * 5. Close the run with counts, fetch latency percentiles and per-site outcomes.
  */
-import type { Interval } from "../domain/interval.ts";
+
+import { randomBytes } from "node:crypto";
+import { type Interval, intervalStart } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import type { Log } from "../observability/logger.ts";
-import type {
-  BronzeRepository,
-  BronzeRow,
-  IngestionRunRecord,
-  QuarantineEntry,
-  RawEnvelope,
-  RawStore,
-  SiteOutcome,
-  SiteParseResult,
-  WeatherProvider,
+import {
+  type BronzeRepository,
+  type BronzeRow,
+  type IngestionRunRecord,
+  QUARANTINE_EXCERPT_CHARS,
+  type QuarantineEntry,
+  type RawEnvelope,
+  type RawStore,
+  type SiteOutcome,
+  type SiteParseResult,
+  type WeatherProvider,
 } from "../ports.ts";
 import { createRequestQueue, fetchBatch, type HttpPolicy } from "../providers/http.ts";
 
@@ -38,6 +43,8 @@ export interface IngestDeps {
   /** Injected for the simulator and tests; defaults to the global fetch. */
   fetchImpl?: typeof fetch;
   clock?: () => Date;
+  /** Names this run's raw objects; defaults to {@link newRunToken}. Tests pin it. */
+  runToken?: string;
 }
 
 export interface IngestArgs {
@@ -45,6 +52,11 @@ export interface IngestArgs {
   sites: Site[];
   /** The run fails when (failed + quarantined) / total exceeds this ratio. */
   failureThreshold: number;
+  /**
+   * Observations further than this from the interval are quarantined with a clock reason (default
+   * {@link DEFAULT_CLOCK_TOLERANCE_MINUTES}; OBSERVATION_TIME_TOLERANCE_MINUTES).
+   */
+  clockToleranceMinutes?: number;
   onProgress?: (progress: { sitesDone: number; sitesTotal: number }) => void;
 }
 
@@ -71,12 +83,34 @@ export interface IngestResult {
   sites: SiteOutcome[];
 }
 
+/** Providers update "current" every 10-15 minutes; an hour either side of the interval is generous. */
+export const DEFAULT_CLOCK_TOLERANCE_MINUTES = 60;
+
 /** Run ids derive from the interval, so a duplicate trigger is the same run. */
 export const ingestionRunId = (source: ProviderSource, interval: Interval): string => `${source}:${interval}`;
 
-/** `source=open-meteo/date=2026-11-22/hour=13/interval=2026-11-22T13/batch-0001.json` */
-export function rawObjectKey(source: ProviderSource, interval: Interval, batch: number): string {
-  return `${intervalPrefix(source, interval)}batch-${String(batch).padStart(4, "0")}.json`;
+/**
+ * `source=open-meteo/date=2026-11-22/hour=13/interval=2026-11-22T13/run=20261122T130012345Z-1a2b3c/batch-0001-try-01.json`
+ *
+ * Keys of one interval sort in the order their objects were fetched (run token first, then batch and
+ * try), which is the order a replay applies them in, so it rebuilds exactly what ingestion wrote.
+ */
+export function rawObjectKey(
+  source: ProviderSource,
+  interval: Interval,
+  runToken: string,
+  batch: number,
+  attempt: number,
+): string {
+  const b = String(batch).padStart(4, "0");
+  const t = String(attempt).padStart(2, "0");
+  return `${intervalPrefix(source, interval)}run=${runToken}/batch-${b}-try-${t}.json`;
+}
+
+/** A sortable, unique token for one ingestion of one interval: its start instant plus random bits. */
+export function newRunToken(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:.]/g, "");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
 export function intervalPrefix(source: ProviderSource, interval: Interval): string {
@@ -114,7 +148,14 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     batches: batches.length,
   });
 
-  const loader = new EnvelopeLoader(provider, bronze, log, runId);
+  const runToken = deps.runToken ?? newRunToken(startedAt);
+  const loader = new EnvelopeLoader(
+    provider,
+    bronze,
+    log,
+    runId,
+    args.clockToleranceMinutes ?? DEFAULT_CLOCK_TOLERANCE_MINUTES,
+  );
   const latencies: number[] = [];
   const queue = createRequestQueue(provider);
   let sitesDone = 0;
@@ -122,7 +163,8 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     batches.map((sites, i) =>
       (async () => {
         const batch = i + 1;
-        const key = rawObjectKey(provider.source, args.interval, batch);
+        // The key of the attempt that was parsed (the last one): every attempt lands under its own.
+        let key = rawObjectKey(provider.source, args.interval, runToken, batch, 1);
         let envelope: RawEnvelope;
         try {
           // Only the request (and landing its response) holds a queue slot; parsing and the bronze
@@ -137,6 +179,7 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
               fetchImpl: deps.fetchImpl,
               onResponse: async (attempt) => {
                 latencies.push(attempt.latencyMs);
+                key = rawObjectKey(provider.source, args.interval, runToken, batch, attempt.attempt);
                 await rawStore.put(key, JSON.stringify(attempt));
               },
             }),
@@ -199,6 +242,7 @@ export class EnvelopeLoader {
     private readonly bronze: BronzeRepository,
     private readonly log: Log,
     private readonly runId: string,
+    private readonly clockToleranceMinutes: number,
     private readonly flushRows = 1000,
   ) {}
 
@@ -209,46 +253,67 @@ export class EnvelopeLoader {
 
   async load(envelope: RawEnvelope, key: string): Promise<void> {
     this.keys.add(key);
-    const parsed = parseSafely(this.provider, envelope);
-    for (const r of parsed) {
-      if (r.status === "ok") {
+    for (const r of parseSafely(this.provider, envelope)) {
+      const result = r.status === "ok" ? this.checkClock(r, envelope) : r;
+      if (result.status === "ok") {
         this.pending.rows.push({
-          ...r.observation,
+          ...result.observation,
+          // The envelope's label wins over the parser's dialect: simulator data parsed as Open-Meteo
+          // stays labelled `simulator`.
+          source: envelope.source,
           ingestionRunId: this.runId,
+          // Load-time columns come from the envelope, so a replay writes the same bytes.
           ingestedAt: new Date(envelope.fetchedAt),
           rawObjectKey: key,
         });
-        this.pending.siteIds.push(r.siteId);
-        this.outcomes.set(r.siteId, { siteId: r.siteId, status: "ok", reason: null, rawObjectKey: key });
-      } else if (r.status === "quarantined") {
+        this.pending.siteIds.push(result.siteId);
+      } else if (result.status === "quarantined") {
         this.pending.quarantine.push({
           source: envelope.source,
           interval: envelope.interval,
-          siteId: r.siteId,
+          siteId: result.siteId,
           rawObjectKey: key,
-          reason: r.reason,
-          payload: r.payload,
+          reason: result.reason,
+          excerpt: excerptOf(result.payload),
           ingestionRunId: this.runId,
           quarantinedAt: new Date(envelope.fetchedAt),
         });
-        this.outcomes.set(r.siteId, {
-          siteId: r.siteId,
-          status: "quarantined",
-          reason: r.reason,
+        this.log.warn("payload quarantined", {
+          siteId: result.siteId,
+          reason: result.reason,
           rawObjectKey: key,
         });
-        this.log.warn("payload quarantined", { siteId: r.siteId, reason: r.reason, rawObjectKey: key });
       } else {
-        this.outcomes.set(r.siteId, {
-          siteId: r.siteId,
-          status: "failed",
-          reason: r.reason,
-          rawObjectKey: key,
-        });
-        this.log.warn("site failed", { siteId: r.siteId, reason: r.reason, rawObjectKey: key });
+        this.log.warn("site failed", { siteId: result.siteId, reason: result.reason, rawObjectKey: key });
       }
+      this.outcomes.set(result.siteId, {
+        siteId: result.siteId,
+        status: result.status,
+        reason: result.status === "ok" ? null : result.reason,
+        rawObjectKey: key,
+      });
     }
     if (this.pending.rows.length + this.pending.quarantine.length >= this.flushRows) await this.flush();
+  }
+
+  /**
+   * An observation further than the tolerance from its interval (a provider clock or time-zone bug,
+   * a stale cache) would be filed under the wrong hour: quarantine it with a clock reason instead.
+   */
+  private checkClock(r: Extract<SiteParseResult, { status: "ok" }>, envelope: RawEnvelope): SiteParseResult {
+    const start = intervalStart(envelope.interval).getTime();
+    const tolerance = this.clockToleranceMinutes * 60_000;
+    const at = r.observation.observedAt.getTime();
+    if (at >= start - tolerance && at < start + 3_600_000 + tolerance) return r;
+    const offMinutes = Math.round((at < start ? start - at : at - start - 3_600_000) / 60_000);
+    return {
+      siteId: r.siteId,
+      status: "quarantined",
+      reason:
+        `clock: observed at ${r.observation.observedAt.toISOString()}, ${offMinutes} min outside interval ` +
+        `${envelope.interval} (tolerance ${this.clockToleranceMinutes} min, OBSERVATION_TIME_TOLERANCE_MINUTES)`,
+      payload: r.observation.payload,
+    };
   }
 
   /** Writes what is pending; a database error fails those sites (counted as DbErrors), not the run. */
@@ -278,6 +343,17 @@ export class EnvelopeLoader {
     });
     return this.writes;
   }
+}
+
+/** A bounded excerpt of a payload for quarantine: the raw object holds the whole body once. */
+export function excerptOf(payload: unknown): string {
+  let text: string;
+  try {
+    text = typeof payload === "string" ? payload : (JSON.stringify(payload) ?? "null");
+  } catch {
+    text = String(payload);
+  }
+  return text.length > QUARANTINE_EXCERPT_CHARS ? text.slice(0, QUARANTINE_EXCERPT_CHARS) : text;
 }
 
 /** A provider bug must not lose the batch: the envelope is already landed, so quarantine it whole. */

@@ -2,16 +2,27 @@
  * Rebuild bronze for a range of intervals from raw objects alone — no API calls.
  *
  * Steps:
- * 1. For each interval (oldest first) and each source, list the landed envelopes.
- * 2. Parse each through the same loader ingestion uses, so the same raw objects give the same rows.
- * 3. Rewrite the run's ledger entry from what was replayed.
+ * 1. For each interval (oldest first) and each source, list the landed envelopes. Raw is append-only
+ *    and keys sort in fetch order, so every attempt of every run is there, in the order ingestion
+ *    applied them.
+ * 2. Parse each, one object at a time (memory bounded by one object), through the same loader
+ *    ingestion uses: the same raw objects give the same rows, byte for byte — load-time columns come
+ *    from the envelope, not from the clock.
+ * 3. Rewrite the run's ledger entry from what was replayed (the latest outcome per site wins).
  * Idempotent: replaying twice changes nothing the first replay did not.
  */
 import { type Interval, intervalRange } from "../domain/interval.ts";
 import { PROVIDER_SOURCES, type ProviderSource } from "../domain/observation.ts";
 import type { Log } from "../observability/logger.ts";
 import type { BronzeRepository, RawEnvelope, RawStore, WeatherProvider } from "../ports.ts";
-import { EnvelopeLoader, type IngestResult, ingestionRunId, intervalPrefix, summarize } from "./ingest.ts";
+import {
+  DEFAULT_CLOCK_TOLERANCE_MINUTES,
+  EnvelopeLoader,
+  type IngestResult,
+  ingestionRunId,
+  intervalPrefix,
+  summarize,
+} from "./ingest.ts";
 
 export interface ReplayDeps {
   rawStore: RawStore;
@@ -26,6 +37,8 @@ export interface ReplayArgs {
   to: Interval;
   sources?: ProviderSource[];
   failureThreshold: number;
+  /** Must match ingestion's (OBSERVATION_TIME_TOLERANCE_MINUTES) for an identical rebuild. */
+  clockToleranceMinutes?: number;
   onProgress?: (p: { interval: Interval; done: number; total: number }) => void;
 }
 
@@ -34,7 +47,7 @@ export async function replayIntervals(deps: ReplayDeps, args: ReplayArgs): Promi
   const intervals = intervalRange(args.from, args.to);
   for (const [i, interval] of intervals.entries()) {
     for (const source of args.sources ?? PROVIDER_SOURCES) {
-      const result = await replayOne(deps, source, interval, args.failureThreshold);
+      const result = await replayOne(deps, source, interval, args);
       if (result) results.push(result);
     }
     args.onProgress?.({ interval, done: i + 1, total: intervals.length });
@@ -46,17 +59,13 @@ async function replayOne(
   deps: ReplayDeps,
   source: ProviderSource,
   interval: Interval,
-  failureThreshold: number,
+  args: ReplayArgs,
 ): Promise<IngestResult | null> {
   const keys = (await deps.rawStore.list(intervalPrefix(source, interval))).filter((k) =>
     k.endsWith(".json"),
   );
   if (keys.length === 0) return null;
   const runId = ingestionRunId(source, interval);
-  const envelopes: { key: string; envelope: RawEnvelope }[] = [];
-  for (const key of keys)
-    envelopes.push({ key, envelope: JSON.parse(await deps.rawStore.get(key)) as RawEnvelope });
-  const sitesTotal = envelopes.reduce((n, e) => n + e.envelope.sites.length, 0);
   const startedAt = new Date();
   await deps.bronze.startRun({
     runId,
@@ -64,7 +73,7 @@ async function replayOne(
     interval,
     startedAt,
     status: "running",
-    sitesTotal,
+    sitesTotal: 0,
     sitesOk: 0,
     sitesFailed: 0,
     sitesQuarantined: 0,
@@ -73,21 +82,32 @@ async function replayOne(
     fetchLatencyP95Ms: null,
     rawObjectKeys: [],
   });
-  // The envelopes carry the sites they asked for, so the site dimension can be restored from raw too.
-  await deps.bronze.upsertSites([
-    ...new Map(envelopes.flatMap((e) => e.envelope.sites).map((s) => [s.id, s])).values(),
-  ]);
-  const loader = new EnvelopeLoader(deps.providers[source], deps.bronze, deps.log, runId);
-  for (const { key, envelope } of envelopes) await loader.load(envelope, key);
+  const loader = new EnvelopeLoader(
+    deps.providers[source],
+    deps.bronze,
+    deps.log,
+    runId,
+    args.clockToleranceMinutes ?? DEFAULT_CLOCK_TOLERANCE_MINUTES,
+  );
+  const sites = new Map<string, RawEnvelope["sites"][number]>();
+  const latencies: number[] = [];
+  for (const key of keys) {
+    const envelope = JSON.parse(await deps.rawStore.get(key)) as RawEnvelope;
+    latencies.push(envelope.latencyMs);
+    // The envelopes carry the sites they asked for, so the site dimension can be restored from raw too.
+    const fresh = envelope.sites.filter((s) => !sites.has(s.id));
+    for (const s of fresh) sites.set(s.id, s);
+    if (fresh.length > 0) await deps.bronze.upsertSites(fresh);
+    await loader.load(envelope, key);
+  }
   await loader.flush();
   const result = summarize(loader, {
     runId,
     source,
     interval,
-    sitesTotal,
-    // Only the landed (final) attempt of each batch survives in raw, so these are its latencies.
-    latencies: envelopes.map((e) => e.envelope.latencyMs),
-    failureThreshold,
+    sitesTotal: sites.size,
+    latencies,
+    failureThreshold: args.failureThreshold,
   });
   await deps.bronze.finishRun({ ...result, startedAt, finishedAt: new Date() }, result.sites);
   deps.log.info("interval replayed", {

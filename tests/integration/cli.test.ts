@@ -73,7 +73,8 @@ describe("weather CLI", () => {
     const report = JSON.parse(status.stdout);
     expect(report.layers.bronze.weather_observations).toBe(22);
     expect(report.lastIngestionRuns[0]).toMatchObject({
-      runId: "open-meteo:2026-11-22T13",
+      // Simulated data keeps its own label: it can never pass for (or replace) real Open-Meteo data.
+      runId: "simulator:2026-11-22T13",
       status: "succeeded",
     });
     expect(report.freshness.latestObservedAt).toBe("2026-11-22T13:00:00.000Z");

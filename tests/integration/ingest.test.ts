@@ -14,7 +14,7 @@ import { loadSites, type Site } from "#core/domain/sites.ts";
 import { memoryLog } from "#core/observability/logger.ts";
 import type { RawStore } from "#core/ports.ts";
 import type { HttpPolicy } from "#core/providers/http.ts";
-import { createProvider } from "#core/providers/index.ts";
+import { createProvider, parsersFor } from "#core/providers/index.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
 import { replayIntervals } from "#core/use-cases/replay.ts";
 import { type FaultRule, type Simulator, startSimulator } from "../../simulator/server.ts";
@@ -86,7 +86,9 @@ describe("ingest", () => {
     expect(result.sitesOk).toBe(sites.length);
     expect(await raw.list("")).toEqual(result.rawObjectKeys);
     expect(result.rawObjectKeys).toEqual([
-      "source=open-meteo/date=2026-11-22/hour=13/interval=2026-11-22T13/batch-0001.json",
+      expect.stringMatching(
+        /^source=open-meteo\/date=2026-11-22\/hour=13\/interval=2026-11-22T13\/run=20\d{6}T\d{9}Z-[0-9a-f]{6}\/batch-0001-try-01\.json$/,
+      ),
     ]);
     const { rows } = await db.pool.query(
       "select site_id, observed_at, ingestion_run_id, raw_object_key from bronze.weather_observations order by site_id",
@@ -159,13 +161,21 @@ describe("ingest", () => {
     expect(landed.body).toContain("temperature_2m");
   });
 
-  it("lands error responses too, and a retry overwrites the same key", async () => {
+  it("lands error responses too, every attempt under its own key", async () => {
     const result = await ingest("open-meteo", [{ times: 1, fault: { kind: "server-error" } }]);
     expect(result.status).toBe("succeeded");
     expect(result.fetchLatenciesMs.length).toBe(2); // the 500, then the success
-    const landed = JSON.parse(await raw.get(result.rawObjectKeys[0] as string));
-    expect(landed.status).toBe(200);
-    expect(landed.attempt).toBe(2);
+    const keys = await raw.list("");
+    expect(keys.map((k) => k.slice(k.lastIndexOf("/") + 1))).toEqual([
+      "batch-0001-try-01.json",
+      "batch-0001-try-02.json",
+    ]);
+    const [first, second] = await Promise.all(keys.map(async (k) => JSON.parse(await raw.get(k))));
+    expect([first.status, first.attempt, second.status, second.attempt]).toEqual([500, 1, 200, 2]);
+    // Bronze names the object it was parsed from: the successful second attempt.
+    expect(result.rawObjectKeys).toEqual([keys[1]]);
+    const { rows } = await db.pool.query("select distinct raw_object_key from bronze.weather_observations");
+    expect(rows).toEqual([{ raw_object_key: keys[1] }]);
   });
 
   it("never writes the API key to raw objects or logs", async () => {
@@ -196,10 +206,7 @@ describe("ingest", () => {
         rawStore: raw,
         bronze: pgBronzeRepository(db.pool),
         log: memoryLog(),
-        providers: {
-          "open-meteo": createProvider(config, "open-meteo"),
-          openweather: createProvider(config, "openweather"),
-        },
+        providers: parsersFor(config),
       },
       { from: INTERVAL, to: INTERVAL, failureThreshold: 0.1 },
     );

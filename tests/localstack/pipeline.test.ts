@@ -209,6 +209,7 @@ beforeAll(async () => {
     databaseUrl,
     openWeatherKey: OWM_KEY,
     functionEnv: {
+      SIMULATOR_URL: sim.url,
       OPEN_METEO_BASE_URL: sim.url,
       OPENWEATHER_BASE_URL: sim.url,
       // Five sites per Open-Meteo call, so one failing call fails 5 of 22 sites (23 %), not all.
@@ -270,19 +271,25 @@ describe("the local stage deployed to LocalStack", () => {
 
   it("2. raw objects appear in LocalStack S3", async () => {
     const out = await s3.send(
-      new ListObjectsV2Command({ Bucket: cloud.rawBucket, Prefix: "source=open-meteo/" }),
+      // The local stage ingests from the simulator, and its data is labelled so, never open-meteo.
+      new ListObjectsV2Command({ Bucket: cloud.rawBucket, Prefix: "source=simulator/" }),
     );
     const keys = (out.Contents ?? [])
       .map((o) => String(o.Key))
       .filter((k) => k.includes(`interval=${interval}/`));
-    expect(keys.length).toBe(Math.ceil(sites.length / 5));
+    // Raw is append-only: every run (the schedule fires each minute) lands its own objects.
+    const runs = new Set(keys.map((k) => /\/run=([^/]+)\//.exec(k)?.[1]));
+    expect(runs.size).toBeGreaterThan(0);
+    expect(keys.filter((k) => k.endsWith("-try-01.json")).length).toBe(
+      Math.ceil(sites.length / 5) * runs.size,
+    );
     const obj = await s3.send(new GetObjectCommand({ Bucket: cloud.rawBucket, Key: keys[0] }));
     expect((await obj.Body?.transformToString())?.length).toBeGreaterThan(100);
   });
 
   it("3. bronze rows appear in Postgres", async () => {
     const { rows } = await db.query<{ sites: number }>(
-      "select count(distinct site_id)::int as sites from bronze.weather_observations where source = 'open-meteo'",
+      "select count(distinct site_id)::int as sites from bronze.weather_observations where source = 'simulator'",
     );
     expect(rows[0]?.sites).toBe(sites.length);
   });
