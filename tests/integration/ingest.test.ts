@@ -5,6 +5,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
@@ -29,10 +30,12 @@ let sim: Simulator;
 let sites: Site[];
 let rawDir: string;
 let raw: RawStore;
+/** The simulator's clock: the interval's start unless a test moves it. */
+let simNow: Date;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  sim = await startSimulator({ clock: () => intervalStart(INTERVAL), apiKey: API_KEY });
+  sim = await startSimulator({ clock: () => simNow, apiKey: API_KEY });
   sites = await loadSites("config/sites.json");
 });
 afterAll(async () => {
@@ -43,6 +46,7 @@ beforeEach(async () => {
   if (rawDir) await rm(rawDir, { recursive: true, force: true });
   rawDir = await mkdtemp(join(tmpdir(), "wdo-raw-"));
   raw = fsRawStore(rawDir);
+  simNow = intervalStart(INTERVAL);
   sim.setFaults([]);
   await db.pool.query(
     "truncate bronze.weather_observations, bronze.quarantine, ops.ingestion_runs, ops.ingestion_site_results",
@@ -69,10 +73,14 @@ function ingest(source: "open-meteo" | "openweather", faults: FaultRule[] = [], 
   );
 }
 
-async function bronzeChecksum(): Promise<{ rows: number; sum: string }> {
-  const { rows } = await db.pool.query(
-    `select count(*) as rows, md5(coalesce(string_agg(t::text, '|' order by site_id, source, observed_at), '')) as sum
-     from bronze.weather_observations t`,
+async function bronzeChecksum(pool = db.pool): Promise<{ rows: number; sum: string }> {
+  return tableChecksum(pool, "bronze.weather_observations");
+}
+
+/** Row count and an md5 over every column of every row, in a total order: equal means identical. */
+async function tableChecksum(pool: pg.Pool, table: string): Promise<{ rows: number; sum: string }> {
+  const { rows } = await pool.query(
+    `select count(*) as rows, md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as sum from ${table} t`,
   );
   return rows[0];
 }
@@ -218,5 +226,69 @@ describe("ingest", () => {
     expect(await bronzeChecksum()).toEqual(before);
     expect(before.rows).toBe(2 * sites.length);
     expect(sim.stats().requests).toBe(requests);
+  });
+
+  it("keeps every attempt of a rerun, and a replay into an empty database rebuilds bronze and quarantine identically", async () => {
+    // Prepare: three runs of one hour that see different answers — Oslo breaks its contract, then
+    // everything is fine 15 minutes later, then Cairo fails outright on OpenWeatherMap.
+    const drifted = sites.slice(0, 1).map(
+      (s): FaultRule => ({
+        at: { lat: s.lat, lon: s.lon },
+        fault: { kind: "schema-drift", field: "current.temperature_2m" },
+      }),
+    );
+    const cairo = sites.find((s) => s.id === "cairo") as Site;
+    await ingest("open-meteo", drifted);
+    simNow = new Date(intervalStart(INTERVAL).getTime() + 15 * 60_000);
+    await ingest("open-meteo");
+    await ingest("openweather", [
+      { at: { lat: cairo.lat, lon: cairo.lon }, fault: { kind: "server-error", status: 503 } },
+    ]);
+    const tables = ["bronze.weather_observations", "bronze.quarantine", "ops.ingestion_site_results"];
+    const before = await Promise.all(tables.map((t) => tableChecksum(db.pool, t)));
+    // Assess the live state: nothing overwritten, history kept, only current outcomes count.
+    const keys = await raw.list("source=open-meteo/");
+    expect(new Set(keys.map((k) => /\/run=([^/]+)\//.exec(k)?.[1])).size).toBe(2);
+    const history = await db.pool.query("select count(*) as n from bronze.quarantine");
+    expect(history.rows[0].n).toBe(1);
+    const current = await db.pool.query("select count(*) as n from bronze.current_quarantine");
+    expect(current.rows[0].n).toBe(0);
+    for (const key of keys) expect(JSON.parse(await raw.get(key)).sites.length).toBeGreaterThan(0);
+    // Act: replay everything into a fresh, empty database.
+    const fresh = await createTestDatabase();
+    try {
+      await replayIntervals(
+        {
+          rawStore: raw,
+          bronze: pgBronzeRepository(fresh.pool),
+          log: memoryLog(),
+          providers: parsersFor(loadConfig({}, {})),
+        },
+        { from: INTERVAL, to: INTERVAL, failureThreshold: 0.1 },
+      );
+      // Assess: byte-identical on every column, ledger outcomes included.
+      expect(await Promise.all(tables.map((t) => tableChecksum(fresh.pool, t)))).toEqual(before);
+    } finally {
+      await fresh.destroy();
+    }
+    expect(before[0]?.rows).toBe(3 * sites.length - 2);
+  });
+
+  it("quarantines observations far from their interval with a clock reason", async () => {
+    // Prepare: the API's clock is three hours ahead of the hour we ask for.
+    simNow = new Date(intervalStart(INTERVAL).getTime() + 3 * 3_600_000);
+    // Act
+    const result = await ingest("open-meteo");
+    // Assess
+    expect(result.sitesQuarantined).toBe(sites.length);
+    expect(result.status).toBe("failed");
+    const { rows } = await db.pool.query("select reason, excerpt from bronze.current_quarantine");
+    expect(rows).toHaveLength(sites.length);
+    expect(rows[0].reason).toMatch(
+      /^clock: observed at 2026-11-22T16:00:00.000Z, 120 min outside interval 2026-11-22T13/,
+    );
+    expect(rows[0].excerpt.length).toBeGreaterThan(0);
+    const bronze = await db.pool.query("select count(*) as n from bronze.weather_observations");
+    expect(bronze.rows[0].n).toBe(0);
   });
 });
