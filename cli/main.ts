@@ -2,17 +2,18 @@
 import { Command, CommanderError, Option } from "commander";
 import { rawStoreLocation, SOURCES } from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
-import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
+import { type Interval, intervalOf, intervalRange, parseInterval } from "#core/domain/interval.ts";
 import { PROVIDER_SOURCES } from "#core/domain/observation.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { getLineage } from "#core/sql/lineage.ts";
 import { backfill, CATCH_UP, type CatchUp } from "#core/use-cases/backfill.ts";
-import { readCoverage } from "#core/use-cases/coverage.ts";
+import { missingByHour, readCoverage } from "#core/use-cases/coverage.ts";
 import { intervalPrefix } from "#core/use-cases/ingest.ts";
 import { readStatus } from "#core/use-cases/status.ts";
 import { rebuildAll } from "#core/use-cases/transform.ts";
 import {
   compactIngest,
+  describeBackfill,
   describeIngest,
   describeWorkflow,
   ingestOnce,
@@ -144,13 +145,17 @@ common(
   program
     .command("backfill")
     .description(
-      "fill a range of hours, oldest first: replay raw objects where they exist, fetch where the source can\n" +
-        "serve past hours, then run the workflow — serving the current hour first whenever it falls due",
+      "refill every site-hour missing from bronze in a range, oldest first: replay raw objects where they\n" +
+        "exist, fetch the missing sites where the source can serve that hour, then run the workflow — the\n" +
+        "current hour first whenever it falls due. Exits 1 if anything is still missing, and says what.",
     )
     .requiredOption("--from <hour>", "first UTC hour, e.g. 2026-11-20T00")
     .option("--to <hour>", "last UTC hour (default: --from)")
     .addOption(
-      new Option("--catch-up <policy>", "hours without raw objects: fetch all, only the latest, or skip them")
+      new Option(
+        "--catch-up <policy>",
+        "hours with gaps: fetch all, only the latest, or skip them (replay only)",
+      )
         .choices(CATCH_UP)
         .default("all"),
     ),
@@ -160,18 +165,34 @@ common(
   const config = configFrom(flags);
   const { from, to } = range(flags);
   const sites = await loadSites(config.SITES_FILE);
+  const byId = new Map(sites.map((s) => [s.id, s]));
   const log = cliLogger(config, flags);
   const report = await withSource(config, from, (session) =>
     withRuntime(session.config, async (rt) => {
-      const bar = out.progress(0, "hours");
+      const bar = out.progress(intervalRange(from, to).length, "hours");
       try {
         return await backfill(
           {
             log,
             supportsHistory: session.supportsHistory,
+            missing: async (f, t) =>
+              missingByHour(
+                await readCoverage(rt.db.pool, {
+                  from: f,
+                  to: t,
+                  siteIds: sites.map((s) => s.id),
+                  source: session.source,
+                }),
+              ),
             hasRaw: async (i) => (await rt.rawStore.list(intervalPrefix(session.source, i))).length > 0,
             replay: (i) => replayRange(rt, { from: i, to: i, sources: [session.source], log }),
-            ingest: (i) => ingestOnce(rt, session, { interval: i, sites, log, out }),
+            ingest: (i, ids) =>
+              ingestOnce(rt, session, {
+                interval: i,
+                sites: ids.flatMap((id) => byId.get(id) ?? []),
+                log,
+                out,
+              }),
             runWorkflow: (i) => workflowOnce(rt, { interval: i, log, out, force: true }),
           },
           { from, to, catchUp: flags.catchUp as CatchUp, onProgress: (d) => bar.update(d) },
@@ -181,14 +202,7 @@ common(
       }
     }),
   );
-  out.result(report, () =>
-    report.steps
-      .map(
-        (s) =>
-          `${s.interval} ${s.action.padEnd(8)} ${s.observations} obs  workflow=${s.workflow ?? "-"}${s.reason ? `  (${s.reason})` : ""}`,
-      )
-      .join("\n"),
-  );
+  out.result(report, () => describeBackfill(report));
   process.exitCode = report.failed ? EXIT.failed : EXIT.ok;
 });
 

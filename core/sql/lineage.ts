@@ -56,7 +56,7 @@ export async function getLineage(pool: pg.Pool, interval: Interval | string): Pr
   const ingestion = await pool.query(
     `select r.run_id, r.source, r.status, r.started_at, r.observations_loaded, r.raw_object_keys,
        (select count(*) from bronze.weather_observations as b where b.ingestion_run_id = r.run_id) as bronze_rows,
-       (select count(*) from bronze.quarantine as q where q.ingestion_run_id = r.run_id) as quarantined
+       (select count(*) from bronze.current_quarantine as q where q.ingestion_run_id = r.run_id) as quarantined
      from ops.ingestion_runs as r where r.interval = $1 order by r.started_at, r.run_id`,
     [i],
   );

@@ -1,9 +1,10 @@
 /**
- * Coverage: for each site, which hours of a range have a bronze observation and which are missing —
- * the list a backfill works from.
+ * Coverage: for each site, which hours of a range have a bronze observation (from any source, or
+ * from one) and which are missing — the list a backfill works from.
  */
 import type pg from "pg";
 import { type Interval, intervalRange, intervalStart } from "../domain/interval.ts";
+import type { ProviderSource } from "../domain/observation.ts";
 
 export interface SiteCoverage {
   siteId: string;
@@ -24,14 +25,19 @@ export interface CoverageReport {
 
 export async function readCoverage(
   pool: pg.Pool,
-  args: { from: Interval; to: Interval; siteIds: string[] },
+  args: { from: Interval; to: Interval; siteIds: string[]; source?: ProviderSource },
 ): Promise<CoverageReport> {
   const expected = intervalRange(args.from, args.to);
   const { rows } = await pool.query<{ site_id: string; hour: string }>(
     `select distinct site_id, to_char(date_trunc('hour', observed_at at time zone 'UTC'), 'YYYY-MM-DD"T"HH24') as hour
      from bronze.weather_observations
-     where observed_at >= $1 and observed_at < $2 and site_id = any($3)`,
-    [intervalStart(args.from), new Date(intervalStart(args.to).getTime() + 3_600_000), args.siteIds],
+     where observed_at >= $1 and observed_at < $2 and site_id = any($3) and ($4::text is null or source = $4)`,
+    [
+      intervalStart(args.from),
+      new Date(intervalStart(args.to).getTime() + 3_600_000),
+      args.siteIds,
+      args.source ?? null,
+    ],
   );
   const present = new Map<string, Set<string>>();
   for (const r of rows) {
@@ -56,4 +62,16 @@ export async function readCoverage(
     missingIntervals,
     complete: missingIntervals.length === 0,
   };
+}
+
+/** Missing site ids per hour (complete hours omitted): the backfill's plan. */
+export function missingByHour(report: CoverageReport): Map<Interval, string[]> {
+  const out = new Map<Interval, string[]>();
+  for (const s of report.sites)
+    for (const i of s.missing) {
+      const list = out.get(i) ?? [];
+      list.push(s.siteId);
+      out.set(i, list);
+    }
+  return out;
 }

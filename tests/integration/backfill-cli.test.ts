@@ -1,0 +1,138 @@
+/**
+ * `weather backfill` as a user runs it: coverage-driven, so every missing site-hour is refilled where
+ * the source can serve it, and whatever stays missing is named with exit 1 — never "0 obs, exit 0".
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "#core/adapters/database.ts";
+import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
+import { intervalOf } from "#core/domain/interval.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+
+const run = promisify(execFile);
+const SITES = [
+  { id: "oslo", name: "Oslo", lat: 59.91, lon: 10.75, timezone: "Europe/Oslo", country: "NO" },
+  { id: "lima", name: "Lima", lat: -12.05, lon: -77.04, timezone: "America/Lima", country: "PE" },
+  { id: "perth", name: "Perth", lat: -31.95, lon: 115.86, timezone: "Australia/Perth", country: "AU" },
+];
+
+let home: string;
+let sitesFile: string;
+let server: TestDatabase | undefined;
+let dbArgs: string[] = [];
+
+async function weather(env: Record<string, string>, ...args: string[]) {
+  const all = { ...process.env, DATABASE_URL: "", ...env };
+  const argv = ["bin/weather.js", ...args, "--home", home, "--sites", sitesFile, "--json", ...dbArgs];
+  try {
+    const { stdout, stderr } = await run("node", argv, { env: all, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** The database the CLI used: the server's, or the embedded one opened while no CLI holds it. */
+async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = server ?? (await openEmbeddedDatabase(join(home, "pg")));
+  try {
+    return await fn(db);
+  } finally {
+    if (!server) await db.close();
+  }
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), "wdo-backfill-"));
+  sitesFile = join(home, "sites.json");
+  await writeFile(sitesFile, JSON.stringify(SITES));
+  if (process.env.DATABASE_URL) {
+    server = await createTestDatabase({ migrate: false });
+    dbArgs = ["--db", server.url];
+  }
+});
+afterAll(async () => {
+  await server?.destroy();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe("weather backfill", () => {
+  it("fills a range from the simulator, then refills a removed site-hour from raw without fetching", async () => {
+    // Act: an empty warehouse, three past hours.
+    const first = await weather(
+      {},
+      "backfill",
+      "--source",
+      "simulator",
+      "--from",
+      "2026-11-20T00",
+      "--to",
+      "2026-11-20T02",
+    );
+    // Assess
+    expect(first.code).toBe(0);
+    const report = JSON.parse(first.stdout);
+    expect(report).toMatchObject({ siteHoursStillMissing: 0, failed: false });
+    // The current hour is served first (a long backfill never starves it); then the range, oldest first.
+    const range = report.steps.filter((s: { currentHour?: boolean }) => !s.currentHour);
+    expect(range.map((s: { interval: string }) => s.interval)).toEqual([
+      "2026-11-20T00",
+      "2026-11-20T01",
+      "2026-11-20T02",
+    ]);
+    expect(
+      range.every(
+        (s: { missingBefore: number; fetched: number }) => s.missingBefore === 3 && s.fetched === 3,
+      ),
+    ).toBe(true);
+    expect(report.steps.every((s: { workflow: string }) => s.workflow === "succeeded")).toBe(true);
+
+    // Prepare: lose one site-hour from bronze (its raw objects stay).
+    await withDb((db) =>
+      db.pool.query(
+        "delete from bronze.weather_observations where site_id = 'lima' and observed_at = '2026-11-20T01:00Z'",
+      ),
+    );
+    // Act
+    const second = await weather(
+      {},
+      "backfill",
+      "--source",
+      "simulator",
+      "--from",
+      "2026-11-20T00",
+      "--to",
+      "2026-11-20T02",
+    );
+    // Assess: replayed from raw, nothing fetched, complete again.
+    expect(second.code).toBe(0);
+    const again = JSON.parse(second.stdout);
+    expect(again.steps).toEqual([
+      expect.objectContaining({ interval: "2026-11-20T01", missingBefore: 1, fetched: 0, stillMissing: [] }),
+    ]);
+    expect(again.steps[0].replayed).toBeGreaterThan(0);
+    const rows = await withDb(async (db) => {
+      const r = await db.pool.query("select count(*)::int as n from bronze.weather_observations");
+      return r.rows[0].n;
+    });
+    expect(rows).toBe(9 + 3); // the range, and the current hour
+  }, 120_000);
+
+  it("exits 1 naming what is still missing when the source cannot be reached", async () => {
+    // Prepare: the live source, pointed at a loopback port nothing listens on (no network).
+    const env = { OPEN_METEO_BASE_URL: "http://127.0.0.1:9", HTTP_MAX_ATTEMPTS: "1" };
+    const now = intervalOf(new Date());
+    // Act
+    const result = await weather(env, "backfill", "--source", "open-meteo", "--from", now, "--to", now);
+    // Assess
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ siteHoursStillMissing: 3, siteHoursFilled: 0, failed: true });
+    expect(report.steps[0].reason).toMatch(/^fetch did not fill it: network error/);
+  }, 120_000);
+});
