@@ -66,7 +66,8 @@ export interface SourceSession {
 
 /**
  * Resolves `--source`: the simulator serves the Open-Meteo API on loopback, its clock pinned to the
- * interval so the same interval always yields the same payloads. Its data is labelled `simulator`.
+ * interval so the same interval always yields the same payloads — unless SIMULATOR_URL names one
+ * already running. Its data is labelled `simulator`.
  */
 export async function withSource<T>(
   config: Config,
@@ -75,6 +76,8 @@ export async function withSource<T>(
 ): Promise<T> {
   if (config.WEATHER_SOURCE !== "simulator")
     return fn({ config, source: config.WEATHER_SOURCE, supportsHistory: false, pin: () => {} });
+  // A simulator someone else runs (the local cloud's, a fault test's): its clock is its own.
+  if (config.SIMULATOR_URL) return fn({ config, source: "simulator", supportsHistory: false, pin: () => {} });
   const { startSimulator } = await import("../simulator/server.ts");
   let pinned = interval;
   const sim = await startSimulator({ clock: () => intervalStart(pinned) });

@@ -323,7 +323,7 @@ export class EnvelopeLoader {
     this.writes = this.writes.then(async () => {
       if (batch.rows.length === 0 && batch.quarantine.length === 0) return;
       try {
-        this.rowsChanged += await this.bronze.upsertObservations(batch.rows);
+        this.rowsChanged += await this.bronze.upsertObservations(collapseSameKey(batch.rows));
         await this.bronze.quarantine(batch.quarantine);
         this.observationsLoaded += batch.rows.length;
       } catch (e) {
@@ -343,6 +343,21 @@ export class EnvelopeLoader {
     });
     return this.writes;
   }
+}
+
+/**
+ * One row per bronze key, as if the rows were upserted one after another: a later row replaces an
+ * earlier one only when its payload differs (the upsert's own rule). A replay meets the same key
+ * twice when two runs of an hour saw the same observation; one statement cannot upsert a key twice.
+ */
+export function collapseSameKey(rows: BronzeRow[]): BronzeRow[] {
+  const byKey = new Map<string, BronzeRow>();
+  for (const row of rows) {
+    const key = `${row.siteId}\u0000${row.source}\u0000${row.observedAt.getTime()}`;
+    const prior = byKey.get(key);
+    if (!prior || JSON.stringify(prior.payload) !== JSON.stringify(row.payload)) byKey.set(key, row);
+  }
+  return byKey.size === rows.length ? rows : [...byKey.values()];
 }
 
 /** A bounded excerpt of a payload for quarantine: the raw object holds the whole body once. */
