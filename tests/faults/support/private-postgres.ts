@@ -104,9 +104,10 @@ export async function startPrivatePostgres(
   const socketDir = root;
   const logFile = join(root, "server.log");
   const port = await freePort();
-  // fsync off: the tests kill the server on purpose, crash safety of the test data does not matter,
-  // and the disk is shared with other agents.
-  const settings = { fsync: "off", synchronous_commit: "off", full_page_writes: "off", ...opts.settings };
+  // fsync off: a killed server loses nothing the OS already holds (only a machine crash would), and the
+  // disk is shared with other agents. synchronous_commit stays on: an immediate stop must not lose
+  // transactions the client saw commit.
+  const settings = { fsync: "off", full_page_writes: "off", ...opts.settings };
   const serverOpts = [
     `-p ${port}`,
     `-k ${socketDir}`,
