@@ -1,5 +1,10 @@
-/** Maps errors to exit codes: 2 for bad input or configuration, 1 for everything else. */
+/**
+ * Maps errors to exit codes: 2 for bad input or configuration (a database the startup probe could
+ * not use is configuration: DatabaseConfigError), 1 for everything else (a connection lost mid-run,
+ * DatabaseUnavailableError, is a failed run).
+ */
 import { ConfigError } from "#core/config/env.ts";
+import { DatabaseConfigError } from "#core/db/errors.ts";
 import { IntervalError } from "#core/domain/interval.ts";
 import { SitesFileError } from "#core/domain/sites.ts";
 import { MissingApiKeyError } from "#core/providers/index.ts";
@@ -10,7 +15,14 @@ export class UsageError extends Error {
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 
-const BAD_INPUT = [ConfigError, IntervalError, SitesFileError, MissingApiKeyError, UsageError];
+const BAD_INPUT = [
+  ConfigError,
+  DatabaseConfigError,
+  IntervalError,
+  SitesFileError,
+  MissingApiKeyError,
+  UsageError,
+];
 
 export function exitCodeFor(error: unknown): number {
   return BAD_INPUT.some((cls) => error instanceof cls) ? EXIT.badInput : EXIT.failed;

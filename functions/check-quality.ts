@@ -6,6 +6,7 @@
 import { connectDatabase } from "#core/adapters/connect-database.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { checkQualityTask } from "#core/workflow/tasks.ts";
+import { countingDbErrors } from "./shared/db-errors.ts";
 import { lazy } from "./shared/lazy.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
@@ -15,6 +16,10 @@ const obs = observability(config);
 const database = lazy(() => connectDatabase(config, { max: 1 }));
 
 export async function lambdaHandler(event: unknown) {
+  return countingDbErrors(obs.metrics, () => handle(event));
+}
+
+async function handle(event: unknown) {
   const db = await database();
   const report = await checkQualityTask({ pool: db.pool, log: obs.logger }, event);
   return {

@@ -3,6 +3,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { retryWhileUnavailable } from "../db/errors.ts";
+import { type Heartbeat, LEASE_REMAINING_MS, RUN_LEASE_EXPIRY, startHeartbeat } from "../db/leases.ts";
 import type { BronzeRepository, BronzeRow } from "../ports.ts";
 import { syncSites } from "../sql/sites.ts";
 
@@ -98,6 +100,8 @@ function toColumns(rows: BronzeRow[]): unknown[][] {
  * the unnest statement (its socket server is not built for the COPY sub-protocol).
  */
 export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {}): BronzeRepository {
+  // Lease renewal of the run this repository has open (see core/db/leases.ts).
+  const heartbeats = new Map<string, Heartbeat>();
   return {
     async upsertSites(sites) {
       await syncSites(pool, sites);
@@ -153,69 +157,94 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
     },
 
     async startRun(run) {
-      await pool.query(
-        `insert into ops.ingestion_runs (run_id, source, interval, started_at, status, sites_total)
-         values ($1, $2, $3, $4, 'running', $5)
+      // Same run id = same hour: a rerun takes the row over (attempt + 1), also from a dead process.
+      const { rows } = await pool.query<{ remaining: number }>(
+        `insert into ops.ingestion_runs as r
+           (run_id, source, interval, started_at, status, sites_total, lease_expires_at)
+         values ($1, $2, $3, $4, 'running', $5, ${RUN_LEASE_EXPIRY})
          on conflict (run_id) do update set
-           attempt = ingestion_runs.attempt + 1, started_at = excluded.started_at, finished_at = null,
-           status = 'running', sites_total = excluded.sites_total, error = null`,
+           attempt = r.attempt + 1, started_at = excluded.started_at, finished_at = null,
+           status = 'running', sites_total = excluded.sites_total, error = null,
+           lease_expires_at = excluded.lease_expires_at
+         returning ${LEASE_REMAINING_MS("r")} as remaining`,
         [run.runId, run.source, run.interval, run.startedAt.toISOString(), run.sitesTotal],
       );
+      // Callers run one ingestion at a time per repository (a Lambda invocation, the CLI's loops), so
+      // a heartbeat still open here is a run whose finishRun was never reached: let its lease lapse.
+      for (const hb of heartbeats.values()) await hb.stop();
+      heartbeats.clear();
+      const target = { table: "ops.ingestion_runs", keyColumn: "run_id", key: run.runId };
+      heartbeats.set(run.runId, startHeartbeat(pool, target, rows[0]?.remaining ?? 0));
     },
 
     async finishRun(run, sites) {
-      // One transaction on one client: the ledger row and its per-site results change together.
-      // Site results are upserted, not replaced: a run that refetched only some sites (a backfill of
-      // the missing ones) leaves the others' outcomes current. The counts are then derived from the
-      // results, so they always describe the hour, not just the last attempt.
-      const client = await pool.connect();
       try {
-        await client.query("begin");
-        await client.query(
-          `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
-           select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])
-           on conflict (run_id, site_id) do update set
-             status = excluded.status, reason = excluded.reason, raw_object_key = excluded.raw_object_key`,
-          [
-            run.runId,
-            sites.map((s) => s.siteId),
-            sites.map((s) => s.status),
-            sites.map((s) => s.reason),
-            sites.map((s) => s.rawObjectKey),
-          ],
-        );
-        await client.query(
-          `update ops.ingestion_runs as r set finished_at = $2, status = $3, sites_total = c.total,
-             sites_ok = c.ok, sites_failed = c.failed, sites_quarantined = c.quarantined,
-             observations_loaded = $4, fetch_latency_p50_ms = $5, fetch_latency_p95_ms = $6,
-             raw_object_keys = array(select distinct k from unnest(r.raw_object_keys || $7::text[]) as k order by k),
-             error = $8
-           from (
-             select count(*)::int as total,
-               (count(*) filter (where status = 'ok'))::int as ok,
-               (count(*) filter (where status = 'failed'))::int as failed,
-               (count(*) filter (where status = 'quarantined'))::int as quarantined
-             from ops.ingestion_site_results where run_id = $1
-           ) as c
-           where r.run_id = $1`,
-          [
-            run.runId,
-            (run.finishedAt ?? new Date()).toISOString(),
-            run.status,
-            run.observationsLoaded,
-            run.fetchLatencyP50Ms,
-            run.fetchLatencyP95Ms,
-            run.rawObjectKeys,
-            run.error ?? null,
-          ],
-        );
-        await client.query("commit");
-      } catch (e) {
-        await client.query("rollback");
-        throw e;
+        // Through a database restart the outcome is still recorded (else the lease expires: abandoned).
+        await retryWhileUnavailable(() => writeOutcome(pool, run, sites));
       } finally {
-        client.release();
+        await heartbeats.get(run.runId)?.stop();
+        heartbeats.delete(run.runId);
       }
     },
   };
+}
+
+/** One transaction on one client: the ledger row and its per-site results change together. */
+async function writeOutcome(
+  pool: pg.Pool,
+  run: Parameters<BronzeRepository["finishRun"]>[0],
+  sites: Parameters<BronzeRepository["finishRun"]>[1],
+): Promise<void> {
+  // One transaction on one client: the ledger row and its per-site results change together.
+  // Site results are upserted, not replaced: a run that refetched only some sites (a backfill of the
+  // missing ones) leaves the others' outcomes current. The counts are then derived from the results,
+  // so they always describe the hour, not just the last attempt.
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await client.query(
+      `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
+       select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])
+       on conflict (run_id, site_id) do update set
+         status = excluded.status, reason = excluded.reason, raw_object_key = excluded.raw_object_key`,
+      [
+        run.runId,
+        sites.map((s) => s.siteId),
+        sites.map((s) => s.status),
+        sites.map((s) => s.reason),
+        sites.map((s) => s.rawObjectKey),
+      ],
+    );
+    await client.query(
+      `update ops.ingestion_runs as r set finished_at = $2, status = $3, sites_total = c.total,
+         sites_ok = c.ok, sites_failed = c.failed, sites_quarantined = c.quarantined,
+         observations_loaded = $4, fetch_latency_p50_ms = $5, fetch_latency_p95_ms = $6,
+         raw_object_keys = array(select distinct k from unnest(r.raw_object_keys || $7::text[]) as k order by k),
+         error = $8
+       from (
+         select count(*)::int as total,
+           (count(*) filter (where status = 'ok'))::int as ok,
+           (count(*) filter (where status = 'failed'))::int as failed,
+           (count(*) filter (where status = 'quarantined'))::int as quarantined
+         from ops.ingestion_site_results where run_id = $1
+       ) as c
+       where r.run_id = $1`,
+      [
+        run.runId,
+        (run.finishedAt ?? new Date()).toISOString(),
+        run.status,
+        run.observationsLoaded,
+        run.fetchLatencyP50Ms,
+        run.fetchLatencyP95Ms,
+        run.rawObjectKeys,
+        run.error ?? null,
+      ],
+    );
+    await client.query("commit");
+  } catch (e) {
+    await client.query("rollback").catch(() => {}); // a dead connection has nothing to roll back
+    throw e;
+  } finally {
+    client.release();
+  }
 }

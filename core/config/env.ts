@@ -23,6 +23,29 @@ const envSchema = z.object({
   DATABASE_URL: z.optional(z.string().check(z.url())),
   /** AWS Secrets Manager secret holding `{ "url": "postgres://..." }` (cloud runtimes). */
   DATABASE_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
+  /** How long opening a connection may take before the attempt fails (startup probe: exit 2). */
+  DB_CONNECT_TIMEOUT_MS: z._default(positiveInt, 10_000),
+  /**
+   * Every session's `statement_timeout`: a runaway statement fails instead of holding locks. Ten
+   * minutes: the longest single statement is a full rebuild's insert (≈1 min for a year × 1,000
+   * sites); raise it for bigger histories. 0 disables. Migrations run without it.
+   */
+  DB_STATEMENT_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.gte(0)), 600_000),
+  /**
+   * Every session's `lock_timeout`: a stuck lock (including a layer's advisory lock held by a long
+   * rebuild) surfaces as SQLSTATE 55P03 and the step is retried. 0 disables.
+   */
+  DB_LOCK_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.gte(0)), 60_000),
+  /**
+   * Lease of ingestion runs and workflow executions, renewed by a heartbeat every third of it: a
+   * `running` row whose lease expired belongs to a process that died, and shows as `abandoned`.
+   */
+  DB_RUN_LEASE_MS: z._default(positiveInt, 120_000),
+  /**
+   * Lease of transform and quality-check runs. They work inside one transaction and cannot renew
+   * it, so it is their time limit: past it a `running` row shows as `abandoned`.
+   */
+  DB_TASK_LEASE_MS: z._default(positiveInt, 900_000),
   /** Where the embedded default keeps its state (raw objects, PGlite data). */
   WEATHER_HOME: z._default(z.string().check(z.minLength(1)), ".weather"),
   /** A directory or `s3://bucket[/prefix]`; defaults to WEATHER_HOME/raw. */

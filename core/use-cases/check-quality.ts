@@ -2,15 +2,21 @@
  * Run the SQL quality checks (sql/checks/<layer>__<what>.sql) for one interval.
  *
  * Steps:
- * 1. Derive the check window [interval - 24 h, interval + 1 h) and the reference time `now`.
+ * 1. Derive the check window [interval - 24 h, interval + 1 h) and the reference time `now`; record
+ *    the run as "running" in ops.quality_check_runs, leased for its time limit (DB_TASK_LEASE_MS),
+ *    and mark running check rows whose lease expired (their process died) "abandoned".
  * 2. In one read-only, repeatable-read transaction (one snapshot for every check) set the
  *    parameters as transaction-local settings (wdo.interval, wdo.interval_start, wdo.window_start,
  *    wdo.window_end, wdo.now) and run each check; a check passes when it returns zero rows.
- * 3. After releasing the client (embedded PGlite is one session), record the run and per-check
- *    results in ops.quality_check_runs / ops.quality_check_results.
+ * 3. After releasing the client (embedded PGlite is one session), record the outcome and per-check
+ *    results in ops.quality_check_runs / ops.quality_check_results. If the checks could not run (a
+ *    lost connection: DatabaseUnavailableError), the run is marked failed with the error, retried
+ *    through a short outage.
  * 4. Throw QualityCheckFailedError naming the failed checks with sample rows if any failed.
  */
 import pg from "pg";
+import { retryWhileUnavailable } from "#core/db/errors.ts";
+import { ABANDONED_ERROR, TASK_LEASE_EXPIRY } from "#core/db/leases.ts";
 import { addHours, type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
 import { LAYERS, type Layer, loadChecks } from "#core/sql/files.ts";
@@ -129,9 +135,24 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     now: now.toISOString(),
   };
 
+  const started = await deps.pool.query<{ run_id: number }>(
+    `with takeover as (
+       update ops.quality_check_runs set status = 'abandoned', error = $8
+       where status = 'running' and lease_expires_at < now()
+     )
+     insert into ops.quality_check_runs
+       (interval, layers, started_at, now_at, window_start, window_end, status, checks_total, checks_failed,
+        lease_expires_at)
+     values ($1, $2, $3, $4, $5, $6, 'running', $7, 0, ${TASK_LEASE_EXPIRY})
+     returning run_id`,
+    [interval, layers, startedAt, now, windowStart, windowEnd, checks.length, ABANDONED_ERROR],
+  );
+  const runId = started.rows[0]?.run_id as number;
+
   const results: CheckResult[] = [];
-  const client = await deps.pool.connect();
+  let client: pg.PoolClient | undefined;
   try {
+    client = await deps.pool.connect();
     await client.query("begin isolation level repeatable read read only");
     await client.query("set local time zone 'UTC'");
     // Checks scan one window; JIT's compile time costs more than it saves on such scans.
@@ -159,44 +180,45 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     }
     await client.query("commit");
   } catch (e) {
-    await client.query("rollback").catch(() => {});
+    await client?.query("rollback").catch(() => {});
+    client?.release();
+    client = undefined;
+    await retryWhileUnavailable(() =>
+      deps.pool.query(
+        "update ops.quality_check_runs set status = 'failed', finished_at = clock_timestamp(), error = $2 where run_id = $1",
+        [runId, e instanceof Error ? `${e.name}: ${e.message}` : String(e)],
+      ),
+    ).catch((w: unknown) =>
+      deps.log?.error("could not record the failed quality-check run", { runId, error: String(w) }),
+    );
     throw e;
   } finally {
-    client.release();
+    client?.release();
   }
 
   const failed = results.filter((r) => !r.passed).map((r) => r.name);
-  const { rows } = await deps.pool.query<{ run_id: number }>(
-    `with run as (
-       insert into ops.quality_check_runs
-         (interval, layers, started_at, finished_at, now_at, window_start, window_end, status,
-          checks_total, checks_failed)
-       values ($1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, $9)
-       returning run_id
-     ),
-     results as (
-       insert into ops.quality_check_results
-         (run_id, check_name, layer, passed, failing_rows, sample, duration_ms)
-       select run.run_id, r.name, r.layer, r.passed, r."failingRows", r.sample, r."durationMs"
-       from run, jsonb_to_recordset($10::jsonb) as r(
-         name text, layer text, passed boolean, "failingRows" integer, sample jsonb, "durationMs" double precision)
-     )
-     select run_id from run`,
-    [
-      interval,
-      layers,
-      startedAt,
-      now,
-      windowStart,
-      windowEnd,
-      failed.length ? "failed" : "passed",
-      results.length,
-      failed.length,
-      JSON.stringify(results),
-    ],
+  await retryWhileUnavailable(() =>
+    deps.pool.query(
+      `with run as (
+         update ops.quality_check_runs
+         set finished_at = clock_timestamp(), status = $2, checks_total = $3, checks_failed = $4
+         where run_id = $1
+         returning run_id
+       ),
+       results as (
+         insert into ops.quality_check_results
+           (run_id, check_name, layer, passed, failing_rows, sample, duration_ms)
+         select run.run_id, r.name, r.layer, r.passed, r."failingRows", r.sample, r."durationMs"
+         from run, jsonb_to_recordset($5::jsonb) as r(
+           name text, layer text, passed boolean, "failingRows" integer, sample jsonb, "durationMs" double precision)
+         on conflict (run_id, check_name) do nothing -- a retry after a commit whose reply was lost
+       )
+       select run_id from run`,
+      [runId, failed.length ? "failed" : "passed", results.length, failed.length, JSON.stringify(results)],
+    ),
   );
   const report: CheckReport = {
-    runId: rows[0]?.run_id as number,
+    runId,
     interval,
     layers,
     now: now.toISOString(),

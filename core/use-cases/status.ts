@@ -1,8 +1,11 @@
 /**
  * What is in the warehouse right now: rows per layer, the latest runs and how fresh the data is.
  * Layers that do not exist yet (no transform has run) are reported empty, not as errors.
+ * A run still `running` past its lease is reported as `abandoned` (its process died; see
+ * core/db/leases.ts), and listed in `abandonedRuns` until a later run of that hour takes over.
  */
 import type pg from "pg";
+import { effectiveStatus } from "../db/leases.ts";
 
 export interface StatusReport {
   layers: Record<string, Record<string, number>>;
@@ -36,7 +39,17 @@ export interface StatusReport {
     finishedAt: string | null;
   } | null;
   freshness: { latestObservedAt: string | null; ageMinutes: number | null; fresh: boolean };
+  /** Runs left `running` by a process that died (lease expired), not yet taken over: what to rerun. */
+  abandonedRuns: {
+    kind: AbandonedKind;
+    id: string;
+    interval: string;
+    startedAt: string;
+    leaseExpiredAt: string;
+  }[];
 }
+
+export type AbandonedKind = "ingestion" | "transform" | "quality" | "workflow";
 
 /** Where each layer's tables live (gold's tables sit behind the stable views in `gold`). */
 const LAYER_OF_SCHEMA: Record<string, string> = { bronze: "bronze", silver: "silver", gold_internal: "gold" };
@@ -54,9 +67,9 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
     layers[layer] = { ...layers[layer], [t.name]: rows[0]?.n ?? 0 };
   }
   const runs = await pool.query(
-    `select run_id, interval, status, attempt, sites_ok, sites_failed, sites_quarantined, observations_loaded,
+    `select run_id, interval, ${effectiveStatus("r")} as status, attempt, sites_ok, sites_failed, sites_quarantined, observations_loaded,
             started_at, finished_at
-     from ops.ingestion_runs order by started_at desc limit 5`,
+     from ops.ingestion_runs as r order by started_at desc limit 5`,
   );
   const latest = await pool.query<{ latest: Date | null }>(
     "select max(observed_at) as latest from bronze.weather_observations",
@@ -67,12 +80,14 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
   const transform = await latestRow(
     pool,
     "ops.transform_runs",
-    "select layer, interval, status, finished_at from ops.transform_runs order by started_at desc limit 1",
+    `select layer, interval, ${effectiveStatus("t")} as status, finished_at
+     from ops.transform_runs as t order by started_at desc limit 1`,
   );
   const check = await latestRow(
     pool,
     "ops.quality_check_runs",
-    "select interval, status, checks_failed, finished_at from ops.quality_check_runs order by started_at desc limit 1",
+    `select interval, ${effectiveStatus("q")} as status, checks_failed, finished_at
+     from ops.quality_check_runs as q order by started_at desc limit 1`,
   );
   return {
     layers,
@@ -111,7 +126,42 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
       ageMinutes,
       fresh: ageMinutes !== null && ageMinutes <= 120,
     },
+    abandonedRuns: await abandonedRuns(pool),
   };
+}
+
+/** Every ledger's running rows whose lease expired, oldest first. */
+async function abandonedRuns(pool: pg.Pool): Promise<StatusReport["abandonedRuns"]> {
+  const { rows } = await pool.query<{
+    kind: AbandonedKind;
+    id: string;
+    interval: string;
+    started_at: Date;
+    lease_expires_at: Date;
+  }>(
+    `select kind, id, interval, started_at, lease_expires_at from (
+       select 'ingestion' as kind, run_id as id, interval, started_at, lease_expires_at, status
+       from ops.ingestion_runs
+       union all
+       select 'transform', layer || ':' || run_id, interval, started_at, lease_expires_at, status
+       from ops.transform_runs
+       union all
+       select 'quality', run_id::text, interval, started_at, lease_expires_at, status
+       from ops.quality_check_runs
+       union all
+       select 'workflow', execution_name, interval, started_at, lease_expires_at, status
+       from ops.workflow_executions
+     ) as runs
+     where status = 'running' and lease_expires_at < now()
+     order by started_at`,
+  );
+  return rows.map((r) => ({
+    kind: r.kind,
+    id: r.id,
+    interval: r.interval,
+    startedAt: r.started_at.toISOString(),
+    leaseExpiredAt: r.lease_expires_at.toISOString(),
+  }));
 }
 
 async function lastWorkflow(pool: pg.Pool): Promise<StatusReport["lastWorkflow"]> {
@@ -120,8 +170,8 @@ async function lastWorkflow(pool: pg.Pool): Promise<StatusReport["lastWorkflow"]
   );
   if (!exists.rows[0]?.t) return null;
   const { rows } = await pool.query(
-    `select execution_name, interval, status, error, finished_at from ops.workflow_executions
-     order by started_at desc limit 1`,
+    `select execution_name, interval, ${effectiveStatus("w")} as status, error, finished_at
+     from ops.workflow_executions as w order by started_at desc limit 1`,
   );
   const r = rows[0];
   if (!r) return null;

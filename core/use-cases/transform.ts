@@ -4,11 +4,13 @@
  * Steps:
  * 1. Validate the arguments; derive the lookback window [interval - lookback, interval + 1 h).
  * 2. Gold only: run the silver quality checks; a failure stops here with QualityCheckFailedError.
- * 3. Record an ops.transform_runs row ("running").
+ * 3. Record an ops.transform_runs row ("running", leased for the task's time limit, DB_TASK_LEASE_MS);
+ *    running rows of the layer whose lease expired (their process died) are marked "abandoned".
  * 4. In ONE transaction on ONE client (embedded PGlite is a single session): take the layer's
  *    advisory lock, scope the affected keys, delete + insert every relation of the layer, write the
  *    lineage and counts to the run row, commit.
- * 5. On error: roll back, mark the run failed (after releasing the client), rethrow.
+ * 5. On error: roll back, mark the run failed (after releasing the client; retried through a short
+ *    database outage), rethrow. A lost connection surfaces as DatabaseUnavailableError.
  *
  * Concurrent runs of one layer serialize on the lock and each recomputes the same scope, so two
  * runs for one interval leave the same rows as one.
@@ -16,6 +18,8 @@
 import type pg from "pg";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
+import { retryWhileUnavailable } from "#core/db/errors.ts";
+import { ABANDONED_ERROR, TASK_LEASE_EXPIRY } from "#core/db/leases.ts";
 import { addHours, type Interval, intervalOf, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
 import type { Layer } from "#core/sql/files.ts";
@@ -106,24 +110,28 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
   const { pool, log } = deps;
 
   const runRow = await pool.query<{ run_id: number }>(
-    `insert into ops.transform_runs
-       (layer, interval, mode, lookback_hours, window_start, window_end, status, started_at)
-     values ($1, $2, $3, $4, $5, $6, 'running', clock_timestamp()) returning run_id`,
-    [layer, interval, mode, lookbackHours, windowStart, windowEnd],
+    `with takeover as (
+       update ops.transform_runs set status = 'abandoned', error = $7
+       where layer = $1 and status = 'running' and lease_expires_at < now()
+     )
+     insert into ops.transform_runs
+       (layer, interval, mode, lookback_hours, window_start, window_end, status, started_at, lease_expires_at)
+     values ($1, $2, $3, $4, $5, $6, 'running', clock_timestamp(), ${TASK_LEASE_EXPIRY}) returning run_id`,
+    [layer, interval, mode, lookbackHours, windowStart, windowEnd, ABANDONED_ERROR],
   );
   const runId = runRow.rows[0]?.run_id as number;
   const fail = async (error: unknown) => {
     log?.error("transform failed", { layer, interval, runId, error: String(error) });
     // Best effort: the original error is what the caller (and the state machine) must see.
-    await pool
-      .query(
+    await retryWhileUnavailable(() =>
+      pool.query(
         `update ops.transform_runs set status = 'failed', finished_at = clock_timestamp(), error = $2
          where run_id = $1`,
         [runId, error instanceof Error ? `${error.name}: ${error.message}` : String(error)],
-      )
-      .catch((e: unknown) =>
-        log?.error("could not record the failed transform run", { runId, error: String(e) }),
-      );
+      ),
+    ).catch((e: unknown) =>
+      log?.error("could not record the failed transform run", { runId, error: String(e) }),
+    );
   };
 
   if (layer === "gold") {

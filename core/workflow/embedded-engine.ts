@@ -4,12 +4,16 @@
  *
  * Steps:
  * 1. Skip if an execution with this name (the interval) already succeeded — a duplicate trigger is a no-op.
- * 2. Record the execution as running; run the ASL with local task handlers.
+ * 2. Record the execution as running (a lease renewed by heartbeat, so a killed process leaves a row
+ *    that reads "abandoned"; a rerun of the interval takes the row over); run the ASL with local
+ *    task handlers.
  * 3. NotifyFailure records the notification in ops.notifications (SNS in the cloud).
- * 4. Record the outcome and the engine's event log.
+ * 4. Record the outcome and the engine's event log (retried through a short database outage).
  */
 import { readFileSync } from "node:fs";
 import type pg from "pg";
+import { retryWhileUnavailable } from "../db/errors.ts";
+import { LEASE_REMAINING_MS, RUN_LEASE_EXPIRY, startHeartbeat } from "../db/leases.ts";
 import type { Interval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
 
@@ -106,12 +110,20 @@ export async function runEmbeddedWorkflow(
       output: null,
     };
   }
-  await pool.query(
-    `insert into ops.workflow_executions (execution_name, interval, status, started_at)
-     values ($1, $2, 'running', now())
-     on conflict (execution_name) do update set status = 'running', attempt = workflow_executions.attempt + 1,
-       started_at = now(), finished_at = null, failed_state = null, error = null, cause = null, events = '[]'`,
+  const started = await pool.query<{ remaining: number }>(
+    `insert into ops.workflow_executions as w (execution_name, interval, status, started_at, lease_expires_at)
+     values ($1, $2, 'running', now(), ${RUN_LEASE_EXPIRY})
+     on conflict (execution_name) do update set status = 'running', attempt = w.attempt + 1,
+       started_at = now(), finished_at = null, failed_state = null, error = null, cause = null, events = '[]',
+       lease_expires_at = excluded.lease_expires_at
+     returning ${LEASE_REMAINING_MS("w")} as remaining`,
     [executionName, args.interval],
+  );
+  const heartbeat = startHeartbeat(
+    pool,
+    { table: "ops.workflow_executions", keyColumn: "execution_name", key: executionName },
+    started.rows[0]?.remaining ?? 0,
+    log,
   );
 
   const { StateMachine } = await import("aws-local-stepfunctions");
@@ -163,11 +175,17 @@ export async function runEmbeddedWorkflow(
   const failedState = sent?.failedState ?? null;
   error = sent?.error ?? error;
   cause = sent?.cause ?? cause;
-  await pool.query(
-    `update ops.workflow_executions set status = $2, finished_at = now(), failed_state = $3, error = $4,
-       cause = $5, events = $6 where execution_name = $1`,
-    [executionName, status, failedState, error, cause, JSON.stringify(events)],
-  );
+  try {
+    await retryWhileUnavailable(() =>
+      pool.query(
+        `update ops.workflow_executions set status = $2, finished_at = now(), failed_state = $3, error = $4,
+           cause = $5, events = $6 where execution_name = $1`,
+        [executionName, status, failedState, error, cause, JSON.stringify(events)],
+      ),
+    );
+  } finally {
+    await heartbeat.stop();
+  }
   log.info("workflow finished", { executionName, status, retries });
   return { ...base, status, failedState, error, cause, retries, output };
 }
