@@ -90,20 +90,31 @@ export async function migrate(
     const { rows } = await client.query<{ st: string }>("select current_setting('statement_timeout') as st");
     await client.query("set statement_timeout = 0");
     try {
-      const applied = await runner({
-        dbClient: client,
-        dir,
-        direction: "up",
-        migrationsTable: MIGRATIONS_TABLE,
-        migrationsSchema: MIGRATIONS_SCHEMA,
-        createMigrationsSchema: true,
-        checkOrder: true,
-        singleTransaction: true,
-        noLock: true,
-        log: () => {},
-        logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-      });
-      return applied.map((m) => m.name);
+      const run = () =>
+        runner({
+          dbClient: client,
+          dir,
+          direction: "up",
+          migrationsTable: MIGRATIONS_TABLE,
+          migrationsSchema: MIGRATIONS_SCHEMA,
+          createMigrationsSchema: true,
+          checkOrder: true,
+          singleTransaction: true,
+          noLock: true,
+          log: () => {},
+          logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+        });
+      // Roles are cluster-wide but the lock above is per database: two databases migrating at once on
+      // one server can both `alter role` and one gets "tuple concurrently updated". The whole run is one
+      // transaction that rolled back, so running it again is safe.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await run()).map((m) => m.name);
+        } catch (e) {
+          if (attempt >= 3 || !/tuple concurrently (updated|deleted)/.test(String((e as Error).message)))
+            throw e;
+        }
+      }
     } finally {
       await client
         .query("select set_config('statement_timeout', $1, false)", [rows[0]?.st ?? "0"])
