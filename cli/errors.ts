@@ -2,7 +2,7 @@
 import { ConfigError } from "#core/config/env.ts";
 import { IntervalError } from "#core/domain/interval.ts";
 import { SitesFileError } from "#core/domain/sites.ts";
-import { MissingApiKeyError } from "#core/providers/index.ts";
+import { AuthenticationError, MissingApiKeyError } from "#core/providers/index.ts";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -10,7 +10,14 @@ export class UsageError extends Error {
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 
-const BAD_INPUT = [ConfigError, IntervalError, SitesFileError, MissingApiKeyError, UsageError];
+const BAD_INPUT = [
+  ConfigError,
+  IntervalError,
+  SitesFileError,
+  MissingApiKeyError,
+  AuthenticationError,
+  UsageError,
+];
 
 export function exitCodeFor(error: unknown): number {
   return BAD_INPUT.some((cls) => error instanceof cls) ? EXIT.badInput : EXIT.failed;

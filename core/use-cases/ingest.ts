@@ -9,7 +9,8 @@
  * 3. Land every response raw — errors included — before parsing, under a deterministic key, so a retry
  *    overwrites instead of duplicating.
  * 4. Process the landed envelope: ok observations → bronze upsert; contract failures → quarantine
- *    with the reason; HTTP failures → failed sites. One bad batch never fails the others.
+ *    with the reason; HTTP failures → failed sites. One bad batch never fails the others, except a
+ *    rejected API key: it stops the run (queued batches dropped), which is recorded failed and rethrown.
  * 5. Close the run with counts, fetch latency percentiles and per-site outcomes.
  */
 import type { Interval } from "../domain/interval.ts";
@@ -27,7 +28,7 @@ import type {
   SiteParseResult,
   WeatherProvider,
 } from "../ports.ts";
-import { createRequestQueue, fetchBatch, type HttpPolicy } from "../providers/http.ts";
+import { AuthenticationError, createRequestQueue, fetchBatch, type HttpPolicy } from "../providers/http.ts";
 
 export interface IngestDeps {
   provider: WeatherProvider;
@@ -117,6 +118,10 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   const loader = new EnvelopeLoader(provider, bronze, log, runId);
   const latencies: number[] = [];
   const queue = createRequestQueue(provider);
+  // A rejected key fails every request alike: the first rejection drops the queued batches and aborts
+  // the ones in flight, and the run ends failed with that error.
+  const stop = new AbortController();
+  let fatal: { error: AuthenticationError; batch: number } | undefined;
   let sitesDone = 0;
   await Promise.all(
     batches.map((sites, i) =>
@@ -127,21 +132,41 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
         try {
           // Only the request (and landing its response) holds a queue slot; parsing and the bronze
           // write happen outside it, so the next request starts as soon as this one has landed.
-          envelope = await queue.add(() =>
-            fetchBatch({
-              provider,
-              sites,
-              interval: args.interval,
-              batch,
-              policy: deps.policy,
-              fetchImpl: deps.fetchImpl,
-              onResponse: async (attempt) => {
-                latencies.push(attempt.latencyMs);
-                await rawStore.put(key, JSON.stringify(attempt));
-              },
-            }),
+          envelope = await queue.add(
+            async () => {
+              try {
+                return await fetchBatch({
+                  provider,
+                  sites,
+                  interval: args.interval,
+                  batch,
+                  policy: deps.policy,
+                  fetchImpl: deps.fetchImpl,
+                  signal: stop.signal,
+                  onResponse: async (attempt) => {
+                    latencies.push(attempt.latencyMs);
+                    await rawStore.put(key, JSON.stringify(attempt));
+                  },
+                });
+              } catch (e) {
+                // Stopped inside the task, before p-queue can start the next one.
+                if (e instanceof AuthenticationError && !stop.signal.aborted) {
+                  fatal = { error: e, batch };
+                  stop.abort(e);
+                  queue.clear();
+                }
+                throw e;
+              }
+            },
+            { signal: stop.signal },
           );
         } catch (e) {
+          if (fatal) {
+            const rejected = fatal.batch === batch;
+            const reason = fatal.error.message;
+            loader.fail(sites, rejected ? reason : `not fetched: ${reason}`, rejected ? key : null);
+            return;
+          }
           // Landing failed (or a bug): the batch's sites fail, the others go on.
           const reason = `could not fetch or land batch ${batch}: ${(e as Error).message}`;
           log.error("batch failed before parsing", { batch, error: (e as Error).message });
@@ -164,6 +189,15 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     latencies,
     failureThreshold: args.failureThreshold,
   });
+  if (fatal) {
+    // Recorded before rethrowing, so the ledger says why the run stopped; the caller exits 2.
+    await bronze.finishRun(
+      { ...run, ...result, status: "failed", error: fatal.error.message, startedAt, finishedAt: clock() },
+      result.sites,
+    );
+    log.error("ingestion stopped", { runId, error: fatal.error.message });
+    throw fatal.error;
+  }
   await bronze.finishRun({ ...run, ...result, startedAt, finishedAt: clock() }, result.sites);
   log.info("ingestion finished", {
     runId,
