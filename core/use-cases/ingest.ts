@@ -13,6 +13,7 @@
  *    rejected API key: it stops the run (queued batches dropped), which is recorded failed and rethrown.
  * 5. Close the run with counts, fetch latency percentiles and per-site outcomes.
  */
+import { setMaxListeners } from "node:events";
 import type { Interval } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
@@ -121,6 +122,8 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   // A rejected key fails every request alike: the first rejection drops the queued batches and aborts
   // the ones in flight, and the run ends failed with that error.
   const stop = new AbortController();
+  // Every queued batch listens on it (p-queue drops a queued task on abort): thousands, by design.
+  setMaxListeners(0, stop.signal);
   let fatal: { error: AuthenticationError; batch: number } | undefined;
   let sitesDone = 0;
   await Promise.all(

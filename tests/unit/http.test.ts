@@ -366,8 +366,8 @@ describe("fetchBatch", () => {
   });
 });
 
-/** A fetch answering `body` (bytes) with `status` and `headers`, for tests that need exact bytes. */
-function answer(body: Uint8Array | string, status = 200, headers: Record<string, string> = {}): typeof fetch {
+/** A fetch answering `body` with `status` and `headers`, for tests that need exact bytes. */
+function answer(body: string, status = 200, headers: Record<string, string> = {}): typeof fetch {
   return async () =>
     new Response(body, { status, headers: { "content-type": "application/json", ...headers } });
 }
