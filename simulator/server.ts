@@ -58,7 +58,8 @@ export type Fault =
   /**
    * Echoes the request back, as careless servers do: the answer (normal, or the API's error body for
    * `status`) gains fields holding the request URL and the `appid` literally, URL-encoded (both
-   * `encodeURIComponent` and form style), JSON-escaped (`\uXXXX`, `\/`), in base64 and base64url, and
+   * `encodeURIComponent`, lower-case hex, `encodeURI` and form style), JSON-escaped (`\uXXXX`, `\/`), in
+   * base64 at each byte alignment and base64url, and
    * the headers `x-request-url`, `location` and `x-echo-appid-b64` carry the URL and the key too.
    * An error `status` also puts the key in the error message.
    */
@@ -649,14 +650,20 @@ function echoReply(
   const appid = url.searchParams.get("appid") ?? "";
   const b64 = (text: string, alphabet: "base64" | "base64url" = "base64") =>
     Buffer.from(text, "utf8").toString(alphabet);
-  const echo: Record<string, string> = {
+  // Base64 of a longer text holds the key at one of three byte alignments: echo all three.
+  const aligned = (text: string) => [0, 1, 2].map((pad) => b64(`${" ".repeat(pad)}${text}`));
+  const echo: Record<string, unknown> = {
     request_url: requestUrl,
-    request_url_b64: b64(`http://simulator${requestUrl}`),
+    request_url_b64: aligned(`http://simulator${requestUrl}`),
     appid,
     appid_uri: encodeURIComponent(appid),
+    appid_uri_lower: encodeURIComponent(appid).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    appid_encode_uri: encodeURI(appid),
     appid_form: new URLSearchParams({ appid }).toString(),
-    appid_b64: b64(appid),
+    appid_b64: aligned(appid),
     appid_b64url: b64(appid, "base64url"),
+    appid_uri_b64: b64(encodeURIComponent(appid)),
+    appid_uri_b64url: b64(encodeURIComponent(appid), "base64url"),
     note: `key ${appid} accepted`,
   };
   const base =
