@@ -57,11 +57,11 @@ export type Fault =
   | { kind: "oversized-body"; bytes: number }
   /**
    * Echoes the request back, as careless servers do: the answer (normal, or the API's error body for
-   * `status`) gains fields holding the request URL and the `appid` literally, URL-encoded (both
-   * `encodeURIComponent`, lower-case hex, `encodeURI` and form style), JSON-escaped (`\uXXXX`, `\/`), in
-   * base64 at each byte alignment and base64url, and
-   * the headers `x-request-url`, `location` and `x-echo-appid-b64` carry the URL and the key too.
-   * An error `status` also puts the key in the error message.
+   * `status`) gains fields holding the request URL and the `appid` literally, URL-encoded
+   * (`encodeURIComponent`, lower-case hex, `encodeURI` and form style), JSON-escaped (`\uXXXX`, `\/`), in
+   * base64 at each byte alignment and base64url; the headers `x-request-url`, `location` and
+   * `x-echo-appid-b64` carry the URL and the key too. An error `status` also puts the key and the
+   * URL-encoded request in the error message, which ends up in logs and exceptions.
    */
   | { kind: "echo-request"; status?: number };
 
@@ -669,7 +669,7 @@ function echoReply(
   const base =
     status === undefined
       ? normalReply(api, req, now)
-      : errorReply(api, status, `${OWM_MESSAGES[status] ?? "Bad request"} (appid=${appid})`);
+      : errorReply(api, status, `${OWM_MESSAGES[status] ?? "Bad request"} (appid ${appid} in ${requestUrl})`);
   const parsed = JSON.parse(base.body) as Record<string, unknown> | Record<string, unknown>[];
   const target = Array.isArray(parsed) ? parsed[0] : parsed;
   if (target) Object.assign(target, echo);
