@@ -100,7 +100,10 @@ describe("a rejected API key through ingestInterval", () => {
     expect(results).toEqual([{ landed: 1, total: sites.length }]);
   });
 
-  it("aborts the requests already in flight and never sends the queued ones", async () => {
+  // Without the abort the three hang: a short limit turns that into a quick failure.
+  it("aborts the requests already in flight and never sends the queued ones", {
+    timeout: 20_000,
+  }, async () => {
     // Prepare: four in flight at once; only the first reaches the server, the others hang until aborted.
     let calls = 0;
     const aborted: string[] = [];
