@@ -13,7 +13,6 @@
  *    rejected API key: it stops the run (queued batches dropped), which is recorded failed and rethrown.
  * 5. Close the run with counts, fetch latency percentiles and per-site outcomes.
  */
-import { setMaxListeners } from "node:events";
 import type { Interval } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
@@ -29,7 +28,13 @@ import type {
   SiteParseResult,
   WeatherProvider,
 } from "../ports.ts";
-import { AuthenticationError, createRequestQueue, fetchBatch, type HttpPolicy } from "../providers/http.ts";
+import {
+  AuthenticationError,
+  createRequestQueue,
+  fetchBatch,
+  type HttpPolicy,
+  stoppable,
+} from "../providers/http.ts";
 
 export interface IngestDeps {
   provider: WeatherProvider;
@@ -118,12 +123,10 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
 
   const loader = new EnvelopeLoader(provider, bronze, log, runId);
   const latencies: number[] = [];
-  const queue = createRequestQueue(provider);
+  const queue = stoppable(createRequestQueue(provider));
   // A rejected key fails every request alike: the first rejection drops the queued batches and aborts
   // the ones in flight, and the run ends failed with that error.
   const stop = new AbortController();
-  // Every queued batch listens on it (p-queue drops a queued task on abort): thousands, by design.
-  setMaxListeners(0, stop.signal);
   let fatal: { error: AuthenticationError; batch: number } | undefined;
   let sitesDone = 0;
   await Promise.all(
@@ -135,34 +138,31 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
         try {
           // Only the request (and landing its response) holds a queue slot; parsing and the bronze
           // write happen outside it, so the next request starts as soon as this one has landed.
-          envelope = await queue.add(
-            async () => {
-              try {
-                return await fetchBatch({
-                  provider,
-                  sites,
-                  interval: args.interval,
-                  batch,
-                  policy: deps.policy,
-                  fetchImpl: deps.fetchImpl,
-                  signal: stop.signal,
-                  onResponse: async (attempt) => {
-                    latencies.push(attempt.latencyMs);
-                    await rawStore.put(key, JSON.stringify(attempt));
-                  },
-                });
-              } catch (e) {
-                // Stopped inside the task, before p-queue can start the next one.
-                if (e instanceof AuthenticationError && !stop.signal.aborted) {
-                  fatal = { error: e, batch };
-                  stop.abort(e);
-                  queue.clear();
-                }
-                throw e;
+          envelope = await queue.add(async () => {
+            try {
+              return await fetchBatch({
+                provider,
+                sites,
+                interval: args.interval,
+                batch,
+                policy: deps.policy,
+                fetchImpl: deps.fetchImpl,
+                signal: stop.signal,
+                onResponse: async (attempt) => {
+                  latencies.push(attempt.latencyMs);
+                  await rawStore.put(key, JSON.stringify(attempt));
+                },
+              });
+            } catch (e) {
+              // Stopped inside the task, before p-queue can start the next one.
+              if (e instanceof AuthenticationError && !stop.signal.aborted) {
+                fatal = { error: e, batch };
+                stop.abort(e);
+                queue.dropQueued(e);
               }
-            },
-            { signal: stop.signal },
-          );
+              throw e;
+            }
+          });
         } catch (e) {
           if (fatal) {
             const rejected = fatal.batch === batch;
