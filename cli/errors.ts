@@ -7,7 +7,7 @@ import { ConfigError } from "#core/config/env.ts";
 import { DatabaseConfigError } from "#core/db/errors.ts";
 import { IntervalError } from "#core/domain/interval.ts";
 import { SitesFileError } from "#core/domain/sites.ts";
-import { MissingApiKeyError } from "#core/providers/index.ts";
+import { AuthenticationError, MissingApiKeyError } from "#core/providers/index.ts";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -21,6 +21,7 @@ const BAD_INPUT = [
   IntervalError,
   SitesFileError,
   MissingApiKeyError,
+  AuthenticationError,
   UsageError,
 ];
 

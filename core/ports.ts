@@ -30,16 +30,28 @@ export interface RawEnvelope {
   /** Request URL with secrets removed. */
   url: string;
   status: number;
-  /** Selected response headers (content-type, retry-after). */
+  /** Selected response headers (content-type, retry-after), secrets scrubbed. */
   headers: Record<string, string>;
   /** Which attempt produced this response (1-based). */
   attempt: number;
   fetchedAt: string;
   latencyMs: number;
-  /** The response body exactly as received (text; may be malformed JSON). */
+  /**
+   * The response body as received (text; may be malformed JSON), secrets scrubbed. When
+   * `bodyTruncated`, only its first bytes (at most 64 KiB, and never a secret's beginning).
+   */
   body: string;
   /** Set when no HTTP response arrived (timeout, connection refused). */
   networkError?: string;
+  /**
+   * Set when the body was longer than HTTP_MAX_BODY_BYTES: reading stopped and the request was
+   * aborted. Such an envelope is not retried and parses as every site quarantined.
+   */
+  bodyTruncated?: true;
+  /** With `bodyTruncated`: bytes received before reading stopped (more than `maxBodyBytes`). */
+  bodyBytes?: number;
+  /** With `bodyTruncated`: the HTTP_MAX_BODY_BYTES in force for this attempt. */
+  maxBodyBytes?: number;
 }
 
 /** Per-site outcome of parsing one envelope. */

@@ -48,7 +48,22 @@ export type Fault =
    * Open-Meteo, `main.temp` for OpenWeatherMap): renamed to `renameTo` (default `<name>_v2`), turned into
    * a string, or removed. For an Open-Meteo batch with `at`, only that site's element drifts.
    */
-  | { kind: "schema-drift"; field?: string; change?: "rename" | "type" | "remove"; renameTo?: string };
+  | { kind: "schema-drift"; field?: string; change?: "rename" | "type" | "remove"; renameTo?: string }
+  /**
+   * HTTP 200 whose body streams `bytes` bytes (a runaway JSON array of the normal answer, never closed)
+   * in chunks, honouring backpressure and stopping as soon as the client hangs up — so a 200 MB body
+   * costs the simulator almost nothing and {@link SimulatorStats.bodyBytesSent} shows where the client stopped.
+   */
+  | { kind: "oversized-body"; bytes: number }
+  /**
+   * Echoes the request back, as careless servers do: the answer (normal, or the API's error body for
+   * `status`) gains fields holding the request URL and the `appid` literally, URL-encoded
+   * (`encodeURIComponent`, lower-case hex, `encodeURI` and form style), JSON-escaped (`\uXXXX`, `\/`), in
+   * base64 at each byte alignment and base64url; the headers `x-request-url`, `location` and
+   * `x-echo-appid-b64` carry the URL and the key too. An error `status` also puts the key and the
+   * URL-encoded request in the error message, which ends up in logs and exceptions.
+   */
+  | { kind: "echo-request"; status?: number };
 
 /**
  * One fault rule. All given matchers must match; rules are checked in order. Every matching latency
@@ -82,6 +97,8 @@ export interface SimulatorStats {
   requests: number;
   /** Answers by status code (as a string); requests left hanging count under `"hang"`. */
   byStatus: Record<string, number>;
+  /** Body bytes handed to sockets, all answers together (streamed bodies count what was written). */
+  bodyBytesSent: number;
 }
 
 export interface Simulator {
@@ -97,6 +114,8 @@ interface Reply {
   status: number;
   body: string;
   headers?: Record<string, string>;
+  /** A body too large to build: written chunk by chunk instead of `body`. */
+  stream?: () => Iterable<string>;
 }
 
 const CONTENT_TYPE = "application/json; charset=utf-8";
@@ -111,7 +130,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     rules = next.map((rule) => ({ rule, used: 0 }));
   };
   setFaults(opts.faults ?? []);
-  const stats: SimulatorStats = { requests: 0, byStatus: {} };
+  const stats: SimulatorStats = { requests: 0, byStatus: {}, bodyBytesSent: 0 };
   const count = (key: string) => {
     stats.byStatus[key] = (stats.byStatus[key] ?? 0) + 1;
   };
@@ -143,7 +162,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
             entry.used += 1;
           }
         }
-        reply = decided ? faultReply(decided, api, request, now) : normalReply(api, request, now);
+        reply = decided ? faultReply(decided, api, request, now, url) : normalReply(api, request, now);
       }
     }
 
@@ -154,6 +173,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     count(String(reply.status));
     res.writeHead(reply.status, { "content-type": CONTENT_TYPE, ...reply.headers });
+    if (reply.stream) {
+      await streamBody(res, reply.stream(), (n) => {
+        stats.bodyBytesSent += n;
+      });
+      return;
+    }
+    stats.bodyBytesSent += Buffer.byteLength(reply.body);
     res.end(reply.body);
   };
 
@@ -177,7 +203,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   return {
     url: `http://${host}:${port}`,
-    stats: () => ({ requests: stats.requests, byStatus: { ...stats.byStatus } }),
+    stats: () => ({
+      requests: stats.requests,
+      byStatus: { ...stats.byStatus },
+      bodyBytesSent: stats.bodyBytesSent,
+    }),
     setFaults,
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -186,6 +216,31 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         server.closeAllConnections();
       }),
   };
+}
+
+/** Writes chunks while the client reads: waits for `drain`, stops when the connection goes away. */
+async function streamBody(res: ServerResponse, chunks: Iterable<string>, sent: (bytes: number) => void) {
+  let closed = res.destroyed;
+  res.once("close", () => {
+    closed = true;
+  });
+  for (const chunk of chunks) {
+    if (closed) return;
+    const bytes = Buffer.from(chunk);
+    sent(bytes.byteLength);
+    if (!res.write(bytes)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        res.on("drain", done);
+        res.on("close", done);
+      });
+    }
+  }
+  if (!closed) res.end();
 }
 
 function apiOf(path: string): SimulatedApi | undefined {
@@ -521,6 +576,7 @@ function faultReply(
   api: SimulatedApi,
   req: OpenMeteoRequest | OwmRequest,
   now: Date,
+  url: URL,
 ): Reply | "hang" {
   const fault = rule.fault;
   switch (fault.kind) {
@@ -541,6 +597,14 @@ function faultReply(
       const good = normalReply(api, req, now);
       return { ...good, body: good.body.slice(0, Math.max(1, Math.floor(good.body.length / 2))) };
     }
+    case "oversized-body":
+      return {
+        status: 200,
+        body: "",
+        stream: () => runawayArray(normalReply(api, req, now).body, fault.bytes),
+      };
+    case "echo-request":
+      return echoReply(api, req, now, url, fault.status);
     case "schema-drift": {
       const field = fault.field ?? (api === "open-meteo" ? "current.temperature_2m" : "main.temp");
       const drift = (obj: Record<string, unknown>) =>
@@ -553,6 +617,78 @@ function faultReply(
       return json(200, bodies.length === 1 ? bodies[0] : bodies);
     }
   }
+}
+
+/** `[` then the answer repeated (comma-separated) until `bytes` bytes in all, in chunks of about 64 KiB. */
+function* runawayArray(element: string, bytes: number): Generator<string> {
+  const unit = `${element},`;
+  const perChunk = Math.max(1, Math.floor(65_536 / Buffer.byteLength(unit)));
+  const chunk = unit.repeat(perChunk);
+  const chunkBytes = Buffer.byteLength(chunk);
+  let left = bytes - 1;
+  yield "[";
+  while (left > 0) {
+    if (left >= chunkBytes) {
+      yield chunk;
+      left -= chunkBytes;
+    } else {
+      yield " ".repeat(left);
+      left = 0;
+    }
+  }
+}
+
+/** See the `echo-request` fault. */
+function echoReply(
+  api: SimulatedApi,
+  req: OpenMeteoRequest | OwmRequest,
+  now: Date,
+  url: URL,
+  status?: number,
+): Reply {
+  const requestUrl = `${url.pathname}${url.search}`;
+  const appid = url.searchParams.get("appid") ?? "";
+  const b64 = (text: string, alphabet: "base64" | "base64url" = "base64") =>
+    Buffer.from(text, "utf8").toString(alphabet);
+  // Base64 of a longer text holds the key at one of three byte alignments: echo all three.
+  const aligned = (text: string) => [0, 1, 2].map((pad) => b64(`${" ".repeat(pad)}${text}`));
+  const echo: Record<string, unknown> = {
+    request_url: requestUrl,
+    request_url_b64: aligned(`http://simulator${requestUrl}`),
+    appid,
+    appid_uri: encodeURIComponent(appid),
+    appid_uri_lower: encodeURIComponent(appid).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    appid_encode_uri: encodeURI(appid),
+    appid_form: new URLSearchParams({ appid }).toString(),
+    appid_b64: aligned(appid),
+    appid_b64url: b64(appid, "base64url"),
+    appid_uri_b64: b64(encodeURIComponent(appid)),
+    appid_uri_b64url: b64(encodeURIComponent(appid), "base64url"),
+    note: `key ${appid} accepted`,
+  };
+  const base =
+    status === undefined
+      ? normalReply(api, req, now)
+      : errorReply(api, status, `${OWM_MESSAGES[status] ?? "Bad request"} (appid ${appid} in ${requestUrl})`);
+  const parsed = JSON.parse(base.body) as Record<string, unknown> | Record<string, unknown>[];
+  const target = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (target) Object.assign(target, echo);
+  // The same again as a server with PHP-style escaping writes it: `\/` and `\uXXXX` for non-ASCII.
+  const escaped = JSON.stringify(`${requestUrl} ${appid}`)
+    .replaceAll("/", "\\/")
+    .replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const text = JSON.stringify(parsed);
+  const at = Array.isArray(parsed) ? text.indexOf("}") : text.lastIndexOf("}");
+  const body = `${text.slice(0, at)},"echo_json_escaped":${escaped}${text.slice(at)}`;
+  return {
+    status: base.status,
+    body,
+    headers: {
+      "x-request-url": requestUrl,
+      location: `http://simulator${requestUrl}`,
+      "x-echo-appid-b64": b64(appid),
+    },
+  };
 }
 
 function driftField(

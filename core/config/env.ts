@@ -18,6 +18,13 @@ const ratio = z.coerce.number().check(z.gte(0), z.lte(1));
 export const SOURCES = ["open-meteo", "openweather", "simulator"] as const;
 export type SourceName = (typeof SOURCES)[number];
 
+/**
+ * HTTP_MAX_BODY_BYTES's default, 4 MiB: a 50-location Open-Meteo answer measures about 36 KB (the
+ * simulator, whose bodies match the API's shape), an OpenWeatherMap one about 0.5 KB, so this leaves
+ * room for 100× the default batch and for batch sizes in the thousands.
+ */
+export const DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 const envSchema = z.object({
   /** Postgres connection string; unset means the embedded PGlite under WEATHER_HOME/pg. */
   DATABASE_URL: z.optional(z.string().check(z.url())),
@@ -78,6 +85,11 @@ const envSchema = z.object({
    * with a clock reason instead of being filed under the wrong hour.
    */
   OBSERVATION_TIME_TOLERANCE_MINUTES: z._default(z.coerce.number().check(z.int(), z.gte(0)), 60),
+  /**
+   * The largest response body read, in bytes; a longer one is cut while it streams (the attempt lands
+   * with `bodyTruncated`, its sites are quarantined, it is not retried). Bounds memory per request.
+   */
+  HTTP_MAX_BODY_BYTES: z._default(positiveInt, DEFAULT_HTTP_MAX_BODY_BYTES),
   /** A run fails (exit 1) when more than this share of sites failed. */
   SITE_FAILURE_THRESHOLD: z._default(ratio, 0.1),
   /** Custom endpoint for every AWS client (LocalStack: http://127.0.0.1:4566). */

@@ -9,6 +9,7 @@ import { openMeteoProvider } from "./open-meteo.ts";
 import { openWeatherProvider } from "./openweather.ts";
 
 export {
+  AuthenticationError,
   createRequestQueue,
   type FetchBatchArgs,
   fetchBatch,
@@ -21,6 +22,8 @@ export { MissingApiKeyError, openWeatherProvider, parseOpenWeather } from "./ope
 export interface CreateProviderOptions {
   /** OpenWeatherMap key (from Secrets Manager in the cloud); defaults to OPENWEATHER_API_KEY. */
   apiKey?: string;
+  /** Where `apiKey` came from, for messages; derived from `config` (as runtime.ts picks the key) when omitted. */
+  apiKeyOrigin?: string;
   /** Overrides OPEN_METEO_BASE_URL / OPENWEATHER_BASE_URL, e.g. the simulator's URL. */
   baseUrl?: string;
 }
@@ -47,6 +50,7 @@ export function createProvider(
       return openWeatherProvider({
         baseUrl: opts.baseUrl ?? config.OPENWEATHER_BASE_URL,
         apiKey: opts.apiKey ?? config.OPENWEATHER_API_KEY,
+        apiKeyOrigin: opts.apiKeyOrigin ?? apiKeyOrigin(config),
         concurrency: config.OPENWEATHER_CONCURRENCY,
         ratePerMinute: config.OPENWEATHER_RATE_PER_MINUTE,
       });
@@ -85,4 +89,12 @@ export function parsersFor(config: Config): Record<ProviderSource, WeatherProvid
     ProviderSource,
     WeatherProvider
   >;
+}
+
+/** Names where the OpenWeatherMap key is read from, in the order runtime.ts reads it: never the key itself. */
+function apiKeyOrigin(config: Config): string {
+  if (config.OPENWEATHER_API_KEY === undefined && config.OPENWEATHER_SECRET_ARN !== undefined) {
+    return `the secret ${config.OPENWEATHER_SECRET_ARN} (OPENWEATHER_SECRET_ARN)`;
+  }
+  return "OPENWEATHER_API_KEY";
 }

@@ -22,7 +22,16 @@ import type { Observation } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import { fahrenheitToCelsius, inchesToMm, kmhToMs, mphToMs, round } from "../domain/units.ts";
 import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
-import { contractReason, failAll, httpFailureReason, isSuccess, parseJson, quarantineAll } from "./http.ts";
+import {
+  bodyExcerpt,
+  contractReason,
+  failAll,
+  httpFailureReason,
+  isSuccess,
+  oversizedBody,
+  parseJson,
+  quarantineAll,
+} from "./http.ts";
 
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
 z.config(en());
@@ -106,13 +115,16 @@ export function openMeteoProvider(opts: OpenMeteoOptions): WeatherProvider {
 
 /** Per-site results for one Open-Meteo envelope. Pure. */
 export function parseOpenMeteo(envelope: RawEnvelope): SiteParseResult[] {
+  const oversized = oversizedBody(envelope);
+  if (oversized) return oversized;
   if (!isSuccess(envelope)) {
     const err = parseJson(envelope.body);
     const detail = err.ok ? openMeteoErrorSchema.safeParse(err.value).data?.reason : undefined;
     return failAll(envelope, httpFailureReason(envelope, detail));
   }
   const json = parseJson(envelope.body);
-  if (!json.ok) return quarantineAll(envelope, json.reason, envelope.body);
+  // Whole-batch problems carry an excerpt: the body once per site would multiply it by the batch size.
+  if (!json.ok) return quarantineAll(envelope, json.reason, bodyExcerpt(envelope.body));
   const body = json.value;
   const apiError = openMeteoErrorSchema.safeParse(body);
   if (apiError.success) return failAll(envelope, httpFailureReason(envelope, apiError.data.reason));
@@ -122,13 +134,17 @@ export function parseOpenMeteo(envelope: RawEnvelope): SiteParseResult[] {
   if (Array.isArray(body)) elements = body;
   else if (n === 1) elements = [body];
   else {
-    return quarantineAll(envelope, `schema drift: expected an array of ${n} locations, got one object`, body);
+    return quarantineAll(
+      envelope,
+      `schema drift: expected an array of ${n} locations, got one object`,
+      bodyExcerpt(envelope.body),
+    );
   }
   if (elements.length !== n) {
     return quarantineAll(
       envelope,
       `schema drift: expected ${n} locations in request order, got ${elements.length}`,
-      body,
+      bodyExcerpt(envelope.body),
     );
   }
 

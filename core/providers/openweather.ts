@@ -21,8 +21,18 @@ import type { Interval } from "../domain/interval.ts";
 import type { Observation } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import { fahrenheitToCelsius, kelvinToCelsius, mphToMs, round } from "../domain/units.ts";
-import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
-import { contractReason, failAll, httpFailureReason, isSuccess, parseJson, quarantineAll } from "./http.ts";
+import type { RawEnvelope, SiteParseResult } from "../ports.ts";
+import {
+  bodyExcerpt,
+  type CredentialedProvider,
+  contractReason,
+  failAll,
+  httpFailureReason,
+  isSuccess,
+  oversizedBody,
+  parseJson,
+  quarantineAll,
+} from "./http.ts";
 
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
 z.config(en());
@@ -84,6 +94,11 @@ export interface OpenWeatherOptions {
   baseUrl: string;
   /** Needed only to build real request URLs; parsing and redacted URLs work without it (replays). */
   apiKey?: string;
+  /**
+   * Where `apiKey` came from, named in errors instead of the key: `OPENWEATHER_API_KEY` (the default)
+   * or the secret OPENWEATHER_SECRET_ARN points at.
+   */
+  apiKeyOrigin?: string;
   concurrency: number;
   ratePerMinute: number;
 }
@@ -97,12 +112,25 @@ export class MissingApiKeyError extends Error {
   }
 }
 
+/**
+ * Why a response means the key was rejected, or undefined: 401 always (invalid, unactivated or blocked
+ * key), 403 only when its message is about the key (403 can also mean a plan without that API).
+ */
+export function openWeatherKeyRejection(envelope: RawEnvelope): string | undefined {
+  if (envelope.status !== 401 && envelope.status !== 403) return undefined;
+  const err = parseJson(envelope.body);
+  const message = err.ok ? openWeatherErrorSchema.safeParse(err.value).data?.message : undefined;
+  if (envelope.status === 403 && !/api key|appid/i.test(message ?? "")) return undefined;
+  return (message ?? envelope.body.trim().slice(0, 200)) || "(empty body)";
+}
+
 /** OpenWeatherMap behind the common port. */
-export function openWeatherProvider(opts: OpenWeatherOptions): WeatherProvider {
+export function openWeatherProvider(opts: OpenWeatherOptions): CredentialedProvider {
   const base = opts.baseUrl.replace(/\/+$/, "");
   const apiKey = opts.apiKey;
   return {
     source: "openweather",
+    credential: { origin: opts.apiKeyOrigin ?? "OPENWEATHER_API_KEY", rejection: openWeatherKeyRejection },
     batchSize: 1,
     concurrency: opts.concurrency,
     ratePerMinute: opts.ratePerMinute,
@@ -130,20 +158,22 @@ const UNITS: Record<string, { temperature: (x: number) => number; wind: (x: numb
 
 /** Per-site results for one OpenWeatherMap envelope. Pure. */
 export function parseOpenWeather(envelope: RawEnvelope): SiteParseResult[] {
+  const oversized = oversizedBody(envelope);
+  if (oversized) return oversized;
   if (!isSuccess(envelope)) {
     const err = parseJson(envelope.body);
     const detail = err.ok ? openWeatherErrorSchema.safeParse(err.value).data?.message : undefined;
     return failAll(envelope, httpFailureReason(envelope, detail));
   }
   const json = parseJson(envelope.body);
-  if (!json.ok) return quarantineAll(envelope, json.reason, envelope.body);
+  if (!json.ok) return quarantineAll(envelope, json.reason, bodyExcerpt(envelope.body));
   const body = json.value;
   const [site] = envelope.sites;
   if (!site || envelope.sites.length !== 1) {
     return quarantineAll(
       envelope,
       `envelope lists ${envelope.sites.length} sites; OpenWeatherMap answers one`,
-      body,
+      bodyExcerpt(envelope.body),
     );
   }
   const quarantine = (reason: string): SiteParseResult[] => [

@@ -11,7 +11,8 @@
  *    objects a bronze or quarantine row names are exactly the ones it came from.
  * 4. Process the landed envelope: ok observations → bronze upsert; contract failures and observations
  *    far from the interval (clock) → quarantine with the reason; HTTP failures → failed sites. One bad
- *    batch never fails the others.
+ *    batch never fails the others, except a rejected API key: it stops the run (queued batches
+ *    dropped), which is recorded failed and rethrown.
  * 5. Close the run with counts, fetch latency percentiles and per-site outcomes.
  */
 
@@ -32,7 +33,13 @@ import {
   type SiteParseResult,
   type WeatherProvider,
 } from "../ports.ts";
-import { createRequestQueue, fetchBatch, type HttpPolicy } from "../providers/http.ts";
+import {
+  AuthenticationError,
+  createRequestQueue,
+  fetchBatch,
+  type HttpPolicy,
+  stoppable,
+} from "../providers/http.ts";
 
 export interface IngestDeps {
   provider: WeatherProvider;
@@ -157,7 +164,11 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     args.clockToleranceMinutes ?? DEFAULT_CLOCK_TOLERANCE_MINUTES,
   );
   const latencies: number[] = [];
-  const queue = createRequestQueue(provider);
+  const queue = stoppable(createRequestQueue(provider));
+  // A rejected key fails every request alike: the first rejection drops the queued batches and aborts
+  // the ones in flight, and the run ends failed with that error.
+  const stop = new AbortController();
+  let fatal: { error: AuthenticationError; batch: number } | undefined;
   let sitesDone = 0;
   await Promise.all(
     batches.map((sites, i) =>
@@ -169,22 +180,39 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
         try {
           // Only the request (and landing its response) holds a queue slot; parsing and the bronze
           // write happen outside it, so the next request starts as soon as this one has landed.
-          envelope = await queue.add(() =>
-            fetchBatch({
-              provider,
-              sites,
-              interval: args.interval,
-              batch,
-              policy: deps.policy,
-              fetchImpl: deps.fetchImpl,
-              onResponse: async (attempt) => {
-                latencies.push(attempt.latencyMs);
-                key = rawObjectKey(provider.source, args.interval, runToken, batch, attempt.attempt);
-                await rawStore.put(key, JSON.stringify(attempt));
-              },
-            }),
-          );
+          envelope = await queue.add(async () => {
+            try {
+              return await fetchBatch({
+                provider,
+                sites,
+                interval: args.interval,
+                batch,
+                policy: deps.policy,
+                fetchImpl: deps.fetchImpl,
+                signal: stop.signal,
+                onResponse: async (attempt) => {
+                  latencies.push(attempt.latencyMs);
+                  key = rawObjectKey(provider.source, args.interval, runToken, batch, attempt.attempt);
+                  await rawStore.put(key, JSON.stringify(attempt));
+                },
+              });
+            } catch (e) {
+              // Stopped inside the task, before p-queue can start the next one.
+              if (e instanceof AuthenticationError && !stop.signal.aborted) {
+                fatal = { error: e, batch };
+                stop.abort(e);
+                queue.dropQueued(e);
+              }
+              throw e;
+            }
+          });
         } catch (e) {
+          if (fatal) {
+            const rejected = fatal.batch === batch;
+            const reason = fatal.error.message;
+            loader.fail(sites, rejected ? reason : `not fetched: ${reason}`, rejected ? key : null);
+            return;
+          }
           // Landing failed (or a bug): the batch's sites fail, the others go on.
           const reason = `could not fetch or land batch ${batch}: ${(e as Error).message}`;
           log.error("batch failed before parsing", { batch, error: (e as Error).message });
@@ -207,6 +235,15 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     latencies,
     failureThreshold: args.failureThreshold,
   });
+  if (fatal) {
+    // Recorded before rethrowing, so the ledger says why the run stopped; the caller exits 2.
+    await bronze.finishRun(
+      { ...run, ...result, status: "failed", error: fatal.error.message, startedAt, finishedAt: clock() },
+      result.sites,
+    );
+    log.error("ingestion stopped", { runId, error: fatal.error.message });
+    throw fatal.error;
+  }
   await bronze.finishRun({ ...run, ...result, startedAt, finishedAt: clock() }, result.sites);
   log.info("ingestion finished", {
     runId,

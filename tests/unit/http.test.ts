@@ -6,12 +6,15 @@ import { type Interval, parseInterval } from "#core/domain/interval.ts";
 import type { Site } from "#core/domain/sites.ts";
 import type { RawEnvelope } from "#core/ports.ts";
 import {
+  AuthenticationError,
+  bodyExcerpt,
   createRequestQueue,
   fetchBatch,
   type HttpPolicy,
   httpPolicyFromConfig,
   rateWindow,
   retryAfterMs,
+  secretScrubber,
 } from "#core/providers/http.ts";
 import { createProvider } from "#core/providers/index.ts";
 import { type Simulator, startSimulator } from "../../simulator/server.ts";
@@ -42,6 +45,22 @@ beforeEach(() => sim.setFaults([]));
 const openMeteo = () => createProvider(loadConfig({}), "open-meteo", { baseUrl: sim.url });
 const openWeather = (apiKey = KEY) =>
   createProvider(loadConfig({}), "openweather", { baseUrl: sim.url, apiKey });
+
+/** One batch for Oslo whose outcome (rejection included) the test inspects, with every landed attempt. */
+function attemptWith(provider: ReturnType<typeof openMeteo>, p: HttpPolicy = policy) {
+  const seen: RawEnvelope[] = [];
+  const attempt = fetchBatch({
+    provider,
+    sites: [OSLO],
+    interval,
+    batch: 1,
+    policy: p,
+    onResponse: async (e) => {
+      seen.push(structuredClone(e));
+    },
+  });
+  return { seen, attempt };
+}
 
 /** fetchBatch with a recorder standing in for the raw store. */
 async function run(args: { provider: ReturnType<typeof openMeteo>; sites: Site[]; policy?: HttpPolicy }) {
@@ -250,19 +269,75 @@ describe("fetchBatch", () => {
     // Prepare: one good request, one with a wrong key (401), one rate limited then retried.
     sim.setFaults([{ api: "openweather", times: 1, fault: { kind: "rate-limit" } }]);
     const good = await run({ provider: openWeather(), sites: [OSLO] });
-    const wrong = await run({ provider: openWeather("wrong-key-77aa"), sites: [LIMA] });
+    const wrongSeen: RawEnvelope[] = [];
+    const wrong = fetchBatch({
+      provider: openWeather("wrong-key-77aa"),
+      sites: [LIMA],
+      interval,
+      batch: 1,
+      policy,
+      onResponse: async (e) => {
+        wrongSeen.push(structuredClone(e));
+      },
+    });
+    await expect(wrong).rejects.toThrow(AuthenticationError);
     // Act
-    const landed = JSON.stringify([...good.seen, ...wrong.seen]);
+    const landed = JSON.stringify([...good.seen, ...wrongSeen]);
     // Assess
     expect(good.seen.map((e) => e.status)).toEqual([429, 200]);
-    expect(wrong.final.status).toBe(401);
+    expect(wrongSeen.map((e) => e.status)).toEqual([401]);
     expect(landed).not.toContain(KEY);
     expect(landed).not.toContain("wrong-key-77aa");
     expect(good.final.url).toContain("appid=REDACTED");
-    expect(openWeather().parse(wrong.final)[0]).toMatchObject({
+    expect(openWeather().parse(wrongSeen[0] as RawEnvelope)[0]).toMatchObject({
       status: "failed",
       reason: expect.stringMatching(/^HTTP 401/),
     });
+  });
+
+  it("lands a rejected key's response, then throws AuthenticationError naming the variable, not the key", async () => {
+    // Prepare
+    const before = sim.stats().requests;
+    const { seen, attempt } = attemptWith(openWeather("wrong-key-77aa"));
+    // Act
+    const error = await attempt.catch((e: unknown) => e);
+    // Assess: one attempt only (no retry), landed before the throw.
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect((error as Error).message).toContain("OPENWEATHER_API_KEY");
+    expect((error as Error).message).not.toContain("wrong-key-77aa");
+    expect(seen.map((e) => e.status)).toEqual([401]);
+    expect(sim.stats().requests - before).toBe(1);
+  });
+
+  it("names the secret, not the variable, when the key came from OPENWEATHER_SECRET_ARN", async () => {
+    const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:owm-key-AbCdEf";
+    const provider = createProvider(loadConfig({ OPENWEATHER_SECRET_ARN: arn }, {}), "openweather", {
+      baseUrl: sim.url,
+      apiKey: "from-the-secret-9911",
+    });
+    const error = await attemptWith(provider).attempt.catch((e: unknown) => e);
+    expect((error as Error).message).toContain(`the secret ${arn} (OPENWEATHER_SECRET_ARN)`);
+    expect((error as Error).message).not.toContain("from-the-secret-9911");
+  });
+
+  it("treats a 403 as a rejected key only when its message is about the key", async () => {
+    sim.setFaults([
+      { times: 1, fault: { kind: "status", status: 403, message: "Invalid API key for this endpoint" } },
+    ]);
+    const aboutKey = await attemptWith(openWeather()).attempt.catch((e: unknown) => e);
+    expect(aboutKey).toBeInstanceOf(AuthenticationError);
+    sim.setFaults([
+      { times: 1, fault: { kind: "status", status: 403, message: "Plan does not include this API" } },
+    ]);
+    const { final } = await run({ provider: openWeather(), sites: [OSLO] });
+    expect(final.status).toBe(403);
+  });
+
+  it("never calls a keyless provider's 401 a rejected key (Open-Meteo has no key to fix)", async () => {
+    sim.setFaults([{ fault: { kind: "status", status: 401 } }]);
+    const { final, seen } = await run({ provider: openMeteo(), sites: [OSLO] });
+    expect(seen).toHaveLength(1);
+    expect(openMeteo().parse(final)[0]?.status).toBe("failed");
   });
 
   it("isolates per-site schema drift inside a batch: only that site is quarantined, naming the field", async () => {
@@ -288,6 +363,184 @@ describe("fetchBatch", () => {
     const results = openMeteo().parse(final);
     expect(results.map((r) => r.status)).toEqual(["quarantined", "quarantined"]);
     expect(results[0]?.status === "quarantined" && results[0].reason).toContain("current.temperature_2m");
+  });
+});
+
+/** A fetch answering `body` with `status` and `headers`, for tests that need exact bytes. */
+function answer(body: string, status = 200, headers: Record<string, string> = {}): typeof fetch {
+  return async () =>
+    new Response(body, { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+describe("fetchBatch: bounded bodies (HTTP_MAX_BODY_BYTES)", () => {
+  const small = { ...policy, maxBodyBytes: 1_000 };
+
+  async function fetchWith(fetchImpl: typeof fetch, p: HttpPolicy = small, provider = openMeteo()) {
+    const seen: RawEnvelope[] = [];
+    const final = await fetchBatch({
+      provider,
+      sites: [OSLO],
+      interval,
+      batch: 1,
+      policy: p,
+      fetchImpl,
+      onResponse: async (e) => {
+        seen.push(structuredClone(e));
+      },
+    });
+    return { final, seen };
+  }
+
+  it("keeps a body at the limit whole and adds no truncation fields", async () => {
+    const body = `"${"x".repeat(998)}"`;
+    const { final } = await fetchWith(answer(body));
+    expect(final.body).toBe(body);
+    expect(final).not.toHaveProperty("bodyTruncated");
+    expect(final).not.toHaveProperty("bodyBytes");
+  });
+
+  it("cuts a body one byte over the limit, lands it with explicit fields, and quarantines every site", async () => {
+    // Prepare
+    const body = "y".repeat(1_001);
+    // Act
+    const { final, seen } = await fetchWith(answer(body));
+    // Assess
+    expect(seen).toHaveLength(1);
+    expect(final).toMatchObject({ status: 200, bodyTruncated: true, bodyBytes: 1_001, maxBodyBytes: 1_000 });
+    expect(final.body).toBe("y".repeat(1_000));
+    expect(openMeteo().parse(final)).toEqual([
+      {
+        siteId: "oslo",
+        status: "quarantined",
+        reason: "response body exceeds HTTP_MAX_BODY_BYTES (1000 bytes)",
+        payload: "y".repeat(1_000),
+      },
+    ]);
+  });
+
+  it("does not retry an oversized 5xx: the server would send as much again", async () => {
+    let calls = 0;
+    const fetchImpl: typeof fetch = async (...args) => {
+      calls += 1;
+      return answer("z".repeat(5_000), 503)(...args);
+    };
+    const { final, seen } = await fetchWith(fetchImpl);
+    expect(calls).toBe(1);
+    expect(seen).toHaveLength(1);
+    expect(openMeteo().parse(final)[0]).toMatchObject({ status: "quarantined" });
+  });
+
+  it("never splits a UTF-8 character at the cut", async () => {
+    // "é" is two bytes: the limit falls between them.
+    const { final } = await fetchWith(answer("é".repeat(600)), { ...policy, maxBodyBytes: 999 });
+    expect(final.bodyTruncated).toBe(true);
+    expect(final.body).toBe("é".repeat(499));
+  });
+
+  it("quarantines with a bounded excerpt in OpenWeatherMap too", async () => {
+    const { final } = await fetchWith(
+      answer("w".repeat(200_000)),
+      { ...policy, maxBodyBytes: 100_000 },
+      openWeather(),
+    );
+    const [result] = openWeather().parse(final);
+    expect(result).toMatchObject({
+      status: "quarantined",
+      reason: "response body exceeds HTTP_MAX_BODY_BYTES (100000 bytes)",
+    });
+    expect(result?.status === "quarantined" && String(result.payload).length).toBe(2_048);
+  });
+
+  it("puts only an excerpt of a malformed body into each site's quarantine payload", async () => {
+    // Prepare: a 50 kB body that is not JSON, for three sites.
+    const envelope = { ...(await fetchWith(answer(`<html>${"a".repeat(50_000)}`), policy)).final };
+    envelope.sites = [OSLO, LIMA, TOKYO];
+    // Act
+    const results = openMeteo().parse(envelope);
+    // Assess
+    expect(results.map((r) => r.status)).toEqual(["quarantined", "quarantined", "quarantined"]);
+    for (const r of results) expect(r.status === "quarantined" && String(r.payload).length).toBe(2_048);
+  });
+
+  it("excerpts at most 2 KB of UTF-8, whole characters only", () => {
+    expect(bodyExcerpt("short")).toBe("short");
+    const excerpt = bodyExcerpt("€".repeat(2_000)); // three bytes each
+    expect(Buffer.byteLength(excerpt)).toBeLessThanOrEqual(2_048);
+    expect(excerpt).toBe("€".repeat(682));
+  });
+});
+
+describe("secretScrubber: the key in any encoding", () => {
+  const key = "k3y+/=&é ~";
+  const scrub = secretScrubber([key]);
+  const b64 = (t: string, a: "base64" | "base64url" = "base64") => Buffer.from(t).toString(a);
+  const forms: [string, string][] = [
+    ["literal", key],
+    ["encodeURIComponent", encodeURIComponent(key)],
+    [
+      "encodeURIComponent, lower-case hex",
+      encodeURIComponent(key).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    ],
+    ["form encoding (+ for space)", new URLSearchParams({ appid: key }).toString().slice(6)],
+    ["encodeURI", encodeURI(key)],
+    ["double percent-encoding", encodeURIComponent(encodeURIComponent(key))],
+    ["JSON string", JSON.stringify(key).slice(1, -1)],
+    ["JSON with \\/ and \\u escapes", "k3y+\\/=&\\u00e9 ~"],
+    [
+      "JSON, everything \\u-escaped",
+      [...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""),
+    ],
+    ["HTML entities", "k3y+/=&amp;&#233; ~"],
+    ["base64", b64(key)],
+    ["base64url", b64(key, "base64url")],
+    ["base64 of the URL-encoded key", b64(encodeURIComponent(key))],
+  ];
+  it.each(forms)("removes the %s form, also inside other text", (_name, form) => {
+    const text = `before ${form} after`;
+    const out = scrub(text);
+    expect(out).toBe("before REDACTED after");
+  });
+
+  it.each([0, 1, 2, 3, 4, 5])("finds the key inside a base64 blob of a whole URL (offset %i)", (pad) => {
+    const url = `${"p".repeat(pad)}https://api.example/x?lat=1&appid=${encodeURIComponent(key)}&units=metric`;
+    for (const alphabet of ["base64", "base64url"] as const) {
+      expect(scrub(b64(url, alphabet))).toContain("REDACTED");
+      // Control: the same URL with another key is left alone.
+      const other = b64(url.replace(encodeURIComponent(key), "another-key-123"), alphabet);
+      expect(scrub(other)).toBe(other);
+    }
+  });
+
+  it("drops a tail that could be the start of the key when the body was cut", () => {
+    const cut = `{"echo":"${encodeURIComponent(key).slice(0, 7)}`;
+    expect(scrub(cut)).toContain("k3y%2B%");
+    expect(scrub.truncated(cut)).not.toContain("k3y");
+    // A whole occurrence before the cut is replaced, not just dropped.
+    expect(scrub.truncated(`${key}${"x".repeat(500)}`)).toMatch(/^REDACTEDx+$/);
+  });
+
+  it("scrubs kept headers too", async () => {
+    const seen: RawEnvelope[] = [];
+    await fetchBatch({
+      provider: openWeather(KEY),
+      sites: [OSLO],
+      interval,
+      batch: 1,
+      policy,
+      fetchImpl: answer("{}", 200, {
+        "content-type": `application/json; echo=${encodeURIComponent(KEY)}`,
+        "retry-after": KEY,
+        location: `https://x/?appid=${KEY}`,
+      }),
+      onResponse: async (e) => {
+        seen.push(e);
+      },
+    });
+    expect(JSON.stringify(seen)).not.toContain(KEY);
+    expect(seen[0]?.headers).toEqual({
+      "content-type": "application/json; echo=REDACTED",
+      "retry-after": "REDACTED",
+    });
   });
 });
 
@@ -345,8 +598,17 @@ describe("rate limiting and policy", () => {
         HTTP_MAX_ATTEMPTS: "5",
         HTTP_BACKOFF_BASE_MS: "7",
         HTTP_BACKOFF_MAX_MS: "99",
+        HTTP_MAX_BODY_BYTES: "4096",
       }),
     );
-    expect(p).toMatchObject({ timeoutMs: 1234, maxAttempts: 5, backoffBaseMs: 7, backoffMaxMs: 99 });
+    expect(p).toMatchObject({
+      timeoutMs: 1234,
+      maxAttempts: 5,
+      backoffBaseMs: 7,
+      backoffMaxMs: 99,
+      maxBodyBytes: 4096,
+    });
+    // The default leaves room for far more than a 50-location Open-Meteo answer (≈36 kB).
+    expect(httpPolicyFromConfig(loadConfig({}, {})).maxBodyBytes).toBe(4 * 1024 * 1024);
   });
 });

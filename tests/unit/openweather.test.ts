@@ -6,7 +6,11 @@ import { observationSchema } from "#core/domain/observation.ts";
 import type { Site } from "#core/domain/sites.ts";
 import type { RawEnvelope, SiteParseResult } from "#core/ports.ts";
 import { createProvider } from "#core/providers/index.ts";
-import { MissingApiKeyError, parseOpenWeather } from "#core/providers/openweather.ts";
+import {
+  MissingApiKeyError,
+  openWeatherKeyRejection,
+  parseOpenWeather,
+} from "#core/providers/openweather.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/providers/openweather/${name}`, import.meta.url), "utf8");
@@ -240,5 +244,42 @@ describe("OpenWeatherMap contract: errors and drift", () => {
 
   it("quarantines an answer for other coordinates", () => {
     expect(parseOpenWeather(envelope(LONDON, fixture("zocca-metric.json")))[0]?.status).toBe("quarantined");
+  });
+
+  it("quarantines a body cut at HTTP_MAX_BODY_BYTES with a 2 KB excerpt, before anything else", () => {
+    const cut = envelope(ZOCCA, "x".repeat(65_536), {
+      status: 500,
+      bodyTruncated: true,
+      bodyBytes: 70_000,
+      maxBodyBytes: 65_000,
+    });
+    expect(parseOpenWeather(cut)).toEqual([
+      {
+        siteId: "zocca",
+        status: "quarantined",
+        reason: "response body exceeds HTTP_MAX_BODY_BYTES (65000 bytes)",
+        payload: "x".repeat(2_048),
+      },
+    ]);
+  });
+});
+
+describe("openWeatherKeyRejection", () => {
+  const answer = (status: number, body: string) => envelope(ZOCCA, body, { status });
+  it.each([
+    [401, fixture("error-401.json"), expect.stringMatching(/^Invalid API key/)],
+    [403, '{"cod":403,"message":"Invalid API key for this endpoint"}', "Invalid API key for this endpoint"],
+    [403, '{"cod":403,"message":"appid is not allowed"}', "appid is not allowed"],
+    [403, '{"cod":403,"message":"Your plan does not include this API"}', undefined],
+    [401, "<html>Unauthorized</html>", "<html>Unauthorized</html>"],
+    [429, fixture("error-429.json"), undefined],
+    [200, fixture("zocca-metric.json"), undefined],
+  ])("HTTP %i %s → %s", (status, body, expected) => {
+    expect(openWeatherKeyRejection(answer(status, body))).toEqual(expected);
+  });
+
+  it("is what the provider's credential uses, naming OPENWEATHER_API_KEY by default", () => {
+    const p = provider as typeof provider & { credential?: { origin: string } };
+    expect(p.credential?.origin).toBe("OPENWEATHER_API_KEY");
   });
 });

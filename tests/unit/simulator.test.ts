@@ -190,7 +190,7 @@ describe("simulator: fault rules", () => {
     for (let i = 0; i < 3; i++) statuses.push((await get(s.url, p)).status);
     // Assess
     expect(statuses).toEqual([500, 500, 200]);
-    expect(s.stats()).toEqual({ requests: 3, byStatus: { "500": 2, "200": 1 } });
+    expect(s.stats()).toMatchObject({ requests: 3, byStatus: { "500": 2, "200": 1 } });
   });
 
   it("fails only the chosen site when matching by coordinates", async () => {
@@ -230,6 +230,58 @@ describe("simulator: fault rules", () => {
     s.setFaults([{ fault: { kind: "latency", ms: 30 } }]);
     const res = await get(s.url, omPath("1", "2"));
     expect(res.status).toBe(200);
+  });
+
+  it("streams an oversized body of exactly the asked size, a runaway JSON array", async () => {
+    const s = await sim({ faults: [{ fault: { kind: "oversized-body", bytes: 300_000 } }] });
+    const res = await get(s.url, omPath("1", "2"));
+    expect(res.status).toBe(200);
+    expect(Buffer.byteLength(res.body)).toBe(300_000);
+    expect(res.body.startsWith('[{"latitude"')).toBe(true);
+    expect(s.stats().bodyBytesSent).toBe(300_000);
+  });
+
+  it("stops streaming an oversized body when the client hangs up", async () => {
+    // Prepare
+    const s = await sim({ faults: [{ fault: { kind: "oversized-body", bytes: 500 * 1024 * 1024 } }] });
+    const controller = new AbortController();
+    const res = await fetch(`${s.url}${omPath("1", "2")}`, { signal: controller.signal });
+    const reader = res.body?.getReader();
+    await reader?.read();
+    // Act
+    controller.abort();
+    await s.close();
+    started.splice(started.indexOf(s), 1);
+    // The writer resumes on 'close' in a microtask; a writer that ignored it would run on synchronously.
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    // Assess: the server wrote a few socket buffers' worth, not 500 MB.
+    expect(s.stats().bodyBytesSent).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it("echoes the request and the key, in several encodings, in body and headers", async () => {
+    const key = "k3y+/=&é";
+    const s = await sim({ apiKey: key, faults: [{ fault: { kind: "echo-request" } }] });
+    const res = await get(
+      s.url,
+      `/data/2.5/weather?lat=1&lon=2&units=metric&appid=${encodeURIComponent(key)}`,
+    );
+    const body = JSON.parse(res.body);
+    expect(res.status).toBe(200);
+    expect(body.main.temp).toEqual(expect.any(Number));
+    expect(body).toMatchObject({
+      appid: key,
+      appid_uri: encodeURIComponent(key),
+      appid_b64url: Buffer.from(key).toString("base64url"),
+      echo_json_escaped: expect.stringContaining(key),
+    });
+    expect(res.body).toContain("k3y+\\/=&\\u00e9");
+    expect(res.headers.get("x-request-url")).toContain(`appid=${encodeURIComponent(key)}`);
+    expect(res.headers.get("location")).toContain(`appid=${encodeURIComponent(key)}`);
+    expect(res.headers.get("x-echo-appid-b64")).toBe(Buffer.from(key).toString("base64"));
+    s.setFaults([{ fault: { kind: "echo-request", status: 401 } }]);
+    const rejected = await get(s.url, `/data/2.5/weather?lat=1&lon=2&appid=${encodeURIComponent(key)}`);
+    expect(rejected.status).toBe(401);
+    expect(JSON.parse(rejected.body).message).toContain(key);
   });
 
   it("closes promptly while a request hangs", async () => {
