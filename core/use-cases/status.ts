@@ -9,6 +9,7 @@ import { effectiveStatus } from "../db/leases.ts";
 
 export interface StatusReport {
   layers: Record<string, Record<string, number>>;
+  /** Quarantine entries that are still their site's current outcome (superseded ones are history). */
   quarantined: number;
   lastIngestionRuns: {
     runId: string;
@@ -91,7 +92,7 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
   );
   return {
     layers,
-    quarantined: layers.bronze?.quarantine ?? 0,
+    quarantined: await currentQuarantine(pool),
     lastIngestionRuns: runs.rows.map((r) => ({
       runId: r.run_id,
       interval: r.interval,
@@ -193,4 +194,9 @@ async function latestRow(pool: pg.Pool, table: string, sql: string): Promise<Rec
   if (!exists.rows[0]?.t) return null;
   const { rows } = await pool.query(sql);
   return rows[0] ?? null;
+}
+
+async function currentQuarantine(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>("select count(*)::int as n from bronze.current_quarantine");
+  return rows[0]?.n ?? 0;
 }
