@@ -6,7 +6,8 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
 import { eventBridgePublisher } from "#core/adapters/events.ts";
-import { loadConfig } from "#core/config/env.ts";
+import { type Config, loadConfig } from "#core/config/env.ts";
+import { isDatabaseError } from "#core/db/errors.ts";
 import { parseEvent } from "#core/domain/events.ts";
 import { type Interval, intervalOf, parseInterval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
@@ -53,22 +54,11 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
   );
   const source = config.WEATHER_SOURCE;
   obs.logger.appendKeys({ interval, source, runId: ingestionRunId(source, interval) });
-  const rt = await runtime();
-  const result = await ingestInterval(
-    {
-      provider: await providerFor(config, source),
-      rawStore: rt.rawStore,
-      bronze: rt.bronze,
-      policy: httpPolicyFromConfig(config),
-      log: obs.logger,
-    },
-    {
-      interval,
-      sites: await loadSites(config.SITES_FILE),
-      failureThreshold: config.SITE_FAILURE_THRESHOLD,
-      clockToleranceMinutes: config.OBSERVATION_TIME_TOLERANCE_MINUTES,
-    },
-  );
+  const result = await ingest(interval, source).catch((e: unknown) => {
+    // A database that is gone before the run could even be recorded still shows on the DbErrors alarm.
+    if (isDatabaseError(e)) obs.metrics.addMetric("DbErrors", MetricUnit.Count, 1);
+    throw e;
+  });
 
   const m = obs.metrics;
   m.addMetric("SitesSucceeded", MetricUnit.Count, result.sitesOk);
@@ -94,6 +84,25 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
     sitesQuarantined: result.sitesQuarantined,
     observationsLoaded: result.observationsLoaded,
   };
+}
+
+async function ingest(interval: Interval, source: Config["WEATHER_SOURCE"]) {
+  const rt = await runtime();
+  return ingestInterval(
+    {
+      provider: await providerFor(config, source),
+      rawStore: rt.rawStore,
+      bronze: rt.bronze,
+      policy: httpPolicyFromConfig(config),
+      log: obs.logger,
+    },
+    {
+      interval,
+      sites: await loadSites(config.SITES_FILE),
+      failureThreshold: config.SITE_FAILURE_THRESHOLD,
+      clockToleranceMinutes: config.OBSERVATION_TIME_TOLERANCE_MINUTES,
+    },
+  );
 }
 
 /** EMF takes at most 100 values per metric and line: keep an evenly spaced sample. */

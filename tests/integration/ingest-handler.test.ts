@@ -96,4 +96,39 @@ describe("ingest handler", () => {
       /Invalid event.*Send an EventBridge/,
     );
   });
+
+  it("fails the invocation and counts DbErrors when the database cannot be reached at all", async () => {
+    // Prepare: a fresh container whose DATABASE_URL points at a loopback port nothing listens on.
+    vi.resetModules();
+    vi.stubEnv("DATABASE_URL", "postgres://postgres@127.0.0.1:9/weather");
+    vi.stubEnv("DB_CONNECT_TIMEOUT_MS", "2000");
+    const broken = await import("#functions/ingest.ts");
+    vi.stubEnv("DATABASE_URL", db.url);
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    // Act
+    let error: unknown;
+    try {
+      const context = {
+        functionName: "ingest",
+        awsRequestId: "req-2",
+        getRemainingTimeInMillis: () => 60_000,
+      };
+      await broken.handler({ interval: "2026-11-22T13" }, context as unknown as Context);
+    } catch (e) {
+      error = e;
+    } finally {
+      spy.mockRestore();
+    }
+    // Assess
+    expect((error as Error)?.name).toMatch(/^Database\w+Error$/);
+    const emf = lines
+      .flatMap((l) => l.split("\n"))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
+    expect(emf.find((e) => "DbErrors" in e)?.DbErrors).toBe(1);
+  });
 });
