@@ -5,8 +5,11 @@
 
 import { connectDatabase } from "#core/adapters/connect-database.ts";
 import { loadConfig } from "#core/config/env.ts";
-import { checkQualityTask } from "#core/workflow/tasks.ts";
+import type { Context } from "aws-lambda";
+import { checkQualityTask, StepTimeoutError } from "#core/workflow/tasks.ts";
+import { runWithTimeLimit } from "#core/workflow/time-limits.ts";
 import { lazy } from "./shared/lazy.ts";
+import { handlerDeadlineMs, reportRetry } from "./shared/step-retry.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
 const config = loadConfig();
@@ -14,9 +17,13 @@ const obs = observability(config);
 // One pool per container, opened on first use.
 const database = lazy(() => connectDatabase(config, { max: 1 }));
 
-export async function lambdaHandler(event: unknown) {
+export async function lambdaHandler(event: unknown, context?: Context) {
+  reportRetry(obs, "QualityChecks", event);
   const db = await database();
-  const report = await checkQualityTask({ pool: db.pool, log: obs.logger }, event);
+  const report = await runWithTimeLimit(
+    { ms: handlerDeadlineMs(context), timeoutError: () => new StepTimeoutError("QualityChecks") },
+    (signal) => checkQualityTask({ pool: db.pool, log: obs.logger }, event, undefined, { signal }),
+  );
   return {
     interval: report.interval,
     passed: report.passed,

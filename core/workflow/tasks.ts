@@ -45,6 +45,19 @@ export const checkEventSchema = z.object({
   retryCount: retryCountField,
 });
 
+/**
+ * A Lambda handler gave up on its step just before its time limit and cancelled the step's SQL; the
+ * state machine retries it like a States.Timeout.
+ */
+export class StepTimeoutError extends Error {
+  override name = "StepTimeoutError";
+  constructor(state: string) {
+    super(
+      `${state} reached its time limit and its SQL was cancelled; the workflow retries it. If this repeats, see docs/runbook.md#step-timeouts-and-retries`,
+    );
+  }
+}
+
 /** The Task state a transform event belongs to (the Silver and Gold states share one function). */
 export function transformStateOf(event: unknown): "Silver" | "Gold" {
   return (event as { layer?: unknown } | null)?.layer === "gold" ? "Gold" : "Silver";
