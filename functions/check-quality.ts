@@ -3,9 +3,9 @@
  * Throws QualityCheckFailedError (not retried by the state machine) when any check returns rows.
  */
 
+import type { Context } from "aws-lambda";
 import { connectDatabase } from "#core/adapters/connect-database.ts";
 import { loadConfig } from "#core/config/env.ts";
-import type { Context } from "aws-lambda";
 import { checkQualityTask, StepTimeoutError } from "#core/workflow/tasks.ts";
 import { runWithTimeLimit } from "#core/workflow/time-limits.ts";
 import { lazy } from "./shared/lazy.ts";

@@ -3,9 +3,9 @@
  * "interval": "2026-11-22T13" }` (the state machine's Silver and Gold states).
  */
 
+import type { Context } from "aws-lambda";
 import { connectDatabase } from "#core/adapters/connect-database.ts";
 import { loadConfig } from "#core/config/env.ts";
-import type { Context } from "aws-lambda";
 import { StepTimeoutError, transformStateOf, transformTask } from "#core/workflow/tasks.ts";
 import { runWithTimeLimit } from "#core/workflow/time-limits.ts";
 import { lazy } from "./shared/lazy.ts";

@@ -266,7 +266,11 @@ export async function runEmbeddedWorkflow(
   if (executionTimedOut) {
     // AWS: no Catch runs after an execution timeout; the PipelineTimedOut alarm tells the team.
     if (notification === null) {
-      notification = { failedState: timedOutIn ?? undefined, error: error ?? undefined, cause: cause ?? undefined };
+      notification = {
+        failedState: timedOutIn ?? undefined,
+        error: error ?? undefined,
+        cause: cause ?? undefined,
+      };
       await pool.query(
         "insert into ops.notifications (execution_name, interval, subject, message) values ($1, $2, $3, $4)",
         [
@@ -276,7 +280,10 @@ export async function runEmbeddedWorkflow(
           JSON.stringify({ interval: args.interval, ...(notification as Notification) }),
         ],
       );
-      log.error("workflow timed out; notification recorded", { executionName, ...(notification as Notification) });
+      log.error("workflow timed out; notification recorded", {
+        executionName,
+        ...(notification as Notification),
+      });
     }
   }
   const retried = events.filter((e) => e.type === "StateRetried") as { state?: { name?: string } }[];

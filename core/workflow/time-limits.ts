@@ -33,7 +33,13 @@ export class TimeLimitError extends Error {
 interface AslState {
   Type?: string;
   TimeoutSeconds?: number;
-  Retry?: { ErrorEquals: string[]; MaxAttempts?: number; IntervalSeconds?: number; BackoffRate?: number; MaxDelaySeconds?: number }[];
+  Retry?: {
+    ErrorEquals: string[];
+    MaxAttempts?: number;
+    IntervalSeconds?: number;
+    BackoffRate?: number;
+    MaxDelaySeconds?: number;
+  }[];
 }
 interface AslDefinition {
   TimeoutSeconds?: number;

@@ -89,9 +89,10 @@ async function ledger(executionName: string) {
     "select status, failed_state, error from ops.workflow_executions where execution_name = $1",
     [executionName],
   );
-  const sent = await db.pool.query("select subject, message from ops.notifications where execution_name = $1", [
-    executionName,
-  ]);
+  const sent = await db.pool.query(
+    "select subject, message from ops.notifications where execution_name = $1",
+    [executionName],
+  );
   return { execution: exec.rows[0], notifications: sent.rows };
 }
 
@@ -108,7 +109,12 @@ describe("a hung step (embedded engine)", () => {
     expect(result.retriesByState).toEqual({ Silver: 3 });
     expect(retryLines.map((l) => l.attributes)).toEqual(
       [1, 2, 3].map((n) =>
-        expect.objectContaining({ state: "Silver", retryCount: n, error: "States.Timeout", metric: "StepRetries" }),
+        expect.objectContaining({
+          state: "Silver",
+          retryCount: n,
+          error: "States.Timeout",
+          metric: "StepRetries",
+        }),
       ),
     );
     const { execution, notifications } = await ledger("hung-silver");
@@ -137,7 +143,11 @@ describe("a hung step (embedded engine)", () => {
     expect(result).toMatchObject({ status: "succeeded", retries: 1, retriesByState: { Silver: 1 } });
     expect(seen).toEqual([0, 1]);
     expect(retryLines).toHaveLength(1);
-    expect(retryLines[0]?.attributes).toMatchObject({ state: "Silver", retryCount: 1, error: "States.Timeout" });
+    expect(retryLines[0]?.attributes).toMatchObject({
+      state: "Silver",
+      retryCount: 1,
+      error: "States.Timeout",
+    });
     const { execution, notifications } = await ledger("hung-once");
     expect(execution?.status).toBe("succeeded");
     expect(notifications).toEqual([]);
@@ -160,7 +170,9 @@ describe("a hung step (embedded engine)", () => {
     // Stopped, not retried behind the engine's back; the limits were flagged as too tight up front.
     expect(hung.attempts).toHaveLength(1);
     expect(hung.attempts[0]?.signal?.aborted).toBe(true);
-    expect(log.entries.some((e) => e.level === "warn" && e.message.includes("below the worst case"))).toBe(true);
+    expect(log.entries.some((e) => e.level === "warn" && e.message.includes("below the worst case"))).toBe(
+      true,
+    );
     const { execution, notifications } = await ledger("execution-timeout");
     expect(execution).toEqual({ status: "failed", failed_state: "Silver", error: "States.Timeout" });
     expect(notifications).toEqual([

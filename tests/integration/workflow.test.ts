@@ -124,10 +124,13 @@ describe("the ASL definition", () => {
     for (const name of ["Silver", "Gold", "QualityChecks"]) {
       expect(states[name]?.Parameters, name).toMatchObject({ "retryCount.$": "$$.State.RetryCount" });
       const retriers = states[name]?.Retry as { ErrorEquals: string[]; MaxAttempts: number }[];
-      const first = retriers.find((r) => r.ErrorEquals.includes("States.Timeout") || r.ErrorEquals.includes("States.ALL"));
+      const first = retriers.find(
+        (r) => r.ErrorEquals.includes("States.Timeout") || r.ErrorEquals.includes("States.ALL"),
+      );
       expect(first?.ErrorEquals, name).toContain("States.ALL");
       expect(first?.MaxAttempts, name).toBeGreaterThan(0);
-      expect((states[name]?.Catch as { ErrorEquals: string[] }[])[0]?.ErrorEquals).toEqual(["States.ALL"]);
+      const catchers = (states[name]?.Catch ?? []) as { ErrorEquals: string[] }[];
+      expect(catchers[0]?.ErrorEquals).toEqual(["States.ALL"]);
     }
   });
 
@@ -143,7 +146,9 @@ describe("the ASL definition", () => {
     const { isValid, errors } = validator(structuredClone(def));
     expect(errors).toEqual([]);
     expect(isValid).toBe(true);
-    expect(() => loadConfig({ WORKFLOW_GOLD_TIMEOUT_SECONDS: "0" }, {})).toThrow(/WORKFLOW_GOLD_TIMEOUT_SECONDS/);
+    expect(() => loadConfig({ WORKFLOW_GOLD_TIMEOUT_SECONDS: "0" }, {})).toThrow(
+      /WORKFLOW_GOLD_TIMEOUT_SECONDS/,
+    );
   });
 
   it("refuses a Task without a limit and flags an execution limit below the worst case of its retries", () => {
@@ -196,7 +201,12 @@ describe("embedded execution", () => {
     expect(result.retriesByState).toEqual({ Silver: 2 });
     const warnings = log.entries.filter((e) => e.level === "warn" && e.message.startsWith("step retried"));
     expect(warnings.map((w) => w.attributes)).toEqual([
-      expect.objectContaining({ state: "Silver", retryCount: 1, error: "TransientDbError", metric: "StepRetries" }),
+      expect.objectContaining({
+        state: "Silver",
+        retryCount: 1,
+        error: "TransientDbError",
+        metric: "StepRetries",
+      }),
       expect.objectContaining({ state: "Silver", retryCount: 2, error: "TransientDbError" }),
     ]);
     expect(await notifications("flaky")).toEqual([]);
