@@ -7,7 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import validator from "asl-validator";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
 import { loadConfig } from "#core/config/env.ts";
@@ -263,5 +264,63 @@ describe("embedded execution", () => {
     expect(calls).toBe(1);
     expect((await run(counting, "dup", true)).status).toBe("succeeded");
     expect(calls).toBe(2);
+  });
+});
+
+describe("Lambda handlers: the retry notice", () => {
+  /** Runs the middy-wrapped handler as Lambda would and returns what it printed (logs and EMF). */
+  async function invoke(handler: (e: unknown, c: Context) => Promise<unknown>, event: unknown) {
+    const lines: string[] = [];
+    const capture = (chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    // Powertools prints warnings through console.warn (stderr); Lambda ships both streams to the log.
+    const spies = [
+      vi.spyOn(process.stdout, "write").mockImplementation(capture),
+      vi.spyOn(process.stderr, "write").mockImplementation(capture),
+    ];
+    try {
+      const context = { functionName: "t", awsRequestId: "r", getRemainingTimeInMillis: () => 60_000 };
+      await handler(event, context as unknown as Context);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const docs = lines
+      .flatMap((l) => l.split("\n"))
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const retryMetrics = docs.filter((d) => "StepRetries" in d);
+    const retryLogs = docs.filter((d) => String(d.message).startsWith("step retried"));
+    return { retryMetrics, retryLogs };
+  }
+
+  it("a retried Silver or QualityChecks invocation logs a warning and adds StepRetries (alone and per state)", async () => {
+    vi.stubEnv("DATABASE_URL", db.url);
+    vi.stubEnv("POWERTOOLS_SERVICE_NAME", "weather-dataops-test");
+    try {
+      const transform = await import("#functions/transform.ts");
+      const check = await import("#functions/check-quality.ts");
+
+      const retried = await invoke(transform.handler, { layer: "silver", interval: INTERVAL, retryCount: 2 });
+      expect(retried.retryLogs).toEqual([
+        expect.objectContaining({ level: "WARN", state: "Silver", retryCount: 2, interval: INTERVAL }),
+      ]);
+      expect(retried.retryMetrics).toHaveLength(2);
+      expect(retried.retryMetrics).toContainEqual(
+        expect.objectContaining({ StepRetries: 1, state: "Silver", service: "weather-dataops-test" }),
+      );
+      expect(retried.retryMetrics.some((m) => !("state" in m))).toBe(true);
+
+      const first = await invoke(transform.handler, { layer: "gold", interval: INTERVAL, retryCount: 0 });
+      expect(first.retryLogs).toEqual([]);
+      expect(first.retryMetrics).toEqual([]);
+
+      const checks = await invoke(check.handler, { interval: INTERVAL, retryCount: 1 });
+      expect(checks.retryLogs).toEqual([expect.objectContaining({ state: "QualityChecks", retryCount: 1 })]);
+      expect(checks.retryMetrics).toContainEqual(expect.objectContaining({ state: "QualityChecks" }));
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
