@@ -139,7 +139,7 @@ const PRESETS: Record<
       siteFailureRatio: 0.1,
       fetchLatencyMs: 30_000,
       stepRetries: 3,
-      stepRetriesPeriod: Duration.minutes(5),
+      stepRetriesPeriod: Duration.minutes(1),
     },
     rds: false,
     weatherSource: "simulator",
