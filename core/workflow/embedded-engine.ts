@@ -188,7 +188,7 @@ export async function runEmbeddedWorkflow(
 
   // The library's context object has no State; `$$.State.RetryCount` reads this one, which the
   // attempts below keep current (each state runs once, in order, so one counter suffices).
-  const stateContext = { Name: "", RetryCount: 0 };
+  const stateContext = { RetryCount: 0 };
   const executionAborted = new AbortController();
   let currentState: string | null = null;
   const timed = (state: string, fn: TaskFn): TaskFn => {
@@ -196,6 +196,8 @@ export async function runEmbeddedWorkflow(
     let lastError: Error | null = null;
     const limitSeconds = (limits.tasks as Record<string, number | undefined>)[state];
     return async (input) => {
+      // After an execution timeout the library still walks its Retry loop: no phantom attempts.
+      if (executionAborted.signal.aborted) throw executionAborted.signal.reason;
       const retryCount = attempt++;
       currentState = state;
       if (retryCount > 0)

@@ -163,12 +163,17 @@ describe("a hung step (embedded engine)", () => {
       executionSeconds: 1,
       tasks: { ...DEFAULT_TIME_LIMITS.tasks, Silver: 600 },
     };
-    const { result, log } = await run({ ...tasks(), Silver: hung.fn }, "execution-timeout", limits);
+    const { result, log, retryLines } = await run(
+      { ...tasks(), Silver: hung.fn },
+      "execution-timeout",
+      limits,
+    );
 
     expect(result).toMatchObject({ status: "failed", failedState: "Silver", error: "States.Timeout" });
     expect(result.cause).toMatch(/execution did not finish within its 1 s time limit/);
     // Stopped, not retried behind the engine's back; the limits were flagged as too tight up front.
     expect(hung.attempts).toHaveLength(1);
+    expect(retryLines).toEqual([]);
     expect(hung.attempts[0]?.signal?.aborted).toBe(true);
     expect(log.entries.some((e) => e.level === "warn" && e.message.includes("below the worst case"))).toBe(
       true,
