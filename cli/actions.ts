@@ -11,10 +11,11 @@ import { type IngestResult, ingestInterval } from "#core/use-cases/ingest.ts";
 import { replayIntervals } from "#core/use-cases/replay.ts";
 import {
   type EngineOptions,
+  localTasks,
   runEmbeddedWorkflow,
   type WorkflowResult,
 } from "#core/workflow/embedded-engine.ts";
-import { checkQualityTask, transformTask } from "#core/workflow/tasks.ts";
+import { timeLimitsFromConfig } from "#core/workflow/time-limits.ts";
 import type { SourceSession } from "./context.ts";
 import type { Output } from "./output.ts";
 
@@ -56,19 +57,14 @@ export async function workflowOnce(
   args: { interval: Interval; log: Log; out: Output } & EngineOptions,
 ): Promise<WorkflowResult> {
   args.out.say(`Running the workflow (silver → gold → quality checks) for ${args.interval}`);
-  const deps = { pool: rt.db.pool, log: args.log };
   return runEmbeddedWorkflow(
     {
       pool: rt.db.pool,
       log: args.log,
-      tasks: {
-        Silver: (input) => transformTask(deps, input),
-        Gold: (input) => transformTask(deps, input),
-        QualityChecks: (input) => checkQualityTask(deps, input),
-      },
+      tasks: localTasks({ pool: rt.db.pool, log: args.log, embedded: rt.db.embedded }),
     },
     { interval: args.interval },
-    { force: args.force, retryIntervalMs: args.retryIntervalMs },
+    { force: args.force, retryIntervalMs: args.retryIntervalMs, timeLimits: timeLimitsFromConfig(rt.config) },
   );
 }
 
@@ -122,7 +118,9 @@ export function describeBackfill(r: BackfillReport): string {
 export function describeWorkflow(w: WorkflowResult): string {
   if (w.status === "skipped")
     return `workflow ${w.executionName}: already succeeded — nothing to do (use --force to rerun)`;
-  if (w.status === "succeeded") return `workflow ${w.executionName}: SUCCEEDED (${w.retries} retries)`;
+  const byState = Object.entries(w.retriesByState).map(([state, n]) => `${state} ${n}`);
+  if (w.status === "succeeded")
+    return `workflow ${w.executionName}: SUCCEEDED (${w.retries} retries${byState.length ? `: ${byState.join(", ")}` : ""})`;
   return `workflow ${w.executionName}: FAILED in ${w.failedState ?? "?"} — ${w.error}: ${w.cause}`;
 }
 

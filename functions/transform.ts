@@ -3,11 +3,14 @@
  * "interval": "2026-11-22T13" }` (the state machine's Silver and Gold states).
  */
 
+import type { Context } from "aws-lambda";
 import { connectDatabase } from "#core/adapters/connect-database.ts";
 import { loadConfig } from "#core/config/env.ts";
-import { transformTask } from "#core/workflow/tasks.ts";
+import { StepTimeoutError, transformStateOf, transformTask } from "#core/workflow/tasks.ts";
+import { runWithTimeLimit } from "#core/workflow/time-limits.ts";
 import { countingDbErrors } from "./shared/db-errors.ts";
 import { lazy } from "./shared/lazy.ts";
+import { handlerDeadlineMs, reportRetry } from "./shared/step-retry.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
 const config = loadConfig();
@@ -15,13 +18,19 @@ const obs = observability(config);
 // One pool per container, opened on first use.
 const database = lazy(() => connectDatabase(config, { max: 1 }));
 
-export async function lambdaHandler(event: unknown) {
-  return countingDbErrors(obs.metrics, () => handle(event));
+export async function lambdaHandler(event: unknown, context?: Context) {
+  return countingDbErrors(obs.metrics, () => handle(event, context));
 }
 
-async function handle(event: unknown) {
+async function handle(event: unknown, context?: Context) {
+  const state = transformStateOf(event);
+  reportRetry(obs, state, event);
   const db = await database();
-  const result = await transformTask({ pool: db.pool, log: obs.logger }, event);
+  // Step Functions does not stop a Lambda whose Task timed out: the handler stops its own SQL first.
+  const result = await runWithTimeLimit(
+    { ms: handlerDeadlineMs(context), timeoutError: () => new StepTimeoutError(state) },
+    (signal) => transformTask({ pool: db.pool, log: obs.logger }, event, { signal }),
+  );
   obs.logger.info("transform finished", {
     layer: result.layer,
     interval: result.interval,

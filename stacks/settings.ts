@@ -4,6 +4,7 @@
  */
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { DEFAULT_TIME_LIMITS, type TimeLimits } from "../core/workflow/time-limits.ts";
 
 export const KNOWN_STAGES = ["prod", "dev", "local"] as const;
 export type KnownStage = (typeof KNOWN_STAGES)[number];
@@ -21,6 +22,12 @@ export interface AlarmSettings {
   siteFailureRatio: number;
   /** Average FetchLatencyMs above this alarms. */
   fetchLatencyMs: number;
+  /**
+   * StepRetries (summed over `stepRetriesPeriod`) at or above this alarms: one retry an hour is the
+   * workflow healing itself; several mean a step keeps failing or nearing its time limit.
+   */
+  stepRetries: number;
+  stepRetriesPeriod: Duration;
 }
 
 export interface StageSettings {
@@ -35,6 +42,13 @@ export interface StageSettings {
   /** Old versions of raw objects are deleted after this many days. */
   rawNoncurrentExpiryDays: number;
   alarms: AlarmSettings;
+  /**
+   * The pipeline's time limits: each Task state's TimeoutSeconds and the execution's. The functions'
+   * timeouts follow (Transform: the larger of Silver and Gold), because Step Functions does not stop
+   * a Lambda whose Task timed out: a longer Lambda timeout would let a zombie hold the layer's lock
+   * while the retry waits for it.
+   */
+  timeLimits: TimeLimits;
   /** Optional RDS Postgres (VPC + NAT + db.t4g.micro); off means an external Postgres by secret. */
   rds: boolean;
   /** Powertools `service` dimension; stage-qualified so two stages in one account never share metrics. */
@@ -63,9 +77,13 @@ const base = (stage: string) => ({
   weatherSource: "open-meteo" as const,
   rds: false,
   alarmEmail: "",
+  timeLimits: DEFAULT_TIME_LIMITS,
 });
 
-const PRESETS: Record<KnownStage, Omit<StageSettings, "stage" | "serviceName" | "metricsNamespace">> = {
+const PRESETS: Record<
+  KnownStage,
+  Omit<StageSettings, "stage" | "serviceName" | "metricsNamespace" | "timeLimits">
+> = {
   prod: {
     schedule: HOURLY,
     logRetention: RetentionDays.THREE_MONTHS,
@@ -78,6 +96,8 @@ const PRESETS: Record<KnownStage, Omit<StageSettings, "stage" | "serviceName" | 
       noDataPeriods: 2,
       siteFailureRatio: 0.1,
       fetchLatencyMs: 30_000,
+      stepRetries: 3,
+      stepRetriesPeriod: Duration.hours(1),
     },
     rds: false,
     weatherSource: "open-meteo",
@@ -97,6 +117,8 @@ const PRESETS: Record<KnownStage, Omit<StageSettings, "stage" | "serviceName" | 
       noDataPeriods: 2,
       siteFailureRatio: 0.1,
       fetchLatencyMs: 30_000,
+      stepRetries: 3,
+      stepRetriesPeriod: Duration.hours(1),
     },
     rds: false,
     weatherSource: "open-meteo",
@@ -116,6 +138,8 @@ const PRESETS: Record<KnownStage, Omit<StageSettings, "stage" | "serviceName" | 
       noDataPeriods: 3,
       siteFailureRatio: 0.1,
       fetchLatencyMs: 30_000,
+      stepRetries: 3,
+      stepRetriesPeriod: Duration.minutes(1),
     },
     rds: false,
     weatherSource: "simulator",

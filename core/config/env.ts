@@ -99,6 +99,16 @@ const envSchema = z.object({
   EVENT_BUS_NAME: z.optional(z.string().check(z.minLength(1))),
   /** SNS topic for workflow failure notifications. */
   ALARM_TOPIC_ARN: z.optional(z.string().check(z.minLength(1))),
+  /**
+   * Time limits of the embedded workflow, in seconds (the cloud takes them from stacks/settings.ts).
+   * A step running longer fails with States.Timeout, is retried, and after its last attempt goes to
+   * the failure notification; the execution limit is the backstop above all retries.
+   */
+  WORKFLOW_TIMEOUT_SECONDS: z._default(positiveInt, 1800),
+  WORKFLOW_SILVER_TIMEOUT_SECONDS: z._default(positiveInt, 120),
+  WORKFLOW_GOLD_TIMEOUT_SECONDS: z._default(positiveInt, 120),
+  WORKFLOW_QUALITY_CHECKS_TIMEOUT_SECONDS: z._default(positiveInt, 60),
+  WORKFLOW_NOTIFY_TIMEOUT_SECONDS: z._default(positiveInt, 30),
   POWERTOOLS_SERVICE_NAME: z._default(z.string(), "weather-dataops"),
   POWERTOOLS_METRICS_NAMESPACE: z._default(z.string(), "WeatherDataOps"),
 });

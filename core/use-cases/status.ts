@@ -197,6 +197,8 @@ async function latestRow(pool: pg.Pool, table: string, sql: string): Promise<Rec
 }
 
 async function currentQuarantine(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>("select count(*)::int as n from bronze.current_quarantine");
+  const { rows } = await pool.query<{ n: number }>(
+    "select count(*)::int as n from bronze.current_quarantine",
+  );
   return rows[0]?.n ?? 0;
 }

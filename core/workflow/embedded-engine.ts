@@ -7,8 +7,12 @@
  * 2. Record the execution as running (a lease renewed by heartbeat, so a killed process leaves a row
  *    that reads "abandoned"; a rerun of the interval takes the row over); run the ASL with local
  *    task handlers.
- * 3. NotifyFailure records the notification in ops.notifications (SNS in the cloud).
- * 4. Record the outcome and the engine's event log (retried through a short database outage).
+ * 3. Each Task attempt runs under its state's time limit (the library only races a timer, so the
+ *    engine aborts the attempt itself: a transform's SQL is cancelled); every retry logs a warning.
+ * 4. NotifyFailure records the notification in ops.notifications (SNS in the cloud). When the whole
+ *    execution outlives its limit, no Catch runs (as in AWS, where an alarm tells): the engine records
+ *    the notification itself.
+ * 5. Record the outcome and the engine's event log (retried through a short database outage).
  */
 import { readFileSync } from "node:fs";
 import type pg from "pg";
@@ -16,6 +20,14 @@ import { retryWhileUnavailable } from "../db/errors.ts";
 import { LEASE_REMAINING_MS, RUN_LEASE_EXPIRY, startHeartbeat } from "../db/leases.ts";
 import type { Interval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
+import { checkQualityTask, type TaskDeps, transformTask } from "./tasks.ts";
+import {
+  applyTimeLimits,
+  DEFAULT_TIME_LIMITS,
+  runWithTimeLimit,
+  type TimeLimits,
+  timeLimitProblems,
+} from "./time-limits.ts";
 
 // aws-local-stepfunctions calls Promise.withResolvers, which arrived in Node 22.
 if (!("withResolvers" in Promise)) {
@@ -41,24 +53,54 @@ export const LOCAL_SUBSTITUTIONS: Record<string, string> = {
   NotifyTopicArn: "arn:aws:sns:us-east-1:000000000000:weather-alarms",
 };
 
-/** Reads the ASL file and fills `${Name}` placeholders (what CloudFormation's DefinitionSubstitutions do). */
+/**
+ * Reads the ASL file, fills `${Name}` placeholders (what CloudFormation's DefinitionSubstitutions do)
+ * and sets the time limits (what the CDK stack does with the stage's).
+ */
 export function loadDefinition(
   substitutions: Record<string, string> = LOCAL_SUBSTITUTIONS,
+  limits: TimeLimits = DEFAULT_TIME_LIMITS,
 ): Record<string, unknown> {
   const text = readFileSync(ASL_PATH, "utf8").replace(
     /\$\{(\w+)\}/g,
     (m, name: string) => substitutions[name] ?? m,
   );
-  return JSON.parse(text) as Record<string, unknown>;
+  return applyTimeLimits(JSON.parse(text) as Record<string, unknown>, limits);
 }
 
-export type TaskFn = (input: unknown) => Promise<unknown>;
+/** What the engine tells a task besides its input. */
+export interface TaskContext {
+  /** Aborted when the attempt's time limit (or the execution's) passes: stop, cancel your SQL. */
+  signal: AbortSignal;
+  /** 0 on the first attempt, as `$$.State.RetryCount`. */
+  retryCount: number;
+}
+
+/** A Task state's local handler; `ctx` is always passed by the engine (optional for direct calls). */
+export type TaskFn = (input: unknown, ctx?: TaskContext) => Promise<unknown>;
+
+/** The error AWS raises for a Task past its TimeoutSeconds; Retry and Catch match it by this name. */
+export class StatesTimeoutError extends Error {
+  override name = "States.Timeout";
+}
 
 export interface EngineTasks {
   /** Keyed by Task state name. */
   Silver: TaskFn;
   Gold: TaskFn;
   QualityChecks: TaskFn;
+}
+
+/**
+ * The task functions the Lambdas wrap, as the engine's handlers: each gets the attempt's abort signal,
+ * so a timed-out transform has its SQL cancelled (on a Postgres server; PGlite cannot interrupt).
+ */
+export function localTasks(deps: TaskDeps): EngineTasks {
+  return {
+    Silver: (input, ctx) => transformTask(deps, input, { signal: ctx?.signal }),
+    Gold: (input, ctx) => transformTask(deps, input, { signal: ctx?.signal }),
+    QualityChecks: (input, ctx) => checkQualityTask(deps, input, undefined, { signal: ctx?.signal }),
+  };
 }
 
 export interface WorkflowResult {
@@ -69,6 +111,8 @@ export interface WorkflowResult {
   error: string | null;
   cause: string | null;
   retries: number;
+  /** Retries per state (StateRetried events), e.g. `{ Silver: 1 }`. */
+  retriesByState: Record<string, number>;
   output: unknown;
 }
 
@@ -77,6 +121,8 @@ export interface EngineOptions {
   retryIntervalMs?: number;
   /** Run even if an execution with this name already succeeded. */
   force?: boolean;
+  /** Time limits (the CLI passes timeLimitsFromConfig); default the ASL's defaults. */
+  timeLimits?: TimeLimits;
 }
 
 interface Notification {
@@ -107,6 +153,7 @@ export async function runEmbeddedWorkflow(
       error: null,
       cause: null,
       retries: 0,
+      retriesByState: {},
       output: null,
     };
   }
@@ -127,7 +174,10 @@ export async function runEmbeddedWorkflow(
   );
 
   const { StateMachine } = await import("aws-local-stepfunctions");
-  const machine = new StateMachine(loadDefinition() as never);
+  const limits = opts.timeLimits ?? DEFAULT_TIME_LIMITS;
+  const definition = loadDefinition(LOCAL_SUBSTITUTIONS, limits);
+  for (const problem of timeLimitProblems(definition)) log.warn(`time limits: ${problem}`, { executionName });
+  const machine = new StateMachine(definition as never);
   let notification: Notification | null = null;
   const handlers: Record<string, TaskFn> = {
     ...deps.tasks,
@@ -147,10 +197,57 @@ export async function runEmbeddedWorkflow(
     opts.retryIntervalMs === undefined
       ? undefined
       : Object.fromEntries(Object.keys(handlers).map((k) => [k, opts.retryIntervalMs as number]));
+
+  // The library's context object has no State; `$$.State.RetryCount` reads this one, which the
+  // attempts below keep current (each state runs once, in order, so one counter suffices).
+  const stateContext = { RetryCount: 0 };
+  const executionAborted = new AbortController();
+  let currentState: string | null = null;
+  const timed = (state: string, fn: TaskFn): TaskFn => {
+    let attempt = 0;
+    let lastError: Error | null = null;
+    const limitSeconds = (limits.tasks as Record<string, number | undefined>)[state];
+    return async (input) => {
+      // After an execution timeout the library still walks its Retry loop: no phantom attempts.
+      if (executionAborted.signal.aborted) throw executionAborted.signal.reason;
+      const retryCount = attempt++;
+      currentState = state;
+      if (retryCount > 0)
+        log.warn("step retried: an earlier attempt failed or timed out", {
+          executionName,
+          state,
+          retryCount,
+          error: lastError?.name,
+          cause: lastError?.message,
+          metric: "StepRetries",
+        });
+      try {
+        const result = await runWithTimeLimit(
+          {
+            ms: limitSeconds === undefined ? undefined : limitSeconds * 1000,
+            parent: executionAborted.signal,
+            timeoutError: () =>
+              new StatesTimeoutError(
+                `${state} did not finish within its ${limitSeconds} s time limit (attempt ${retryCount + 1}); it was cancelled`,
+              ),
+          },
+          (signal) => fn(input, { signal, retryCount }),
+        );
+        stateContext.RetryCount = 0;
+        return result;
+      } catch (e) {
+        lastError = e as Error;
+        stateContext.RetryCount = retryCount + 1;
+        throw e;
+      }
+    };
+  };
+  const timedHandlers = Object.fromEntries(Object.entries(handlers).map(([k, fn]) => [k, timed(k, fn)]));
   const execution = machine.run(
     { interval: args.interval },
     {
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
+      overrides: { taskResourceLocalHandlers: timedHandlers as never, retryIntervalOverrides },
+      context: { State: stateContext },
     },
   );
 
@@ -162,15 +259,54 @@ export async function runEmbeddedWorkflow(
   let output: unknown = null;
   let error: string | null = null;
   let cause: string | null = null;
+  let executionTimedOut = false;
+  let timedOutIn: string | null = null;
   try {
     output = await execution.result;
   } catch (e) {
     status = "failed";
     error = (e as Error).name;
     cause = (e as Error).message;
+    if (error === "ExecutionTimeoutError") {
+      executionTimedOut = true;
+      // The library stops its loop but not the running task: abort it (and any retry it would start).
+      timedOutIn = currentState;
+      error = "States.Timeout";
+      cause = `The execution did not finish within its ${limits.executionSeconds} s time limit; it was stopped in ${timedOutIn ?? "?"}`;
+      executionAborted.abort(new StatesTimeoutError(cause));
+    }
   }
   await collecting;
-  const retries = events.filter((e) => e.type === "StateRetried").length;
+  if (executionTimedOut) {
+    // AWS: no Catch runs after an execution timeout; the PipelineTimedOut alarm tells the team.
+    if (notification === null) {
+      notification = {
+        failedState: timedOutIn ?? undefined,
+        error: error ?? undefined,
+        cause: cause ?? undefined,
+      };
+      await pool.query(
+        "insert into ops.notifications (execution_name, interval, subject, message) values ($1, $2, $3, $4)",
+        [
+          executionName,
+          args.interval,
+          "weather-dataops workflow timed out",
+          JSON.stringify({ interval: args.interval, ...(notification as Notification) }),
+        ],
+      );
+      log.error("workflow timed out; notification recorded", {
+        executionName,
+        ...(notification as Notification),
+      });
+    }
+  }
+  const retried = events.filter((e) => e.type === "StateRetried") as { state?: { name?: string } }[];
+  const retries = retried.length;
+  const retriesByState: Record<string, number> = {};
+  for (const e of retried) {
+    const name = e.state?.name ?? "?";
+    retriesByState[name] = (retriesByState[name] ?? 0) + 1;
+  }
   const sent = notification as Notification | null;
   const failedState = sent?.failedState ?? null;
   error = sent?.error ?? error;
@@ -186,6 +322,6 @@ export async function runEmbeddedWorkflow(
   } finally {
     await heartbeat.stop();
   }
-  log.info("workflow finished", { executionName, status, retries });
-  return { ...base, status, failedState, error, cause, retries, output };
+  log.info("workflow finished", { executionName, status, retries, retriesByState });
+  return { ...base, status, failedState, error, cause, retries, retriesByState, output };
 }

@@ -3,6 +3,7 @@
  * groups and roles), the hourly schedule, the pipeline state machine from the one ASL file, the
  * starter that names each execution after its interval, and the alarms.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
@@ -17,6 +18,7 @@ import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import { applyTimeLimits, TimeLimitError, timeLimitProblems } from "../../core/workflow/time-limits.ts";
 import type { StageSettings } from "../settings.ts";
 import type { FunctionFactory, FunctionSpec } from "./function-factory.ts";
 import type { StatefulRefs } from "./stateful.ts";
@@ -43,7 +45,21 @@ export interface PipelineFunctionDef {
   entry: string;
   description: string;
   memorySize: number;
+  /** Ingest's own; the workflow functions' follow the stage's task time limits ({@link functionTimeout}). */
   timeout: Duration;
+}
+
+/**
+ * A workflow function's timeout equals the longest time limit of the Task states it serves: Step
+ * Functions does not stop a Lambda whose Task timed out, so a longer timeout would leave a zombie
+ * holding the layer's lock while the retry queues behind it; a shorter one would make the Task's
+ * limit unreachable. The handler cancels its own SQL just before (core/workflow/time-limits.ts).
+ */
+export function functionTimeout(def: PipelineFunctionDef, settings: StageSettings): Duration {
+  const t = settings.timeLimits.tasks;
+  if (def.id === "Transform") return Duration.seconds(Math.max(t.Silver, t.Gold));
+  if (def.id === "CheckQuality") return Duration.seconds(t.QualityChecks);
+  return def.timeout;
 }
 
 /** Sizing: ingest waits on rate-limited HTTP (OpenWeatherMap: 60/min); transforms are SQL round trips. */
@@ -137,7 +153,7 @@ export class StatelessResources extends Construct {
         entry: def.entry,
         description: def.description,
         memorySize: def.memorySize,
-        timeout: def.timeout,
+        timeout: functionTimeout(def, settings),
         environment: { ...commonEnv, ...extraEnv[def.id] },
         logGroup,
         role,
@@ -226,14 +242,15 @@ export class StatelessResources extends Construct {
     const pipeline = new sfn.StateMachine(this, "Workflow", {
       stateMachineName: `${prefix}-pipeline`,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromFile(join(projectRoot, PIPELINE_ASL)),
+      // Inline: the ASL file with the stage's time limits (the `timeout` prop is ignored for a definition
+      // body that is not a CDK chain, and ASL numbers cannot come from string substitutions).
+      definitionBody: sfn.DefinitionBody.fromString(pipelineDefinition(projectRoot, settings)),
       definitionSubstitutions: {
         TransformFunctionArn: this.functions.Transform.functionArn,
         CheckQualityFunctionArn: this.functions.CheckQuality.functionArn,
         NotifyTopicArn: stateful.alarmTopic.topicArn,
       },
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      timeout: Duration.minutes(30),
     });
     this.functions.Transform.grantInvoke(pipeline);
     this.functions.CheckQuality.grantInvoke(pipeline);
@@ -358,6 +375,21 @@ export class StatelessResources extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       },
+      PipelineTimedOut: {
+        // An execution past its own limit runs no Catch, so NotifyFailure never speaks: this does.
+        metric: this.pipeline.metricTimedOut({ period: a.period, statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      StepRetries: {
+        metric: custom("StepRetries", "Sum", a.stepRetriesPeriod),
+        threshold: a.stepRetries,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
     };
     const action = new cwActions.SnsAction(stateful.alarmTopic);
     const alarms = {} as Record<AlarmKey, cloudwatch.Alarm>;
@@ -376,6 +408,19 @@ export class StatelessResources extends Construct {
   }
 }
 
+/**
+ * The one ASL file with the stage's time limits set; `${Name}` placeholders stay for
+ * DefinitionSubstitutions. Throws TimeLimitError when the execution limit could cut off a failing
+ * execution before its notification.
+ */
+export function pipelineDefinition(projectRoot: string, settings: StageSettings): string {
+  const file = JSON.parse(readFileSync(join(projectRoot, PIPELINE_ASL), "utf8")) as object;
+  const definition = applyTimeLimits(file, settings.timeLimits);
+  const problems = timeLimitProblems(definition);
+  if (problems.length > 0) throw new TimeLimitError(`Stage ${settings.stage}: ${problems.join("; ")}`);
+  return JSON.stringify(definition, null, 2);
+}
+
 export const ALARM_KEYS = [
   "PipelineFailed",
   "PipelineStartFailed",
@@ -384,6 +429,8 @@ export const ALARM_KEYS = [
   "FetchLatency",
   "NoObservations",
   "DbErrors",
+  "PipelineTimedOut",
+  "StepRetries",
 ] as const;
 export type AlarmKey = (typeof ALARM_KEYS)[number];
 
@@ -396,6 +443,8 @@ export const ALARM_RUNBOOK: Record<AlarmKey, string> = {
   FetchLatency: "fetch-latency",
   NoObservations: "no-observations",
   DbErrors: "db-errors",
+  PipelineTimedOut: "pipeline-timed-out",
+  StepRetries: "step-retries",
 };
 
 const ALARM_SUMMARY: Record<AlarmKey, string> = {
@@ -406,6 +455,8 @@ const ALARM_SUMMARY: Record<AlarmKey, string> = {
   FetchLatency: "Weather API calls are slow on average.",
   NoObservations: "No observations were loaded for the whole window (schedule, ingest or provider down).",
   DbErrors: "A function hit database errors.",
+  PipelineTimedOut: "A pipeline execution ran past its own time limit (no failure notification was sent).",
+  StepRetries: "Workflow steps keep being retried (failures or time-outs that later healed).",
 };
 
 /** Both state machines log to CloudWatch; AWS requires Resource "*" for log delivery, no X-Ray. */

@@ -344,12 +344,13 @@ describe("stateless stack: schedule, events, workflow", () => {
     expect(rule.Properties).not.toHaveProperty("EventBusName");
   });
 
-  it("pipeline state machine: the ASL file as DefinitionS3Location with exactly its substitutions", () => {
+  it("pipeline state machine: the ASL file inline (with the stage's time limits) and exactly its substitutions", () => {
     const sm = one(s.stateless, "AWS::StepFunctions::StateMachine", "PipelineWorkflow");
+    expect(sm.Properties).not.toHaveProperty("DefinitionS3Location");
     expect(sm.Properties).toMatchObject({
       StateMachineName: "weather-dataops-prod-pipeline",
       StateMachineType: "STANDARD",
-      DefinitionS3Location: { Bucket: expect.anything(), Key: expect.stringMatching(/\.json$/) },
+      DefinitionString: expect.stringContaining('"StartAt": "Silver"'),
       DefinitionSubstitutions: {
         TransformFunctionArn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineTransform/), "Arn"] },
         CheckQualityFunctionArn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineCheckQuality/), "Arn"] },
@@ -489,6 +490,30 @@ describe("stateless stack: alarms", () => {
       Statistic: "Sum",
       Threshold: 1,
       ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+  });
+
+  it("pipeline ExecutionsTimedOut >= 1 (no Catch runs after an execution's own time limit)", () => {
+    expect(alarm("PipelinePipelineTimedOutAlarm")).toMatchObject({
+      ...notifies,
+      Namespace: "AWS/States",
+      MetricName: "ExecutionsTimedOut",
+      Statistic: "Sum",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+  });
+
+  it("StepRetries >= 3 in an hour (retries that healed, but keep happening)", () => {
+    expect(alarm("PipelineStepRetriesAlarm")).toMatchObject({
+      ...notifies,
+      ...custom,
+      MetricName: "StepRetries",
+      Statistic: "Sum",
+      Period: 3600,
+      Threshold: 3,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
     });
   });
 

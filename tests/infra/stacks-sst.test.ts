@@ -11,6 +11,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { App, getStack } from "sst/constructs";
 import { initProject } from "sst/project.js";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ALARM_KEYS } from "../../stacks/constructs/stateless.ts";
 import { Data } from "../../stacks/Data.ts";
 import { Pipeline } from "../../stacks/Pipeline.ts";
 
@@ -39,7 +40,7 @@ describe("SST v2 app (sst.config.ts)", () => {
     data.hasResource("AWS::S3::Bucket", { DeletionPolicy: "Retain" });
     pipeline.resourceCountIs("AWS::S3::Bucket", 0);
     pipeline.resourceCountIs("AWS::StepFunctions::StateMachine", 2);
-    pipeline.resourceCountIs("AWS::CloudWatch::Alarm", 7);
+    pipeline.resourceCountIs("AWS::CloudWatch::Alarm", ALARM_KEYS.length);
   });
 
   it("builds the pipeline functions with SST's Function: nodejs24.x, arm64, no X-Ray, explicit log groups, same env", () => {

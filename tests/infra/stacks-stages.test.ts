@@ -4,6 +4,7 @@
  */
 import { App } from "aws-cdk-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALARM_KEYS } from "../../stacks/constructs/stateless.ts";
 import { settingsFor, settingsFromContext, UnknownStageError } from "../../stacks/settings.ts";
 import { one, resourcesOf, type Synth, statementsOfRole, synth } from "./stacks-synth.ts";
 
@@ -56,7 +57,7 @@ describe("local stage (LocalStack)", () => {
 
   it("alarms evaluate one-minute periods; no-data fires after 3 empty minutes", () => {
     const alarms = Object.values(resourcesOf(s.stateless, "AWS::CloudWatch::Alarm"));
-    expect(alarms).toHaveLength(7);
+    expect(alarms).toHaveLength(ALARM_KEYS.length);
     for (const a of alarms) expect(a.Properties?.Period).toBe(60);
     expect(
       one(s.stateless, "AWS::CloudWatch::Alarm", "PipelineNoObservationsAlarm").Properties,

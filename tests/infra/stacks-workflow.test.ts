@@ -1,11 +1,18 @@
 /**
- * The synthesized workflows are valid ASL: the pipeline's DefinitionS3Location asset (the one ASL
- * file) with its substitutions applied, and the starter's inline definition.
+ * The synthesized workflows are valid ASL: the pipeline's definition (the one ASL file with the stage's
+ * time limits) with its substitutions applied, and the starter's inline definition.
  */
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PIPELINE_ASL } from "../../stacks/constructs/stateless.ts";
+import { applyTimeLimits, DEFAULT_TIME_LIMITS, TimeLimitError } from "../../core/workflow/time-limits.ts";
+import { PROJECT_ROOT } from "../../stacks/app-builder.ts";
+import {
+  FUNCTIONS,
+  functionTimeout,
+  PIPELINE_ASL,
+  pipelineDefinition,
+} from "../../stacks/constructs/stateless.ts";
+import { settingsFor } from "../../stacks/settings.ts";
 import { one, readProjectFile, type Synth, synth } from "./stacks-synth.ts";
 
 type AslValidator = (
@@ -52,13 +59,61 @@ afterAll(() => s?.cleanup());
 describe("pipeline state machine definition", () => {
   const synthesized = () => {
     const sm = one(s.stateless, "AWS::StepFunctions::StateMachine", "PipelineWorkflow");
-    const location = sm.Properties.DefinitionS3Location as { Key: string };
-    const text = readFileSync(s.assetPath(location.Key), "utf8");
+    const text = sm.Properties.DefinitionString as string;
+    expect(typeof text, "an inline definition without intrinsics").toBe("string");
     return { sm, text };
   };
+  type Def = { TimeoutSeconds?: number; States: Record<string, { Type: string; TimeoutSeconds?: number }> };
+  const withoutTimeouts = (def: Def) => {
+    const copy = structuredClone(def);
+    delete copy.TimeoutSeconds;
+    for (const state of Object.values(copy.States)) delete state.TimeoutSeconds;
+    return copy;
+  };
 
-  it("is the one ASL file, byte for byte", () => {
-    expect(synthesized().text).toBe(readProjectFile(PIPELINE_ASL));
+  it("is the one ASL file, with only the time limits set to the stage's", () => {
+    const file = JSON.parse(readProjectFile(PIPELINE_ASL)) as Def;
+    const definition = JSON.parse(synthesized().text) as Def;
+    expect(withoutTimeouts(definition)).toEqual(withoutTimeouts(file));
+    expect(definition).toEqual(applyTimeLimits(file, s.settings.timeLimits));
+  });
+
+  it("every Task and the execution carry TimeoutSeconds from the stage settings", () => {
+    const definition = JSON.parse(synthesized().text) as Def;
+    expect(definition.TimeoutSeconds).toBe(s.settings.timeLimits.executionSeconds);
+    const tasks = Object.entries(definition.States).filter(([, st]) => st.Type === "Task");
+    expect(tasks).toHaveLength(4);
+    for (const [name, state] of tasks)
+      expect(state.TimeoutSeconds, name).toBe((s.settings.timeLimits.tasks as Record<string, number>)[name]);
+  });
+
+  it("each task function's timeout is the longest time limit of the states it serves", () => {
+    const limits = s.settings.timeLimits.tasks;
+    const timeoutOf = (id: string) =>
+      one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`).Properties.Timeout as number;
+    expect(timeoutOf("Transform")).toBe(Math.max(limits.Silver, limits.Gold));
+    expect(timeoutOf("CheckQuality")).toBe(limits.QualityChecks);
+    expect(timeoutOf("Ingest")).toBe(300);
+  });
+
+  it("time limits are stage settings: an override reaches the definition and the functions", () => {
+    const timeLimits = {
+      executionSeconds: 3600,
+      tasks: { Silver: 300, Gold: 200, QualityChecks: 90, NotifyFailure: 20 },
+    };
+    const settings = settingsFor("dev", { timeLimits });
+    const definition = JSON.parse(pipelineDefinition(PROJECT_ROOT, settings)) as Def;
+    expect(definition.TimeoutSeconds).toBe(3600);
+    expect(definition.States.Gold?.TimeoutSeconds).toBe(200);
+    const fn = (id: string) => FUNCTIONS.find((f) => f.id === id) as (typeof FUNCTIONS)[number];
+    expect(functionTimeout(fn("Transform"), settings).toSeconds()).toBe(300);
+    expect(functionTimeout(fn("CheckQuality"), settings).toSeconds()).toBe(90);
+  });
+
+  it("refuses an execution limit that would cut a failing execution off before its notification", () => {
+    const settings = settingsFor("dev", { timeLimits: { ...DEFAULT_TIME_LIMITS, executionSeconds: 300 } });
+    expect(() => pipelineDefinition(PROJECT_ROOT, settings)).toThrow(TimeLimitError);
+    expect(() => pipelineDefinition(PROJECT_ROOT, settings)).toThrow(/at least \d+ s/);
   });
 
   it("every $-brace placeholder in the file has a substitution (LocalStack fails the resource otherwise)", () => {

@@ -2,11 +2,13 @@
  * The one ASL file, executed by the embedded engine with the real task functions: retries, Catch →
  * notification, quality gates, and execution names derived from the interval.
  */
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import validator from "asl-validator";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
 import { loadConfig } from "#core/config/env.ts";
@@ -17,6 +19,14 @@ import { createProvider } from "#core/providers/index.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
 import { type EngineTasks, loadDefinition, runEmbeddedWorkflow } from "#core/workflow/embedded-engine.ts";
 import { checkQualityTask, transformTask } from "#core/workflow/tasks.ts";
+import {
+  applyTimeLimits,
+  DEFAULT_TIME_LIMITS,
+  TIMED_STATES,
+  TimeLimitError,
+  timeLimitProblems,
+  timeLimitsFromConfig,
+} from "#core/workflow/time-limits.ts";
 import { startSimulator } from "../../simulator/server.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -98,6 +108,62 @@ describe("the ASL definition", () => {
     expect(states.NotifyFailure?.Resource).toBe("arn:aws:states:::sns:publish");
     expect(states.NotifyFailure?.Next).toBe("Failed");
   });
+
+  it("gives the execution and every Task a time limit; the file's are the defaults", () => {
+    const file = JSON.parse(readFileSync("workflows/pipeline.asl.json", "utf8"));
+    const tasks = Object.entries(file.States as Record<string, { Type: string; TimeoutSeconds?: number }>)
+      .filter(([, s]) => s.Type === "Task")
+      .map(([n, s]) => [n, s.TimeoutSeconds]);
+    expect(Object.fromEntries(tasks)).toEqual(DEFAULT_TIME_LIMITS.tasks);
+    expect([...TIMED_STATES].sort()).toEqual(tasks.map(([n]) => n).sort());
+    expect(file.TimeoutSeconds).toBe(DEFAULT_TIME_LIMITS.executionSeconds);
+    expect(timeLimitProblems(file)).toEqual([]);
+  });
+
+  it("passes $$.State.RetryCount to every Lambda task, and States.ALL (which matches States.Timeout) is retried then caught", () => {
+    const states = loadDefinition().States as Record<string, Record<string, unknown>>;
+    for (const name of ["Silver", "Gold", "QualityChecks"]) {
+      expect(states[name]?.Parameters, name).toMatchObject({ "retryCount.$": "$$.State.RetryCount" });
+      const retriers = states[name]?.Retry as { ErrorEquals: string[]; MaxAttempts: number }[];
+      const first = retriers.find(
+        (r) => r.ErrorEquals.includes("States.Timeout") || r.ErrorEquals.includes("States.ALL"),
+      );
+      expect(first?.ErrorEquals, name).toContain("States.ALL");
+      expect(first?.MaxAttempts, name).toBeGreaterThan(0);
+      const catchers = (states[name]?.Catch ?? []) as { ErrorEquals: string[] }[];
+      expect(catchers[0]?.ErrorEquals).toEqual(["States.ALL"]);
+    }
+  });
+
+  it("takes its time limits from the settings, which the environment can change", () => {
+    const config = loadConfig({ WORKFLOW_SILVER_TIMEOUT_SECONDS: "7", WORKFLOW_TIMEOUT_SECONDS: "2400" }, {});
+    const def = loadDefinition(undefined, timeLimitsFromConfig(config)) as {
+      TimeoutSeconds: number;
+      States: Record<string, { TimeoutSeconds?: number }>;
+    };
+    expect(def.TimeoutSeconds).toBe(2400);
+    expect(def.States.Silver?.TimeoutSeconds).toBe(7);
+    expect(def.States.Gold?.TimeoutSeconds).toBe(DEFAULT_TIME_LIMITS.tasks.Gold);
+    const { isValid, errors } = validator(structuredClone(def));
+    expect(errors).toEqual([]);
+    expect(isValid).toBe(true);
+    expect(() => loadConfig({ WORKFLOW_GOLD_TIMEOUT_SECONDS: "0" }, {})).toThrow(
+      /WORKFLOW_GOLD_TIMEOUT_SECONDS/,
+    );
+  });
+
+  it("refuses a Task without a limit and flags an execution limit below the worst case of its retries", () => {
+    const file = JSON.parse(readFileSync("workflows/pipeline.asl.json", "utf8"));
+    const { NotifyFailure: _, ...fewer } = DEFAULT_TIME_LIMITS.tasks;
+    expect(() =>
+      applyTimeLimits(file, { ...DEFAULT_TIME_LIMITS, tasks: fewer as typeof DEFAULT_TIME_LIMITS.tasks }),
+    ).toThrow(TimeLimitError);
+    expect(() =>
+      applyTimeLimits(file, { ...DEFAULT_TIME_LIMITS, tasks: { ...DEFAULT_TIME_LIMITS.tasks, Silver: 1.5 } }),
+    ).toThrow(/Silver=1.5/);
+    const short = applyTimeLimits(file, { ...DEFAULT_TIME_LIMITS, executionSeconds: 600 });
+    expect(timeLimitProblems(short).join()).toMatch(/at least \d+ s/);
+  });
 });
 
 describe("embedded execution", () => {
@@ -110,21 +176,40 @@ describe("embedded execution", () => {
     expect(rows[0].n).toBe(22);
   });
 
-  it("retries a task that throws twice, then succeeds", async () => {
+  it("retries a task that throws twice, then succeeds; each retry knows its count and leaves a warning", async () => {
     let calls = 0;
+    const seen: unknown[] = [];
     const tasks = realTasks();
     const flaky: EngineTasks = {
       ...tasks,
       Silver: async (input) => {
         calls += 1;
+        seen.push((input as { retryCount?: unknown }).retryCount);
         if (calls <= 2) throw Object.assign(new Error("connection reset"), { name: "TransientDbError" });
         return tasks.Silver(input);
       },
     };
-    const result = await run(flaky, "flaky");
+    const log = memoryLog();
+    const result = await runEmbeddedWorkflow(
+      { pool: db.pool, log, tasks: flaky },
+      { interval: INTERVAL, executionName: "flaky" },
+      { retryIntervalMs: 0 },
+    );
     expect(calls).toBe(3);
+    expect(seen).toEqual([0, 1, 2]);
     expect(result.status).toBe("succeeded");
     expect(result.retries).toBe(2);
+    expect(result.retriesByState).toEqual({ Silver: 2 });
+    const warnings = log.entries.filter((e) => e.level === "warn" && e.message.startsWith("step retried"));
+    expect(warnings.map((w) => w.attributes)).toEqual([
+      expect.objectContaining({
+        state: "Silver",
+        retryCount: 1,
+        error: "TransientDbError",
+        metric: "StepRetries",
+      }),
+      expect.objectContaining({ state: "Silver", retryCount: 2, error: "TransientDbError" }),
+    ]);
     expect(await notifications("flaky")).toEqual([]);
   });
 
@@ -179,5 +264,63 @@ describe("embedded execution", () => {
     expect(calls).toBe(1);
     expect((await run(counting, "dup", true)).status).toBe("succeeded");
     expect(calls).toBe(2);
+  });
+});
+
+describe("Lambda handlers: the retry notice", () => {
+  /** Runs the middy-wrapped handler as Lambda would and returns what it printed (logs and EMF). */
+  async function invoke(handler: (e: unknown, c: Context) => Promise<unknown>, event: unknown) {
+    const lines: string[] = [];
+    const capture = (chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    // Powertools prints warnings through console.warn (stderr); Lambda ships both streams to the log.
+    const spies = [
+      vi.spyOn(process.stdout, "write").mockImplementation(capture),
+      vi.spyOn(process.stderr, "write").mockImplementation(capture),
+    ];
+    try {
+      const context = { functionName: "t", awsRequestId: "r", getRemainingTimeInMillis: () => 60_000 };
+      await handler(event, context as unknown as Context);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const docs = lines
+      .flatMap((l) => l.split("\n"))
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const retryMetrics = docs.filter((d) => "StepRetries" in d);
+    const retryLogs = docs.filter((d) => String(d.message).startsWith("step retried"));
+    return { retryMetrics, retryLogs };
+  }
+
+  it("a retried Silver or QualityChecks invocation logs a warning and adds StepRetries (alone and per state)", async () => {
+    vi.stubEnv("DATABASE_URL", db.url);
+    vi.stubEnv("POWERTOOLS_SERVICE_NAME", "weather-dataops-test");
+    try {
+      const transform = await import("#functions/transform.ts");
+      const check = await import("#functions/check-quality.ts");
+
+      const retried = await invoke(transform.handler, { layer: "silver", interval: INTERVAL, retryCount: 2 });
+      expect(retried.retryLogs).toEqual([
+        expect.objectContaining({ level: "WARN", state: "Silver", retryCount: 2, interval: INTERVAL }),
+      ]);
+      expect(retried.retryMetrics).toHaveLength(2);
+      expect(retried.retryMetrics).toContainEqual(
+        expect.objectContaining({ StepRetries: 1, state: "Silver", service: "weather-dataops-test" }),
+      );
+      expect(retried.retryMetrics.some((m) => !("state" in m))).toBe(true);
+
+      const first = await invoke(transform.handler, { layer: "gold", interval: INTERVAL, retryCount: 0 });
+      expect(first.retryLogs).toEqual([]);
+      expect(first.retryMetrics).toEqual([]);
+
+      const checks = await invoke(check.handler, { interval: INTERVAL, retryCount: 1 });
+      expect(checks.retryLogs).toEqual([expect.objectContaining({ state: "QualityChecks", retryCount: 1 })]);
+      expect(checks.retryMetrics).toContainEqual(expect.objectContaining({ state: "QualityChecks" }));
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -23,6 +23,7 @@ import {
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import {
   DescribeExecutionCommand,
+  DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   ListExecutionsCommand,
@@ -319,6 +320,11 @@ describe("the local stage deployed to LocalStack", () => {
       .filter((e) => e.type === "TaskStateExited")
       .map((e) => e.stateExitedEventDetails?.name);
     expect(exited).toEqual(["Silver", "Gold", "QualityChecks"]);
+    // The deployed definition carries the stage's time limits (core/workflow/time-limits.ts).
+    const sm = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: cloud.pipelineArn }));
+    const definition = JSON.parse(String(sm.definition));
+    expect(definition.TimeoutSeconds).toBeGreaterThan(0);
+    expect(definition.States.Silver.TimeoutSeconds).toBeGreaterThan(0);
     const { rows } = await db.query<{ n: number }>("select count(*)::int as n from silver.observations");
     expect(rows[0]?.n).toBeGreaterThanOrEqual(sites.length);
   }, 130_000);
@@ -460,6 +466,11 @@ describe("the local stage deployed to LocalStack", () => {
     // Assess: four Silver attempts (1 + 3 retries), then the Catch path through NotifyFailure.
     const events_ = await history(executionArn);
     expect(events_.filter((e) => e.type === "LambdaFunctionFailed")).toHaveLength(4);
+    // Each attempt was told its retry count ($$.State.RetryCount), which the handler logs and counts.
+    const retryCounts = events_
+      .filter((e) => e.type === "LambdaFunctionScheduled")
+      .map((e) => JSON.parse(String(e.lambdaFunctionScheduledEventDetails?.input)).retryCount);
+    expect(retryCounts).toEqual([0, 1, 2, 3]);
     const entered = events_
       .filter((e) => String(e.type).endsWith("StateEntered"))
       .map((e) => e.stateEnteredEventDetails?.name);
