@@ -342,3 +342,29 @@ export function renderCheck(check: DeclaredCheck, p: CheckParams, dir: string = 
   );
   return `with final as materialized (\n${sql}\n)\nselect * from final`;
 }
+
+/**
+ * The markdown table of every declared check and threshold that docs/data-model.md carries between
+ * `<!-- checks:begin -->` and `<!-- checks:end -->` (a test keeps the two equal).
+ */
+export function checksMarkdown(dir: string = SQL_DIR): string {
+  const cell = (s: string) =>
+    s
+      .replaceAll("|", "\\|")
+      .replace(/\{\{var\.(\w+)\}\}/g, "`$1`")
+      .replace(/\s+/g, " ")
+      .trim();
+  const lines = [
+    "| check | severity | relation | asserts | declared in |",
+    "|---|---|---|---|---|",
+    ...declaredChecks(undefined, dir).map(
+      (c) =>
+        `| \`${c.name}\` | ${c.severity} | \`${c.relation}\` | ${cell(c.description)} | \`sql/${c.file}\` |`,
+    ),
+    "",
+    "| threshold (`sql/models/vars.yml`) | value |",
+    "|---|---|",
+    ...Object.entries(checkVars(dir)).map(([k, v]) => `| \`${k}\` | ${v} |`),
+  ];
+  return lines.join("\n");
+}

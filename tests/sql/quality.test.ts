@@ -2,9 +2,10 @@
  * Quality checks: every declared check (sql/models/<layer>/*.yml) passes on good data and fails,
  * alone, on data broken for it; error checks block, warn checks are recorded; silver failures block gold.
  */
+import { readFileSync } from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { declaredChecks } from "#core/sql/checks.ts";
+import { checksMarkdown, declaredChecks } from "#core/sql/checks.ts";
 import {
   type CheckReport,
   QualityCheckFailedError,
@@ -293,5 +294,13 @@ describe("silver checks block gold", () => {
       "select temperature_c from gold.v_latest_conditions where site_id = 'gamma'",
     );
     expect(rows).toEqual([{ temperature_c: 1 }]);
+  });
+});
+
+describe("docs/data-model.md", () => {
+  it("lists every declared check and threshold, as generated from the declarations", () => {
+    const doc = readFileSync(new URL("../../docs/data-model.md", import.meta.url), "utf8");
+    const table = doc.match(/<!-- checks:begin -->\n([\s\S]*?)\n<!-- checks:end -->/)?.[1];
+    expect(table).toBe(checksMarkdown());
   });
 });
