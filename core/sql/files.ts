@@ -1,8 +1,8 @@
 /**
- * Reads the SQL models and checks shipped in `sql/`. Files are read once per process: a Lambda
+ * Reads the SQL models shipped in `sql/` (check declarations: core/sql/checks.ts). Files are read once per process: a Lambda
  * container or a CLI run keeps them, and a change needs a new process anyway.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -18,20 +18,13 @@ export const SQL_DIR =
 export type Layer = "silver" | "gold";
 export const LAYERS: readonly Layer[] = ["silver", "gold"];
 
-export interface SqlCheck {
-  /** File name without `.sql`, e.g. `gold__daily_min_le_max`. */
-  name: string;
-  layer: Layer;
-  sql: string;
-}
-
 export class SqlFileError extends Error {
   override name = "SqlFileError";
 }
 
 const cache = new Map<string, string>();
 
-/** A model or check body with trailing semicolons removed, so callers can wrap it as a subquery. */
+/** A model body with trailing semicolons removed, so callers can wrap it as a subquery. */
 export function readSql(relativePath: string, dir: string = SQL_DIR): string {
   const path = join(dir, relativePath);
   let text = cache.get(path);
@@ -46,26 +39,4 @@ export function readSql(relativePath: string, dir: string = SQL_DIR): string {
     cache.set(path, text);
   }
   return text;
-}
-
-/** The checks in `sql/checks`, named `<layer>__<what>.sql`, sorted by name; optionally one layer only. */
-export function loadChecks(layer?: Layer, dir: string = SQL_DIR): SqlCheck[] {
-  const checksDir = join(dir, "checks");
-  let files: string[];
-  try {
-    files = readdirSync(checksDir).filter((f) => f.endsWith(".sql"));
-  } catch (e) {
-    throw new SqlFileError(`Cannot list ${checksDir} (${(e as Error).message}); ship the sql/ directory.`);
-  }
-  const checks: SqlCheck[] = [];
-  for (const file of files.sort()) {
-    const name = file.slice(0, -".sql".length);
-    const prefix = name.split("__")[0];
-    if (prefix !== "silver" && prefix !== "gold") {
-      throw new SqlFileError(`${join(checksDir, file)}: check names must start with "silver__" or "gold__".`);
-    }
-    if (layer && prefix !== layer) continue;
-    checks.push({ name, layer: prefix, sql: readSql(join("checks", file), dir) });
-  }
-  return checks;
 }

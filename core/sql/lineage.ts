@@ -37,7 +37,10 @@ export interface IntervalLineage {
     runId: number;
     layers: string[];
     status: string;
+    /** Failed checks of severity `error`. */
     failed: string[];
+    /** Failed checks of severity `warn` (recorded, not blocking). */
+    warned: string[];
     finishedAt: string;
   }[];
   workflowExecutions: {
@@ -68,7 +71,10 @@ export async function getLineage(pool: pg.Pool, interval: Interval | string): Pr
   );
   const checks = await pool.query(
     `select q.run_id, q.layers, q.status, q.finished_at,
-       coalesce(array_agg(r.check_name order by r.check_name) filter (where not r.passed), '{}') as failed
+       coalesce(array_agg(r.check_name order by r.check_name) filter (where not r.passed and r.severity = 'error'),
+         '{}') as failed,
+       coalesce(array_agg(r.check_name order by r.check_name) filter (where not r.passed and r.severity = 'warn'),
+         '{}') as warned
      from ops.quality_check_runs as q
      left join ops.quality_check_results as r on r.run_id = q.run_id
      where q.interval = $1 group by q.run_id order by q.run_id`,
@@ -111,6 +117,7 @@ export async function getLineage(pool: pg.Pool, interval: Interval | string): Pr
       layers: r.layers,
       status: r.status,
       failed: r.failed,
+      warned: r.warned,
       finishedAt: iso(r.finished_at) as string,
     })),
     workflowExecutions: workflow.rows.map((r) => ({

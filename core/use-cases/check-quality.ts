@@ -1,5 +1,6 @@
 /**
- * Run the SQL quality checks (sql/checks/<layer>__<what>.sql) for one interval.
+ * Run the quality checks declared beside the models (sql/models/<layer>/*.yml, compiled by
+ * core/sql/checks.ts) for one interval.
  *
  * Steps:
  * 1. Derive the check window [interval - 24 h, interval + 1 h) and the reference time `now`; record
@@ -7,19 +8,22 @@
  *    and mark running check rows whose lease expired (their process died) "abandoned".
  * 2. In one read-only, repeatable-read transaction (one snapshot for every check) set the
  *    parameters as transaction-local settings (wdo.interval, wdo.interval_start, wdo.window_start,
- *    wdo.window_end, wdo.now) and run each check; a check passes when it returns zero rows.
+ *    wdo.window_end, wdo.now: visible to anyone inspecting the session) and run each check, rendered
+ *    with the same values as literals; a check passes when it returns zero rows.
  * 3. After releasing the client (embedded PGlite is one session), record the outcome and per-check
- *    results in ops.quality_check_runs / ops.quality_check_results. If the checks could not run (a
+ *    results (with each check's severity) in ops.quality_check_runs / ops.quality_check_results. If the checks could not run (a
  *    lost connection: DatabaseUnavailableError), the run is marked failed with the error, retried
  *    through a short outage.
- * 4. Throw QualityCheckFailedError naming the failed checks with sample rows if any failed.
+ * 4. Throw QualityCheckFailedError naming the failed checks with sample rows if any check of
+ *    severity `error` failed. Failed `warn` checks are recorded and counted (checksWarned) only.
  */
 import pg from "pg";
 import { retryWhileUnavailable } from "#core/db/errors.ts";
 import { ABANDONED_ERROR, TASK_LEASE_EXPIRY } from "#core/db/leases.ts";
 import { addHours, type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
-import { LAYERS, type Layer, loadChecks } from "#core/sql/files.ts";
+import { declaredChecks, renderCheck, type Severity } from "#core/sql/checks.ts";
+import { LAYERS, type Layer } from "#core/sql/files.ts";
 
 /** Hours before the interval the checks look at (a day: the daily relation's horizon). */
 export const CHECK_WINDOW_HOURS = 24;
@@ -38,6 +42,8 @@ const SAMPLE_TYPES = {
 export interface CheckResult {
   name: string;
   layer: Layer;
+  /** `error` blocks (QualityCheckFailedError); `warn` is recorded and counted. */
+  severity: Severity;
   passed: boolean;
   /** Rows the check returned, capped at 1000. */
   failingRows: number;
@@ -54,8 +60,12 @@ export interface CheckReport {
   window: { start: string; end: string };
   passed: boolean;
   checksTotal: number;
+  /** Failed checks of severity `error`: any of them fails the run. */
   checksFailed: number;
   failed: string[];
+  /** Failed checks of severity `warn`: recorded, never blocking. */
+  checksWarned: number;
+  warned: string[];
   checks: CheckResult[];
 }
 
@@ -69,7 +79,7 @@ export class QualityCheckFailedError extends Error {
 
   constructor(report: CheckReport) {
     const lines = report.checks
-      .filter((c) => !c.passed)
+      .filter((c) => !c.passed && c.severity === "error")
       .map((c) => {
         const sample = JSON.stringify(c.sample.slice(0, 2));
         return `${c.name} (${c.failingRows}${c.failingRows >= MAX_COUNTED_ROWS ? "+" : ""} rows, e.g. ${sample.slice(0, 400)})`;
@@ -96,19 +106,6 @@ export interface CheckQualityArgs {
   now?: Date;
 }
 
-/**
- * Replaces `current_setting('wdo.x')` with the value as a literal. The settings are set too (so a
- * check runs unchanged in psql after `set wdo.x = ...`), but the planner treats current_setting()
- * as unknown and estimates a third of a table for every range: seq scans over a year of history.
- * Values come from parseInterval and Date#toISOString only, never from user text.
- */
-function inlineSettings(sql: string, settings: Record<string, string>): string {
-  return sql.replace(/current_setting\('wdo\.(\w+)'\)/g, (whole, key: string) => {
-    const value = settings[key];
-    return value === undefined ? whole : `'${value.replaceAll("'", "''")}'::text`;
-  });
-}
-
 function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
 }
@@ -124,7 +121,14 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
   const now = args.now ?? new Date();
   const windowStart = intervalStart(addHours(interval, -CHECK_WINDOW_HOURS));
   const windowEnd = intervalStart(addHours(interval, 1));
-  const checks = layers.flatMap((l) => loadChecks(l));
+  const checks = layers.flatMap((l) => declaredChecks(l));
+  const params = {
+    interval,
+    intervalStart: intervalStart(interval),
+    windowStart,
+    windowEnd,
+    now,
+  };
   const startedAt = new Date();
 
   const settings: Record<string, string> = {
@@ -166,12 +170,13 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     for (const check of checks) {
       const t0 = performance.now();
       const { rows } = await client.query<Record<string, unknown>>({
-        text: `select * from (${inlineSettings(check.sql, settings)}) as failing limit ${MAX_COUNTED_ROWS}`,
+        text: `select * from (${renderCheck(check, params)}) as failing limit ${MAX_COUNTED_ROWS}`,
         types: SAMPLE_TYPES,
       });
       results.push({
         name: check.name,
         layer: check.layer,
+        severity: check.severity,
         passed: rows.length === 0,
         failingRows: rows.length,
         sample: rows.slice(0, SAMPLE_ROWS).map(jsonSafe),
@@ -196,25 +201,34 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     client?.release();
   }
 
-  const failed = results.filter((r) => !r.passed).map((r) => r.name);
+  const failed = results.filter((r) => !r.passed && r.severity === "error").map((r) => r.name);
+  const warned = results.filter((r) => !r.passed && r.severity === "warn").map((r) => r.name);
   await retryWhileUnavailable(() =>
     deps.pool.query(
       `with run as (
          update ops.quality_check_runs
-         set finished_at = clock_timestamp(), status = $2, checks_total = $3, checks_failed = $4
+         set finished_at = clock_timestamp(), status = $2, checks_total = $3, checks_failed = $4,
+           checks_warned = $6
          where run_id = $1
          returning run_id
        ),
        results as (
          insert into ops.quality_check_results
-           (run_id, check_name, layer, passed, failing_rows, sample, duration_ms)
-         select run.run_id, r.name, r.layer, r.passed, r."failingRows", r.sample, r."durationMs"
+           (run_id, check_name, layer, severity, passed, failing_rows, sample, duration_ms)
+         select run.run_id, r.name, r.layer, r.severity, r.passed, r."failingRows", r.sample, r."durationMs"
          from run, jsonb_to_recordset($5::jsonb) as r(
-           name text, layer text, passed boolean, "failingRows" integer, sample jsonb, "durationMs" double precision)
+           name text, layer text, severity text, passed boolean, "failingRows" integer, sample jsonb, "durationMs" double precision)
          on conflict (run_id, check_name) do nothing -- a retry after a commit whose reply was lost
        )
        select run_id from run`,
-      [runId, failed.length ? "failed" : "passed", results.length, failed.length, JSON.stringify(results)],
+      [
+        runId,
+        failed.length ? "failed" : "passed",
+        results.length,
+        failed.length,
+        JSON.stringify(results),
+        warned.length,
+      ],
     ),
   );
   const report: CheckReport = {
@@ -227,12 +241,15 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     checksTotal: results.length,
     checksFailed: failed.length,
     failed,
+    checksWarned: warned.length,
+    warned,
     checks: results,
   };
   if (!report.passed) {
-    deps.log?.warn("quality checks failed", { interval, failed, runId: report.runId });
+    deps.log?.warn("quality checks failed", { interval, failed, warned, runId: report.runId });
     throw new QualityCheckFailedError(report);
   }
+  if (warned.length) deps.log?.warn("quality checks warned", { interval, warned, runId: report.runId });
   deps.log?.info("quality checks passed", { interval, layers, checks: results.length, runId: report.runId });
   return report;
 }

@@ -36,7 +36,12 @@ export interface StatusReport {
   lastQualityCheck: {
     interval: string;
     status: string;
+    /** Failed checks of severity `error` (they fail the run). */
     checksFailed: number;
+    /** Failed checks of severity `warn` (recorded, never blocking). */
+    checksWarned: number;
+    /** Every check that returned rows, with its severity. */
+    problems: { name: string; severity: string; failingRows: number }[];
     finishedAt: string | null;
   } | null;
   freshness: { latestObservedAt: string | null; ageMinutes: number | null; fresh: boolean };
@@ -87,9 +92,18 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
   const check = await latestRow(
     pool,
     "ops.quality_check_runs",
-    `select interval, ${effectiveStatus("q")} as status, checks_failed, finished_at
+    `select run_id, interval, ${effectiveStatus("q")} as status, checks_failed, checks_warned, finished_at
      from ops.quality_check_runs as q order by started_at desc limit 1`,
   );
+  const problems = check
+    ? (
+        await pool.query<{ name: string; severity: string; failingRows: number }>(
+          `select check_name as name, severity, failing_rows as "failingRows" from ops.quality_check_results
+           where run_id = $1 and not passed order by severity, check_name`,
+          [check.run_id],
+        )
+      ).rows
+    : [];
   return {
     layers,
     quarantined: await currentQuarantine(pool),
@@ -119,6 +133,8 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
           interval: check.interval,
           status: check.status,
           checksFailed: check.checks_failed,
+          checksWarned: check.checks_warned,
+          problems,
           finishedAt: iso(check.finished_at),
         }
       : null,

@@ -29,12 +29,11 @@ export interface BundledFile {
 
 /**
  * Files every bundle carries: the sites list (read through SITES_FILE, relative to the cwd) and the
- * SQL models and checks (core/sql/files.ts looks for `./sql` next to the bundled handler).
+ * SQL models with their check declarations (core/sql/files.ts looks for `./sql` next to the bundled handler).
  */
 export const BUNDLED_FILES: readonly BundledFile[] = [
   { from: "config/sites.json", to: "sites.json" },
   { from: "sql/models", to: "sql/models", besideHandler: true },
-  { from: "sql/checks", to: "sql/checks", besideHandler: true },
 ];
 
 /**

@@ -201,7 +201,7 @@ describe("stateless stack: functions", () => {
       expect(code).toContain("createRequire");
       expect(readFileSync(join(dir, "sites.json"), "utf8")).toBe(readProjectFile("config/sites.json"));
       // core/sql/files.ts resolves ./sql next to the bundled handler (index.mjs at the root).
-      for (const sub of ["sql/models", "sql/checks"]) {
+      for (const sub of ["sql/models"]) {
         expect(listTree(join(dir, sub)), `${id}: ${sub}`).toEqual(listTree(join(PROJECT_ROOT, sub)));
       }
     }

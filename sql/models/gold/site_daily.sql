@@ -30,15 +30,19 @@ dated as (
 ),
 
 aggregated as (
+    -- Sums and means in numeric, cast back: a float sum depends on the order rows arrive in, so a
+    -- full rebuild and an incremental run would differ in the last bit (6.8625 vs
+    -- 6.862500000000001). Numeric addition is exact, hence order-independent; float8 -> numeric
+    -- keeps 15 significant digits, far below any sensor's resolution.
     select
         site_id,
         day,
         min(temperature_c) as min_temp_c,
         max(temperature_c) as max_temp_c,
-        avg(temperature_c) as mean_temp_c,
-        sum(precipitation_mm) as precipitation_mm,
+        avg(temperature_c::numeric)::double precision as mean_temp_c,
+        sum(precipitation_mm::numeric)::double precision as precipitation_mm,
         max(wind_gust_ms) as max_gust_ms,
-        avg(humidity_pct) as mean_humidity_pct,
+        avg(humidity_pct::numeric)::double precision as mean_humidity_pct,
         count(*)::integer as hours_observed,
         sum(source_count)::integer as observation_count,
         max(observed_at) as last_observed_at

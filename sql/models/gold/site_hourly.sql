@@ -44,19 +44,20 @@ ranked as (
 ),
 
 aggregated as (
+    -- Means in numeric, cast back: order-independent to the last bit (see gold/site_daily.sql).
     select
         site_id,
         hour,
         max(observed_at) as observed_at,
-        avg(temperature_c) as temperature_c,
-        avg(feels_like_c) as feels_like_c,
-        avg(humidity_pct) as humidity_pct,
-        avg(pressure_hpa) as pressure_hpa,
-        avg(wind_speed_ms) as wind_speed_ms,
+        avg(temperature_c::numeric)::double precision as temperature_c,
+        avg(feels_like_c::numeric)::double precision as feels_like_c,
+        avg(humidity_pct::numeric)::double precision as humidity_pct,
+        avg(pressure_hpa::numeric)::double precision as pressure_hpa,
+        avg(wind_speed_ms::numeric)::double precision as wind_speed_ms,
         max(wind_gust_ms) as wind_gust_ms,
         max(wind_direction_deg) filter (where recency = 1) as wind_direction_deg,
-        avg(cloud_cover_pct) as cloud_cover_pct,
-        avg(precipitation_mm_per_hour) as precipitation_mm,
+        avg(cloud_cover_pct::numeric)::double precision as cloud_cover_pct,
+        avg(precipitation_mm_per_hour::numeric)::double precision as precipitation_mm,
         max(condition_code) filter (where recency = 1) as condition_code,
         max(condition_system) filter (where recency = 1) as condition_system,
         count(*)::integer as source_count,
