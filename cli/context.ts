@@ -77,9 +77,9 @@ function lockEmbeddedDatabase(config: Config) {
   const dataDir = `${config.WEATHER_HOME}/pg`;
   return acquireHomeLock(dataDir, {
     waitMs: config.WEATHER_LOCK_WAIT_MS,
-    onWait: ({ holder, first, waitedMs, waitMs }) =>
+    onWait: ({ holder, first, holderChanged, waitedMs, waitMs }) =>
       process.stderr.write(
-        first
+        first || holderChanged
           ? `waiting for the process holding ${dataDir} (${holderText(holder)}) to finish; ` +
               `up to ${Math.round(waitMs / 1000)} s (WEATHER_LOCK_WAIT_MS) ...\n`
           : `still waiting for ${dataDir} (${holderText(holder)}): ${Math.round(waitedMs / 1000)} s of ` +

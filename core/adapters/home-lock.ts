@@ -33,10 +33,15 @@ export interface HomeLock {
 export interface HomeLockOptions {
   /** Give up after this long; 0 tries once. */
   waitMs: number;
-  /** Called when waiting starts and about every `noticeEveryMs` after, for a progress message. */
+  /**
+   * Called when waiting starts, when the lock changes hands, and about every `noticeEveryMs`, for a
+   * progress message.
+   */
   onWait?: (info: {
     holder: LockHolder | undefined;
     first: boolean;
+    /** Another process took the lock while this one waited. */
+    holderChanged: boolean;
     waitedMs: number;
     waitMs: number;
   }) => void;
@@ -80,6 +85,7 @@ export async function acquireHomeLock(dataDir: string, opts: HomeLockOptions): P
 
   const started = Date.now();
   let lastNotice: number | undefined;
+  let noticedPid: number | undefined;
   for (;;) {
     const holder = await readHolder(ownerPath);
     let release: (() => Promise<void>) | undefined;
@@ -135,9 +141,18 @@ export async function acquireHomeLock(dataDir: string, opts: HomeLockOptions): P
           `embedded database ${dataDir}. Let it finish and rerun, or raise WEATHER_LOCK_WAIT_MS; only if no ` +
           `weather process is running, remove ${lockPath}.`,
       );
-    if (lastNotice === undefined || Date.now() - lastNotice >= noticeEveryMs) {
-      opts.onWait?.({ holder, first: lastNotice === undefined, waitedMs, waitMs: opts.waitMs });
+    // A new holder (the lock changed hands while we waited) is news; a missing record is not.
+    const holderChanged = holder !== undefined && noticedPid !== undefined && holder.pid !== noticedPid;
+    if (lastNotice === undefined || holderChanged || Date.now() - lastNotice >= noticeEveryMs) {
+      opts.onWait?.({
+        holder,
+        first: lastNotice === undefined,
+        holderChanged,
+        waitedMs,
+        waitMs: opts.waitMs,
+      });
       lastNotice = Date.now();
+      noticedPid = holder?.pid ?? noticedPid;
     }
     await new Promise((r) => setTimeout(r, Math.min(pollMs, opts.waitMs - waitedMs)));
   }
