@@ -4,8 +4,9 @@
  * Append-only and atomic: each put writes a private temp file, then hard-links it to the key's path.
  * `link` fails with EEXIST instead of replacing, so a landed object is never overwritten, and a
  * crash leaves either the whole object or none. A kill or a full disk can leave a temp file behind;
- * the next put into that directory removes those whose writer is gone. The directory is meant for
- * one host (the embedded default); several hosts share raw objects through S3.
+ * the next put into that directory or a sibling of it (the next run of that hour) removes those whose
+ * writer is gone. The directory is meant for one host (the embedded default); several hosts share raw
+ * objects through S3.
  */
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
@@ -36,6 +37,9 @@ export function fsRawStore(root: string): RawStore {
       if (!swept.has(dir)) {
         swept.add(dir);
         await sweepTempFiles(dir);
+        // Keys name each run's objects in a directory of their own (…/interval=H/run=R/…), so a killed
+        // run's leftovers sit in a sibling of the next run's directory: sweep those too.
+        if (dir !== base) await sweepSiblings(dir, swept);
       }
       const tmp = `${p}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
       try {
@@ -77,6 +81,16 @@ export function fsRawStore(root: string): RawStore {
       return keys.sort();
     },
   };
+}
+
+async function sweepSiblings(dir: string, swept: Set<string>): Promise<void> {
+  const parent = dirname(dir);
+  for (const entry of await readdir(parent, { withFileTypes: true })) {
+    const sibling = join(parent, entry.name);
+    if (!entry.isDirectory() || swept.has(sibling)) continue;
+    swept.add(sibling);
+    await sweepTempFiles(sibling);
+  }
 }
 
 /** Removes temp files left in `dir` by writers that died (kill, crash, full disk). */

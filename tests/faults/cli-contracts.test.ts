@@ -150,11 +150,13 @@ describe("replay", () => {
 describe("raw directory", () => {
   it("removes partial-write leftovers of a dead writer on the next ingest into that directory", async () => {
     const raw = join(root, "tmp-raw");
-    const dir = join(raw, "source=open-meteo/date=2026-11-22/hour=07/interval=2026-11-22T07");
+    // A killed earlier run of the hour: its directory holds only the temp file it never linked.
+    const hour = join(raw, "source=simulator/date=2026-11-22/hour=07/interval=2026-11-22T07");
+    const dir = join(hour, "run=20261122T070000000Z-dead00");
     await mkdir(dir, { recursive: true });
     const dead = spawnSync(process.execPath, ["-e", ""]).pid;
     // What a kill or a full disk leaves: a temp file that was never linked to its key.
-    await writeFile(join(dir, `batch-0001.json.${dead}-deadbeef.tmp`), '{"version":1,"bo');
+    await writeFile(join(dir, `batch-0001-try-01.json.${dead}-deadbeef.tmp`), '{"version":1,"bo');
     const res = await weather([
       "ingest",
       "--source",
@@ -168,9 +170,9 @@ describe("raw directory", () => {
       "--json",
     ]);
     expect(res.code, res.stderr).toBe(0);
-    const left = await readdir(dir);
+    const left = await readdir(hour, { recursive: true });
     expect(left.filter((n) => n.endsWith(".tmp"))).toEqual([]);
-    expect(left.length).toBeGreaterThan(0);
+    expect(left.filter((n) => n.endsWith(".json")).length).toBeGreaterThan(0);
     expect(onlyDocument(res)).toMatchObject({ status: "succeeded", sitesOk: 22 });
   });
 });

@@ -121,7 +121,7 @@ describe("two writers on one embedded home", () => {
       [HOURS[1] as string]: 22,
       [HOURS[2] as string]: 22,
     });
-    expect(got.runs).toEqual(HOURS.map((h) => ({ run_id: `open-meteo:${h}`, status: "succeeded" })));
+    expect(got.runs).toEqual(HOURS.map((h) => ({ run_id: `simulator:${h}`, status: "succeeded" })));
     expect(got.checksums["bronze.weather_observations"]?.rows).toBe(66);
     expect(got.checksums).toEqual(want.checksums);
     expect(got.bronzePerHour).toEqual(want.bronzePerHour);

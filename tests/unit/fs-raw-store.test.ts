@@ -43,7 +43,7 @@ describe("fs raw store", () => {
     expect(await readdir(join(root, "k"))).toEqual(["batch-0001.json"]);
   });
 
-  it("removes temp files left by a dead writer on the next put into that directory", async () => {
+  it("removes temp files left by a dead writer on the next put into that directory or a sibling", async () => {
     const dir = join(root, "source=x/hour=13");
     await mkdir(dir, { recursive: true });
     const dead = `batch-0001.json.${deadPid()}-0badc0de.tmp`;
@@ -53,7 +53,12 @@ describe("fs raw store", () => {
     for (const name of [dead, legacy, live, old]) await writeFile(join(dir, name), "{partial");
     const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
     await utimes(join(dir, old), twoHoursAgo, twoHoursAgo);
-    const other = join(root, "source=x/hour=14");
+    // An earlier run of the same hour, killed mid-put: a sibling of the directory written into.
+    const sibling = join(root, "source=x/hour=12");
+    await mkdir(sibling, { recursive: true });
+    await writeFile(join(sibling, dead), "{partial");
+    // Farther away: not swept by this put.
+    const other = join(root, "source=y/hour=13");
     await mkdir(other, { recursive: true });
     await writeFile(join(other, dead), "{partial");
 
@@ -63,7 +68,7 @@ describe("fs raw store", () => {
 
     expect((await readdir(dir)).sort()).toEqual(["batch-0005.json", live].sort());
     expect(await readFile(join(dir, live), "utf8")).toBe("{partial");
-    // Only the directory written into is swept.
+    expect(await readdir(sibling)).toEqual([]);
     expect(await readdir(other)).toEqual([dead]);
   });
 
