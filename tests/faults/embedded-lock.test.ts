@@ -10,8 +10,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
 import { acquireHomeLock } from "#core/adapters/home-lock.ts";
+import { openWarehouse, warehouseChecksums } from "./support/cli.ts";
 import { startWeather, weather } from "./weather-cli.ts";
 
 let root: string;
@@ -33,45 +33,19 @@ const runArgs = (home: string, interval: string) => [
   interval,
 ];
 
-/** Columns set at load time, which differ between any two runs by design. */
-const LOAD_TIME_COLUMNS = new Set(["ingested_at", "quarantined_at", "quarantine_id"]);
-const TABLES = [
-  "bronze.weather_observations",
-  "bronze.quarantine",
-  "silver.observations",
-  "gold_internal.site_hourly",
-  "gold_internal.site_daily",
-  "gold_internal.site_temperature_moving_avg",
-  "gold_internal.site_latest_conditions",
-];
-
 interface Snapshot {
-  checksums: Record<string, { rows: number; md5: string | null }>;
+  checksums: Awaited<ReturnType<typeof warehouseChecksums>>;
   bronzePerHour: Record<string, number>;
   runs: { run_id: string; status: string }[];
 }
 
-/** Full-row checksums of every layer, read from a home's embedded database (no process holds it). */
+/**
+ * Full-row checksums of every layer (less the load stamps: when, and from which raw object, a row
+ * was loaded), rows per hour and the ingestion ledger, read from a home no process holds.
+ */
 async function snapshot(home: string): Promise<Snapshot> {
-  const db = await openEmbeddedDatabase(join(home, "pg"));
+  const db = await openWarehouse({ home });
   try {
-    const checksums: Snapshot["checksums"] = {};
-    for (const table of TABLES) {
-      const [schema, name] = table.split(".");
-      const cols = (
-        await db.pool.query<{ column_name: string }>(
-          "select column_name from information_schema.columns where table_schema = $1 and table_name = $2 order by ordinal_position",
-          [schema, name],
-        )
-      ).rows
-        .map((r) => r.column_name)
-        .filter((c) => !LOAD_TIME_COLUMNS.has(c));
-      const { rows } = await db.pool.query<{ rows: number; md5: string | null }>(
-        `select count(*)::int as rows, md5(string_agg(h, '' order by h)) as md5
-           from (select md5(row(${cols.map((c) => `"${c}"`).join(", ")})::text) as h from ${table}) t`,
-      );
-      checksums[table] = rows[0] as { rows: number; md5: string | null };
-    }
     const perHour = await db.pool.query<{ hour: string; n: number }>(
       `select to_char(observed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24') as hour, count(*)::int as n
          from bronze.weather_observations group by 1 order by 1`,
@@ -80,7 +54,7 @@ async function snapshot(home: string): Promise<Snapshot> {
       "select run_id, status from ops.ingestion_runs order by run_id",
     );
     return {
-      checksums,
+      checksums: await warehouseChecksums(db.pool, { lineage: false }),
       bronzePerHour: Object.fromEntries(perHour.rows.map((r) => [r.hour, r.n])),
       runs: runs.rows,
     };
@@ -122,7 +96,7 @@ describe("two writers on one embedded home", () => {
       [HOURS[2] as string]: 22,
     });
     expect(got.runs).toEqual(HOURS.map((h) => ({ run_id: `simulator:${h}`, status: "succeeded" })));
-    expect(got.checksums["bronze.weather_observations"]?.rows).toBe(66);
+    expect(got.checksums.find((c) => c.table === "bronze.weather_observations")?.rows).toBe(66);
     expect(got.checksums).toEqual(want.checksums);
     expect(got.bronzePerHour).toEqual(want.bronzePerHour);
     expect(got.runs).toEqual(want.runs);
