@@ -4,7 +4,9 @@
  */
 
 import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
-import { type Config, loadConfig, type SourceName } from "#core/config/env.ts";
+import { acquireHomeLock, type LockHolder } from "#core/adapters/home-lock.ts";
+import { probeWritableDirectory } from "#core/adapters/writable-dir.ts";
+import { type Config, loadConfig, rawStoreLocation, type SourceName } from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
 import { type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { ProviderSource } from "#core/domain/observation.ts";
@@ -40,19 +42,55 @@ export function cliLogger(config: Config, flags: CommonFlags) {
   });
 }
 
-/** Opens the runtime (and applies migrations), runs `fn`, and always closes what it opened. */
+/**
+ * Opens the runtime (and applies migrations), runs `fn`, and always closes what it opened.
+ *
+ * Before anything is fetched: the local directories it will write are probed (exit 2 naming the
+ * setting), and on the embedded database the single-writer lock is taken — a second process waits
+ * for the first (WEATHER_LOCK_WAIT_MS) instead of silently losing rows to it.
+ */
 export async function withRuntime<T>(
   config: Config,
   fn: (rt: Runtime) => Promise<T>,
-  opts: { migrate?: boolean } = {},
+  opts: { migrate?: boolean; writesRaw?: boolean } = {},
 ): Promise<T> {
-  const rt = await openRuntime(config, { embedded: openEmbeddedDatabase });
+  const embedded = !config.DATABASE_URL && !config.DATABASE_SECRET_ARN;
+  if (embedded) await probeWritableDirectory(config.WEATHER_HOME, "--home (WEATHER_HOME)");
+  const raw = rawStoreLocation(config);
+  if (opts.writesRaw && !raw.startsWith("s3://"))
+    await probeWritableDirectory(raw, config.RAW_STORE ? "--raw (RAW_STORE)" : "--home (WEATHER_HOME)");
+  const lock = embedded ? await lockEmbeddedDatabase(config) : undefined;
   try {
-    if (opts.migrate !== false) await migrate(rt.db.pool);
-    return await fn(rt);
+    const rt = await openRuntime(config, { embedded: openEmbeddedDatabase });
+    try {
+      if (opts.migrate !== false) await migrate(rt.db.pool);
+      return await fn(rt);
+    } finally {
+      await rt.close();
+    }
   } finally {
-    await rt.close();
+    await lock?.release();
   }
+}
+
+function lockEmbeddedDatabase(config: Config) {
+  const dataDir = `${config.WEATHER_HOME}/pg`;
+  return acquireHomeLock(dataDir, {
+    waitMs: config.WEATHER_LOCK_WAIT_MS,
+    onWait: ({ holder, first, holderChanged, waitedMs, waitMs }) =>
+      process.stderr.write(
+        first || holderChanged
+          ? `waiting for the process holding ${dataDir} (${holderText(holder)}) to finish; ` +
+              `up to ${Math.round(waitMs / 1000)} s (WEATHER_LOCK_WAIT_MS) ...\n`
+          : `still waiting for ${dataDir} (${holderText(holder)}): ${Math.round(waitedMs / 1000)} s of ` +
+              `${Math.round(waitMs / 1000)} s ...\n`,
+      ),
+  });
+}
+
+function holderText(holder: LockHolder | undefined): string {
+  if (!holder) return "pid unknown";
+  return `pid ${holder.pid}${holder.command ? `, weather ${holder.command}` : ""}, since ${holder.since}`;
 }
 
 export interface SourceSession {

@@ -3,6 +3,7 @@
  * not use is configuration: DatabaseConfigError), 1 for everything else (a connection lost mid-run,
  * DatabaseUnavailableError, is a failed run).
  */
+import { PathNotWritableError } from "#core/adapters/writable-dir.ts";
 import { ConfigError } from "#core/config/env.ts";
 import { DatabaseConfigError } from "#core/db/errors.ts";
 import { IntervalError } from "#core/domain/interval.ts";
@@ -23,6 +24,7 @@ const BAD_INPUT = [
   MissingApiKeyError,
   AuthenticationError,
   UsageError,
+  PathNotWritableError,
 ];
 
 export function exitCodeFor(error: unknown): number {

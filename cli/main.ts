@@ -2,7 +2,14 @@
 import { Command, CommanderError, Option } from "commander";
 import { rawStoreLocation, SOURCES } from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
-import { type Interval, intervalOf, intervalRange, parseInterval } from "#core/domain/interval.ts";
+import {
+  checkIntervalBounds,
+  type Interval,
+  IntervalError,
+  intervalOf,
+  intervalRange,
+  parseInterval,
+} from "#core/domain/interval.ts";
 import { PROVIDER_SOURCES } from "#core/domain/observation.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { getLineage } from "#core/sql/lineage.ts";
@@ -22,7 +29,7 @@ import {
 } from "./actions.ts";
 import { type CommonFlags, cliLogger, configFrom, withRuntime, withSource } from "./context.ts";
 import { EXIT, exitCodeFor, UsageError } from "./errors.ts";
-import { createOutput } from "./output.ts";
+import { createOutput, reportError } from "./output.ts";
 
 const program = new Command()
   .name("weather")
@@ -55,12 +62,23 @@ function common(cmd: Command, opts: { source?: boolean; sites?: boolean } = {}):
     .option("-v, --verbose", "log debug detail to stderr");
 }
 
+/** An hour flag, parsed and checked against the archive's first hour and the next hour. */
+function hourFlag(flag: string, text: string): Interval {
+  let interval: Interval;
+  try {
+    interval = parseInterval(text);
+  } catch (e) {
+    throw e instanceof IntervalError ? new IntervalError(`--${flag}: ${e.message}`) : e;
+  }
+  return checkIntervalBounds(interval, new Date(), `--${flag}`);
+}
+
 const intervalOpt = (flags: Flags): Interval =>
-  typeof flags.interval === "string" ? parseInterval(flags.interval) : intervalOf(new Date());
+  typeof flags.interval === "string" ? hourFlag("interval", flags.interval) : intervalOf(new Date());
 
 function range(flags: Flags): { from: Interval; to: Interval } {
-  const from = parseInterval(String(flags.from));
-  const to = typeof flags.to === "string" ? parseInterval(flags.to) : from;
+  const from = hourFlag("from", String(flags.from));
+  const to = typeof flags.to === "string" ? hourFlag("to", flags.to) : from;
   if (to < from) throw new UsageError(`--to (${to}) is before --from (${from})`);
   return { from, to };
 }
@@ -78,7 +96,9 @@ common(
   const sites = await loadSites(config.SITES_FILE);
   const log = cliLogger(config, flags);
   const result = await withSource(config, interval, (session) =>
-    withRuntime(session.config, (rt) => ingestOnce(rt, session, { interval, sites, log, out })),
+    withRuntime(session.config, (rt) => ingestOnce(rt, session, { interval, sites, log, out }), {
+      writesRaw: true,
+    }),
   );
   out.result(compactIngest(result), () => describeIngest(result));
   process.exitCode = result.status === "succeeded" ? EXIT.ok : EXIT.failed;
@@ -100,18 +120,22 @@ common(
   const sites = await loadSites(config.SITES_FILE);
   const log = cliLogger(config, flags);
   const { ingest, workflow, status } = await withSource(config, interval, (session) =>
-    withRuntime(session.config, async (rt) => {
-      const ingest = await ingestOnce(rt, session, { interval, sites, log, out });
-      out.say(describeIngest(ingest));
-      // New or changed bronze rows must reach gold even if this interval's workflow ran before.
-      const workflow = await workflowOnce(rt, {
-        interval,
-        log,
-        out,
-        force: Boolean(flags.force) || ingest.rowsChanged > 0,
-      });
-      return { ingest, workflow, status: await readStatus(rt.db.pool) };
-    }),
+    withRuntime(
+      session.config,
+      async (rt) => {
+        const ingest = await ingestOnce(rt, session, { interval, sites, log, out });
+        out.say(describeIngest(ingest));
+        // New or changed bronze rows must reach gold even if this interval's workflow ran before.
+        const workflow = await workflowOnce(rt, {
+          interval,
+          log,
+          out,
+          force: Boolean(flags.force) || ingest.rowsChanged > 0,
+        });
+        return { ingest, workflow, status: await readStatus(rt.db.pool) };
+      },
+      { writesRaw: true },
+    ),
   );
   out.result({ interval, ingest: compactIngest(ingest), workflow, status }, () => describeWorkflow(workflow));
   process.exitCode = ingest.status === "failed" || workflow.status === "failed" ? EXIT.failed : EXIT.ok;
@@ -168,39 +192,43 @@ common(
   const byId = new Map(sites.map((s) => [s.id, s]));
   const log = cliLogger(config, flags);
   const report = await withSource(config, from, (session) =>
-    withRuntime(session.config, async (rt) => {
-      const bar = out.progress(intervalRange(from, to).length, "hours");
-      try {
-        return await backfill(
-          {
-            log,
-            supportsHistory: session.supportsHistory,
-            missing: async (f, t) =>
-              missingByHour(
-                await readCoverage(rt.db.pool, {
-                  from: f,
-                  to: t,
-                  siteIds: sites.map((s) => s.id),
-                  source: session.source,
+    withRuntime(
+      session.config,
+      async (rt) => {
+        const bar = out.progress(intervalRange(from, to).length, "hours");
+        try {
+          return await backfill(
+            {
+              log,
+              supportsHistory: session.supportsHistory,
+              missing: async (f, t) =>
+                missingByHour(
+                  await readCoverage(rt.db.pool, {
+                    from: f,
+                    to: t,
+                    siteIds: sites.map((s) => s.id),
+                    source: session.source,
+                  }),
+                ),
+              hasRaw: async (i) => (await rt.rawStore.list(intervalPrefix(session.source, i))).length > 0,
+              replay: (i) => replayRange(rt, { from: i, to: i, sources: [session.source], log }),
+              ingest: (i, ids) =>
+                ingestOnce(rt, session, {
+                  interval: i,
+                  sites: ids.flatMap((id) => byId.get(id) ?? []),
+                  log,
+                  out,
                 }),
-              ),
-            hasRaw: async (i) => (await rt.rawStore.list(intervalPrefix(session.source, i))).length > 0,
-            replay: (i) => replayRange(rt, { from: i, to: i, sources: [session.source], log }),
-            ingest: (i, ids) =>
-              ingestOnce(rt, session, {
-                interval: i,
-                sites: ids.flatMap((id) => byId.get(id) ?? []),
-                log,
-                out,
-              }),
-            runWorkflow: (i) => workflowOnce(rt, { interval: i, log, out, force: true }),
-          },
-          { from, to, catchUp: flags.catchUp as CatchUp, onProgress: (d) => bar.update(d) },
-        );
-      } finally {
-        bar.stop();
-      }
-    }),
+              runWorkflow: (i) => workflowOnce(rt, { interval: i, log, out, force: true }),
+            },
+            { from, to, catchUp: flags.catchUp as CatchUp, onProgress: (d) => bar.update(d) },
+          );
+        } finally {
+          bar.stop();
+        }
+      },
+      { writesRaw: true },
+    ),
   );
   out.result(report, () => describeBackfill(report));
   process.exitCode = report.failed ? EXIT.failed : EXIT.ok;
@@ -234,6 +262,7 @@ common(
       ? `No raw objects found between ${from} and ${to} in ${rawStoreLocation(config)}.`
       : `Replayed ${results.length} run(s): ${doc.observationsLoaded} observations, ${doc.rowsChanged} bronze rows changed.`,
   );
+  process.exitCode = results.some((r) => r.status === "failed") ? EXIT.failed : EXIT.ok;
 });
 
 common(
@@ -246,8 +275,8 @@ common(
 ).action(async (flags: Flags) => {
   const out = createOutput(Boolean(flags.json));
   const config = configFrom(flags);
-  const from = parseInterval(String(flags.from));
-  const to = typeof flags.to === "string" ? parseInterval(flags.to) : intervalOf(new Date());
+  const from = hourFlag("from", String(flags.from));
+  const to = typeof flags.to === "string" ? hourFlag("to", flags.to) : intervalOf(new Date());
   if (to < from) throw new UsageError(`--to (${to}) is before --from (${from})`);
   const sites = await loadSites(config.SITES_FILE);
   const report = await withRuntime(config, (rt) =>
@@ -271,7 +300,7 @@ common(
 ).action(async (flags: Flags) => {
   const out = createOutput(Boolean(flags.json));
   const config = configFrom(flags);
-  const interval = parseInterval(String(flags.interval));
+  const interval = hourFlag("interval", String(flags.interval));
   const lineage = await withRuntime(config, (rt) => getLineage(rt.db.pool, interval));
   out.result(lineage, () => {
     const lines = [`lineage of ${interval}`];
@@ -346,14 +375,34 @@ common(
 });
 
 export async function main(argv: string[]): Promise<number> {
+  // Known before commander parses, so even a usage error or a crash keeps the --json contract.
+  const json = argv.includes("--json");
+  const crash = (e: unknown) => {
+    // State is unknown after an uncaught error: report once, then exit (locks are released on exit).
+    reportError(e, EXIT.failed, json);
+    process.exit(EXIT.failed);
+  };
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.badInput;
-    process.stderr.write(`weather: ${(e as Error).message}\n`);
-    return exitCodeFor(e);
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return EXIT.ok; // --help, --version
+      // commander has already printed its message to stderr.
+      reportError(new UsageError(e.message.replace(/^error: /, "")), EXIT.badInput, json, {
+        alreadyOnStderr: true,
+      });
+      return EXIT.badInput;
+    }
+    const code = exitCodeFor(e);
+    reportError(e, code, json);
+    return code;
   }
 }
 
 process.exitCode = await main(process.argv);
+// Everything main opened is closed by now; a handle still open (a hung file system call, a leaked
+// socket) must not keep the command from exiting.
+setTimeout(() => process.exit(), 5_000).unref();

@@ -1,6 +1,6 @@
 /**
  * CLI output rules: human text and progress go to stderr; `--json` prints exactly one JSON document
- * on stdout, so scripts can parse it.
+ * on stdout, so scripts can parse it — on every exit path, errors and crashes included.
  */
 import cliProgress from "cli-progress";
 
@@ -13,13 +13,45 @@ export interface Output {
   progress(total: number, label: string): { update(done: number): void; stop(): void };
 }
 
+/** The JSON document of a command that failed before (or instead of) producing its result. */
+export interface ErrorDocument {
+  error: { name: string; message: string };
+  exitCode: number;
+}
+
+// One process runs one command, so "has the document been written" is process state: an error after
+// the result (say, while closing the database) must not add a second document.
+let documentWritten = false;
+
+function writeDocument(doc: unknown): void {
+  if (documentWritten) return;
+  documentWritten = true;
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/**
+ * Reports a failure: the message for people on stderr and, with `json`, the error document on
+ * stdout unless the command already printed its result.
+ */
+export function reportError(
+  error: unknown,
+  exitCode: number,
+  json: boolean,
+  opts: { alreadyOnStderr?: boolean } = {},
+): void {
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  if (!opts.alreadyOnStderr) process.stderr.write(`weather: ${message}\n`);
+  if (json) writeDocument({ error: { name, message }, exitCode } satisfies ErrorDocument);
+}
+
 export function createOutput(json: boolean): Output {
   const tty = Boolean(process.stderr.isTTY);
   return {
     json,
     say: (text) => process.stderr.write(`${text}\n`),
     result(doc, human) {
-      if (json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+      if (json) writeDocument(doc);
       else process.stderr.write(`${human()}\n`);
     },
     progress(total, label) {

@@ -6,7 +6,13 @@ import type { Interval } from "./domain/interval.ts";
 import type { Observation, ProviderSource } from "./domain/observation.ts";
 import type { Site } from "./domain/sites.ts";
 
-/** A content-addressed-by-name object store: S3 in the cloud, a directory in the embedded default. */
+/**
+ * An append-only object store for raw responses: S3 in the cloud, a directory in the embedded
+ * default. Raw is the immutable record that bronze rows point at and that replay rebuilds from, so
+ * an object, once landed, is never replaced: `put` of an existing key fails with
+ * `RawObjectExistsError` (adapters/raw-store-errors.ts) and keeps the first object. A put is atomic:
+ * a crash leaves either the whole object or none under its key.
+ */
 export interface RawStore {
   /** Human-readable location, e.g. `s3://bucket/prefix` or `/abs/dir`. */
   readonly location: string;

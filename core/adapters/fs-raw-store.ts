@@ -1,7 +1,24 @@
-/** Raw objects as files under a directory: the embedded default's object store. */
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+/**
+ * Raw objects as files under a directory: the embedded default's object store.
+ *
+ * Append-only and atomic: each put writes a private temp file, then hard-links it to the key's path.
+ * `link` fails with EEXIST instead of replacing, so a landed object is never overwritten, and a
+ * crash leaves either the whole object or none. A kill or a full disk can leave a temp file behind;
+ * the next put into that directory or a sibling of it (the next run of that hour) removes those whose
+ * writer is gone. The directory is meant for one host (the embedded default); several hosts share raw
+ * objects through S3.
+ */
+import { randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { link, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { RawStore } from "../ports.ts";
+import { RawObjectExistsError } from "./raw-store-errors.ts";
+
+/** A temp file older than this is abandoned whatever its writer's pid says (pids get reused). */
+const TMP_MAX_AGE_MS = 60 * 60_000;
+/** `<name>.<pid>-<random>.tmp` now, `<name>.<pid>.tmp` before; the pid tells whether the writer lives. */
+const TMP_RE = /\.(\d+)(?:-[0-9a-f]+)?\.tmp$/;
 
 export function fsRawStore(root: string): RawStore {
   const base = resolve(root);
@@ -10,15 +27,31 @@ export function fsRawStore(root: string): RawStore {
     if (!p.startsWith(base + sep)) throw new Error(`Raw key escapes the store: ${key}`);
     return p;
   };
+  const swept = new Set<string>();
   return {
     location: base,
     async put(key, body) {
       const p = pathOf(key);
-      await mkdir(dirname(p), { recursive: true });
-      // Write then rename, so a crash never leaves a half-written object for a replay to read.
-      const tmp = `${p}.${process.pid}.tmp`;
-      await writeFile(tmp, body);
-      await rename(tmp, p);
+      const dir = dirname(p);
+      await mkdir(dir, { recursive: true });
+      if (!swept.has(dir)) {
+        swept.add(dir);
+        await sweepTempFiles(dir);
+        // Keys name each run's objects in a directory of their own (…/interval=H/run=R/…), so a killed
+        // run's leftovers sit in a sibling of the next run's directory: sweep those too.
+        if (dir !== base) await sweepSiblings(dir, swept);
+      }
+      const tmp = `${p}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+      try {
+        await writeFile(tmp, body, { flag: "wx" });
+        await link(tmp, p);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new RawObjectExistsError(base, key);
+        throw e;
+      } finally {
+        // Also after a failed write (ENOSPC): never leave a partial file for the sweep to find.
+        await rm(tmp, { force: true });
+      }
     },
     async get(key) {
       return readFile(pathOf(key), "utf8");
@@ -26,7 +59,7 @@ export function fsRawStore(root: string): RawStore {
     async list(prefix) {
       const keys: string[] = [];
       const walk = async (dir: string): Promise<void> => {
-        let entries: import("node:fs").Dirent[];
+        let entries: Dirent[];
         try {
           entries = await readdir(dir, { withFileTypes: true });
         } catch (e) {
@@ -48,4 +81,39 @@ export function fsRawStore(root: string): RawStore {
       return keys.sort();
     },
   };
+}
+
+async function sweepSiblings(dir: string, swept: Set<string>): Promise<void> {
+  const parent = dirname(dir);
+  for (const entry of await readdir(parent, { withFileTypes: true })) {
+    const sibling = join(parent, entry.name);
+    if (!entry.isDirectory() || swept.has(sibling)) continue;
+    swept.add(sibling);
+    await sweepTempFiles(sibling);
+  }
+}
+
+/** Removes temp files left in `dir` by writers that died (kill, crash, full disk). */
+async function sweepTempFiles(dir: string): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith(".tmp"));
+  for (const name of names) {
+    const path = join(dir, name);
+    const pid = Number(TMP_RE.exec(name)?.[1] ?? Number.NaN);
+    try {
+      const abandoned =
+        !Number.isInteger(pid) || !isAlive(pid) || Date.now() - (await stat(path)).mtimeMs > TMP_MAX_AGE_MS;
+      if (abandoned) await rm(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // another sweeper was first
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

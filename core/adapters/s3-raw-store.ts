@@ -3,6 +3,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import type { Config } from "../config/env.ts";
 import type { RawStore } from "../ports.ts";
 import { clientConfig } from "./aws-clients.ts";
+import { RawObjectExistsError } from "./raw-store-errors.ts";
 
 export function s3Client(config: Config): S3Client {
   // LocalStack serves buckets by path, not by virtual host.
@@ -22,14 +23,23 @@ export function s3RawStore(client: S3Client, url: string): RawStore {
   return {
     location: url,
     async put(key, body) {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: prefix + key,
-          Body: body,
-          ContentType: "application/json",
-        }),
-      );
+      try {
+        // Conditional write: S3 refuses (412) to replace an existing key, so raw stays append-only
+        // even with two writers racing for the same key.
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: prefix + key,
+            Body: body,
+            ContentType: "application/json",
+            IfNoneMatch: "*",
+          }),
+        );
+      } catch (e) {
+        if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412)
+          throw new RawObjectExistsError(url, key);
+        throw e;
+      }
     },
     async get(key) {
       const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));

@@ -13,6 +13,7 @@ export class ConfigError extends Error {
 }
 
 const positiveInt = z.coerce.number().check(z.int(), z.positive());
+const nonNegativeInt = z.coerce.number().check(z.int(), z.gte(0));
 const ratio = z.coerce.number().check(z.gte(0), z.lte(1));
 
 export const SOURCES = ["open-meteo", "openweather", "simulator"] as const;
@@ -55,6 +56,11 @@ const envSchema = z.object({
   DB_TASK_LEASE_MS: z._default(positiveInt, 900_000),
   /** Where the embedded default keeps its state (raw objects, PGlite data). */
   WEATHER_HOME: z._default(z.string().check(z.minLength(1)), ".weather"),
+  /**
+   * How long a command waits for another process using the same embedded database (WEATHER_HOME/pg)
+   * before giving up with exit 1. PGlite allows one writer per directory; 0 means do not wait.
+   */
+  WEATHER_LOCK_WAIT_MS: z._default(nonNegativeInt, 300_000),
   /** A directory or `s3://bucket[/prefix]`; defaults to WEATHER_HOME/raw. */
   RAW_STORE: z.optional(z.string().check(z.minLength(1))),
   WEATHER_SOURCE: z._default(z.enum(SOURCES), "open-meteo"),

@@ -41,3 +41,26 @@ export function intervalRange(from: Interval, to: Interval): Interval[] {
   for (let i = from; i <= to; i = addHours(i, 1)) out.push(i);
   return out;
 }
+
+/** The archive's first hour: Open-Meteo's historical API starts in 1940; nothing earlier exists. */
+export const FIRST_INTERVAL = "1940-01-01T00" as Interval;
+
+/** The hours a command may name at `now`: the archive's first hour through the next hour. */
+export function intervalBounds(now: Date): { first: Interval; last: Interval } {
+  return { first: FIRST_INTERVAL, last: addHours(intervalOf(now), 1) };
+}
+
+/**
+ * Rejects an interval outside {@link intervalBounds} (a typo such as 2062 or 0001, or a clock far
+ * off), so no run is ever filed under an hour that cannot hold data. `label` names the input in the
+ * message, e.g. `--from`. Returns the interval unchanged; throws {@link IntervalError}.
+ */
+export function checkIntervalBounds(interval: Interval, now: Date, label = "interval"): Interval {
+  const { first, last } = intervalBounds(now);
+  if (interval < first || interval > last)
+    throw new IntervalError(
+      `${label} ${interval} is out of range: use an hour from ${first} (the archive's first) to ${last} ` +
+        "(the current UTC hour + 1)",
+    );
+  return interval;
+}

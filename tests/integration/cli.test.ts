@@ -97,6 +97,23 @@ describe("weather CLI", () => {
 
   it("exits 2 on a bad interval and on an unknown option; --help exits 0", async () => {
     expect((await weather("ingest", "--interval", "yesterday", "--home", home)).code).toBe(2);
+    const future = await weather(
+      "ingest",
+      "--interval",
+      "2099-01-01T00",
+      "--home",
+      home,
+      "--json",
+      ...dbArgs,
+    );
+    expect(future.code).toBe(2);
+    expect(JSON.parse(future.stdout)).toMatchObject({
+      error: {
+        name: "IntervalError",
+        message: expect.stringMatching(/^--interval 2099-01-01T00 is out of range/),
+      },
+      exitCode: 2,
+    });
     const unknown = await weather("ingest", "--colour");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown option");

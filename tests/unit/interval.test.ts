@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { addHours, IntervalError, intervalOf, intervalRange, parseInterval } from "#core/domain/interval.ts";
+import {
+  addHours,
+  checkIntervalBounds,
+  IntervalError,
+  intervalOf,
+  intervalRange,
+  parseInterval,
+} from "#core/domain/interval.ts";
 
 describe("interval", () => {
   it("parses UTC hours and truncates timestamps", () => {
@@ -20,5 +27,22 @@ describe("interval", () => {
       "2026-11-23T00",
       "2026-11-23T01",
     ]);
+  });
+
+  describe("bounds", () => {
+    const now = new Date("2026-11-23T18:30:00Z");
+
+    it.each(["1940-01-01T00", "2026-11-23T18", "2026-11-23T19"])("accepts %s", (text) => {
+      expect(checkIntervalBounds(parseInterval(text), now)).toBe(text);
+    });
+
+    it.each(["1939-12-31T23", "0001-01-01T00", "2026-11-23T20", "2031-01-01T00"])("rejects %s", (text) => {
+      expect(() => checkIntervalBounds(parseInterval(text), now, "--from")).toThrow(
+        new IntervalError(
+          `--from ${text} is out of range: use an hour from 1940-01-01T00 (the archive's first) to ` +
+            "2026-11-23T19 (the current UTC hour + 1)",
+        ),
+      );
+    });
   });
 });
