@@ -85,6 +85,7 @@ export function replayRange(
       sources: args.sources,
       failureThreshold: rt.config.SITE_FAILURE_THRESHOLD,
       clockToleranceMinutes: rt.config.OBSERVATION_TIME_TOLERANCE_MINUTES,
+      maxObjectBytes: rt.config.RAW_MAX_OBJECT_BYTES,
     },
   );
 }

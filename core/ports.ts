@@ -17,7 +17,11 @@ export interface RawStore {
   /** Human-readable location, e.g. `s3://bucket/prefix` or `/abs/dir`. */
   readonly location: string;
   put(key: string, body: string): Promise<void>;
-  get(key: string): Promise<string>;
+  /**
+   * The object's text. With `maxBytes`, an object larger than that is refused with
+   * `RawObjectTooLargeError` before its body is read, so a reader's memory stays bounded.
+   */
+  get(key: string, opts?: { maxBytes?: number }): Promise<string>;
   /** Keys under `prefix`, sorted ascending. */
   list(prefix: string): Promise<string[]>;
 }

@@ -13,7 +13,7 @@ import type { Dirent } from "node:fs";
 import { link, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { RawStore } from "../ports.ts";
-import { RawObjectExistsError } from "./raw-store-errors.ts";
+import { RawObjectExistsError, RawObjectTooLargeError } from "./raw-store-errors.ts";
 
 /** A temp file older than this is abandoned whatever its writer's pid says (pids get reused). */
 const TMP_MAX_AGE_MS = 60 * 60_000;
@@ -53,8 +53,13 @@ export function fsRawStore(root: string): RawStore {
         await rm(tmp, { force: true });
       }
     },
-    async get(key) {
-      return readFile(pathOf(key), "utf8");
+    async get(key, opts = {}) {
+      const p = pathOf(key);
+      if (opts.maxBytes !== undefined) {
+        const { size } = await stat(p);
+        if (size > opts.maxBytes) throw new RawObjectTooLargeError(base, key, size, opts.maxBytes);
+      }
+      return readFile(p, "utf8");
     },
     async list(prefix) {
       const keys: string[] = [];

@@ -16,3 +16,19 @@ export class RawObjectExistsError extends Error {
     );
   }
 }
+
+/** An object larger than the reader allows (`RAW_MAX_OBJECT_BYTES`): refused before its body is read. */
+export class RawObjectTooLargeError extends Error {
+  override name = "RawObjectTooLargeError";
+  constructor(
+    readonly location: string,
+    readonly key: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(
+      `Raw object ${key} in ${location} is ${bytes} bytes, over the ${maxBytes} bytes a reader takes ` +
+        "(RAW_MAX_OBJECT_BYTES); it was not read. Inspect it by hand; raise the limit only if the machine has the memory.",
+    );
+  }
+}

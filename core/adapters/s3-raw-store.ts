@@ -3,7 +3,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import type { Config } from "../config/env.ts";
 import type { RawStore } from "../ports.ts";
 import { clientConfig } from "./aws-clients.ts";
-import { RawObjectExistsError } from "./raw-store-errors.ts";
+import { RawObjectExistsError, RawObjectTooLargeError } from "./raw-store-errors.ts";
 
 export function s3Client(config: Config): S3Client {
   // LocalStack serves buckets by path, not by virtual host.
@@ -41,9 +41,15 @@ export function s3RawStore(client: S3Client, url: string): RawStore {
         throw e;
       }
     },
-    async get(key) {
+    async get(key, opts = {}) {
       const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
       if (!out.Body) throw new Error(`Empty raw object s3://${bucket}/${prefix}${key}`);
+      const size = out.ContentLength ?? 0;
+      if (opts.maxBytes !== undefined && size > opts.maxBytes) {
+        // Release the connection without reading the body.
+        (out.Body as { destroy?: () => void }).destroy?.();
+        throw new RawObjectTooLargeError(url, key, size, opts.maxBytes);
+      }
       return out.Body.transformToString("utf8");
     },
     async list(keyPrefix) {

@@ -96,6 +96,12 @@ const envSchema = z.object({
    * with `bodyTruncated`, its sites are quarantined, it is not retried). Bounds memory per request.
    */
   HTTP_MAX_BODY_BYTES: z._default(positiveInt, DEFAULT_HTTP_MAX_BODY_BYTES),
+  /**
+   * The largest raw object a replay reads, in bytes; a larger one is skipped with its reason (and the
+   * replayed run fails) instead of being loaded into memory. Landed objects stay far below it: bodies
+   * are cut at HTTP_MAX_BODY_BYTES.
+   */
+  RAW_MAX_OBJECT_BYTES: z._default(positiveInt, 64 * 1024 * 1024),
   /** A run fails (exit 1) when more than this share of sites failed. */
   SITE_FAILURE_THRESHOLD: z._default(ratio, 0.1),
   /** Custom endpoint for every AWS client (LocalStack: http://127.0.0.1:4566). */

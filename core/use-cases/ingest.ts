@@ -88,6 +88,8 @@ export interface IngestResult {
   dbErrors: number;
   rawObjectKeys: string[];
   sites: SiteOutcome[];
+  /** Replay only: objects that could not be read (too large, not an envelope), with the reason. */
+  skippedObjects?: { key: string; reason: string }[];
 }
 
 /** Providers update "current" every 10-15 minutes; an hour either side of the interval is generous. */

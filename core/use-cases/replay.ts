@@ -5,7 +5,8 @@
  * 1. For each interval (oldest first) and each source, list the landed envelopes. Raw is append-only
  *    and keys sort in fetch order, so every attempt of every run is there, in the order ingestion
  *    applied them.
- * 2. Parse each, one object at a time (memory bounded by one object), through the same loader
+ * 2. Parse each, one object at a time (memory bounded by one object of at most RAW_MAX_OBJECT_BYTES;
+ *    a larger or unreadable object is skipped with its reason and fails the run), through the same loader
  *    ingestion uses: the same raw objects give the same rows, byte for byte — load-time columns come
  *    from the envelope, not from the clock.
  * 3. Rewrite the run's ledger entry from what was replayed (the latest outcome per site wins).
@@ -39,6 +40,8 @@ export interface ReplayArgs {
   failureThreshold: number;
   /** Must match ingestion's (OBSERVATION_TIME_TOLERANCE_MINUTES) for an identical rebuild. */
   clockToleranceMinutes?: number;
+  /** Objects larger than this are not read (RAW_MAX_OBJECT_BYTES): memory per object stays bounded. */
+  maxObjectBytes?: number;
   onProgress?: (p: { interval: Interval; done: number; total: number }) => void;
 }
 
@@ -91,8 +94,17 @@ async function replayOne(
   );
   const sites = new Map<string, RawEnvelope["sites"][number]>();
   const latencies: number[] = [];
+  const skipped: { key: string; reason: string }[] = [];
   for (const key of keys) {
-    const envelope = JSON.parse(await deps.rawStore.get(key)) as RawEnvelope;
+    let envelope: RawEnvelope;
+    try {
+      envelope = readEnvelope(await deps.rawStore.get(key, { maxBytes: args.maxObjectBytes }));
+    } catch (e) {
+      // One unreadable object must not hide the rest of the hour; the run is failed and names it.
+      skipped.push({ key, reason: (e as Error).message });
+      deps.log.error("raw object not replayed", { rawObjectKey: key, error: (e as Error).message });
+      continue;
+    }
     latencies.push(envelope.latencyMs);
     // The envelopes carry the sites they asked for, so the site dimension can be restored from raw too.
     const fresh = envelope.sites.filter((s) => !sites.has(s.id));
@@ -109,11 +121,32 @@ async function replayOne(
     latencies,
     failureThreshold: args.failureThreshold,
   });
-  await deps.bronze.finishRun({ ...result, startedAt, finishedAt: new Date() }, result.sites);
+  if (skipped.length > 0) {
+    result.status = "failed";
+    result.skippedObjects = skipped;
+  }
+  await deps.bronze.finishRun(
+    {
+      ...result,
+      startedAt,
+      finishedAt: new Date(),
+      error:
+        skipped.length > 0 ? `${skipped.length} raw object(s) not replayed: ${skipped[0]?.reason}` : null,
+    },
+    result.sites,
+  );
   deps.log.info("interval replayed", {
     runId,
     objects: keys.length,
     observations: result.observationsLoaded,
   });
   return result;
+}
+
+/** Parses a landed object, refusing anything that is not an envelope (a stray or corrupt file). */
+function readEnvelope(text: string): RawEnvelope {
+  const value = JSON.parse(text) as Partial<RawEnvelope> | null;
+  if (!value || value.version !== 1 || !Array.isArray(value.sites) || typeof value.body !== "string")
+    throw new Error("not a raw envelope (version 1 with sites and body)");
+  return value as RawEnvelope;
 }

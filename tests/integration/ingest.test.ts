@@ -291,4 +291,39 @@ describe("ingest", () => {
     const bronze = await db.pool.query("select count(*) as n from bronze.weather_observations");
     expect(bronze.rows[0].n).toBe(0);
   });
+
+  it("replays in bounded memory: an oversized or stray object is skipped by name, the run fails, the rest loads", async () => {
+    // Prepare: a good run, then two objects no replay should load — one too large, one not an envelope.
+    const good = await ingest("open-meteo");
+    const prefix = good.rawObjectKeys[0]?.replace(/run=.*$/, "") as string;
+    await raw.put(`${prefix}run=99999999T999999999Z-ffffff/batch-0001-try-01.json`, "x".repeat(200_000));
+    await raw.put(`${prefix}run=99999999T999999999Z-ffffff/batch-0002-try-01.json`, '{"hello": "world"}');
+    await db.pool.query("truncate bronze.weather_observations");
+    // Act
+    const [result] = await replayIntervals(
+      {
+        rawStore: raw,
+        bronze: pgBronzeRepository(db.pool),
+        log: memoryLog(),
+        providers: parsersFor(loadConfig({}, {})),
+      },
+      {
+        from: INTERVAL,
+        to: INTERVAL,
+        sources: ["open-meteo"],
+        failureThreshold: 0.1,
+        maxObjectBytes: 100_000,
+      },
+    );
+    // Assess
+    expect(result?.status).toBe("failed");
+    expect(result?.skippedObjects?.map((s) => s.reason)).toEqual([
+      expect.stringMatching(/is 200000 bytes, over the 100000 bytes a reader takes \(RAW_MAX_OBJECT_BYTES\)/),
+      "not a raw envelope (version 1 with sites and body)",
+    ]);
+    expect(result?.observationsLoaded).toBe(sites.length);
+    const { rows } = await db.pool.query("select status, error from ops.ingestion_runs");
+    expect(rows[0].status).toBe("failed");
+    expect(rows[0].error).toMatch(/^2 raw object\(s\) not replayed/);
+  });
 });

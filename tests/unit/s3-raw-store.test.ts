@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { RawObjectExistsError } from "#core/adapters/raw-store-errors.ts";
+import { RawObjectExistsError, RawObjectTooLargeError } from "#core/adapters/raw-store-errors.ts";
 import { s3RawStore } from "#core/adapters/s3-raw-store.ts";
 
 /** A client that records the commands it is sent and answers with `reply`. */
@@ -57,5 +57,26 @@ describe("s3 raw store", () => {
     await expect(s3RawStore(client, "s3://bucket").put("k", "{}")).rejects.toThrow(
       expect.objectContaining({ name: "AccessDenied" }),
     );
+  });
+
+  it("refuses an object over maxBytes from its Content-Length, without reading the body", async () => {
+    let read = false;
+    let destroyed = false;
+    const body = {
+      transformToString: async () => {
+        read = true;
+        return "";
+      },
+      destroy: () => {
+        destroyed = true;
+      },
+    };
+    const { client } = fakeClient(() => ({ Body: body, ContentLength: 5_000_000 }));
+    const store = s3RawStore(client, "s3://bucket/raw");
+    await expect(store.get("k/batch-0001.json", { maxBytes: 1_000_000 })).rejects.toBeInstanceOf(
+      RawObjectTooLargeError,
+    );
+    expect({ read, destroyed }).toEqual({ read: false, destroyed: true });
+    await expect(store.get("k/batch-0001.json", { maxBytes: 10_000_000 })).resolves.toBe("");
   });
 });
