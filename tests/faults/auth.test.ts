@@ -18,7 +18,7 @@ import { AuthenticationError, createProvider, type HttpPolicy } from "#core/prov
 import { ingestInterval } from "#core/use-cases/ingest.ts";
 import { type Simulator, startSimulator } from "../../simulator/server.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-import { createFaultHome, type FaultHome } from "./http-harness.ts";
+import { createFaultHome, type FaultHome } from "./support/fault-home.ts";
 
 const INTERVAL: Interval = parseInterval("2026-11-22T13");
 const GOOD_KEY = "owm-good-key-7c1d";

@@ -6,8 +6,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { weather } from "./support/cli.ts";
 import { freePort, type PrivatePostgres, startPrivatePostgres } from "./support/private-postgres.ts";
-import { weather } from "./support/run-weather.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 async function expectConfigExit(url: string, message: RegExp, env: Record<string, string> = {}) {
-  const result = await weather(["status", "--db", url, "--json"], env);
+  const result = await weather(["status", "--db", url, "--json"], { env });
   expect(result.code, result.stderr).toBe(2);
   expect(result.stderr).toMatch(/DATABASE_URL \/ --db/);
   expect(result.stderr).toMatch(message);

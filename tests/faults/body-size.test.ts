@@ -12,7 +12,7 @@ import type { RawEnvelope } from "#core/ports.ts";
 import { BODY_EXCERPT_BYTES, TRUNCATED_BODY_KEEP_BYTES } from "#core/providers/http.ts";
 import { createProvider, fetchBatch, type HttpPolicy } from "#core/providers/index.ts";
 import { type Simulator, startSimulator } from "../../simulator/server.ts";
-import { createFaultHome, defaultSiteCount, type FaultHome } from "./http-harness.ts";
+import { createFaultHome, defaultSiteCount, type FaultHome } from "./support/fault-home.ts";
 
 const INTERVAL: Interval = parseInterval("2026-11-22T13");
 const MB = 1024 * 1024;

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator } from "../../simulator/server.ts";
-import { type CliResult, weather } from "./weather-cli.ts";
+import { type CliResult, weather } from "./support/cli.ts";
 
 let root: string;
 beforeAll(async () => {

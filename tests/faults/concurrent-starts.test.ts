@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "#core/adapters/database.ts";
 import { MigrationLockTimeoutError, migrate, migrationNames } from "#core/db/migrate.ts";
+import { weather } from "./support/cli.ts";
 import { type PrivatePostgres, startPrivatePostgres } from "./support/private-postgres.ts";
-import { weather } from "./support/run-weather.ts";
 
 // node-pg-migrate's well-known advisory lock id (PG_MIGRATE_LOCK_ID).
 const MIGRATION_LOCK = "7241865325823964";

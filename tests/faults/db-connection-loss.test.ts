@@ -13,8 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWeather, waitFor, weather } from "./support/cli.ts";
 import { type PrivatePostgres, startPrivatePostgres } from "./support/private-postgres.ts";
-import { startWeather, waitFor, weather } from "./support/run-weather.ts";
 
 const SITES = 3000;
 const INTERVAL = "2026-11-22T13";
@@ -71,20 +71,20 @@ describe("a bronze load whose backend is terminated", () => {
   it("fails the batch with the named error, counts DbErrors, records the run, and a rerun lands every row once", async () => {
     // Prepare: a clean reference run, and a migrated database for the fault.
     const cleanUrl = await server.createDatabase("clean");
-    const clean = await weather(ingestArgs(cleanUrl), ENV);
+    const clean = await weather(ingestArgs(cleanUrl), { env: ENV });
     expect(clean.code, clean.stderr).toBe(0);
     const reference = (await server.query<{ n: number; sum: string }>(CHECKSUM, [], "clean")).rows[0];
     expect(reference?.n).toBe(SITES);
 
     const url = await server.createDatabase("fault");
-    expect((await weather(["migrate", "--db", url], ENV)).code).toBe(0);
+    expect((await weather(["migrate", "--db", url], { env: ENV })).code).toBe(0);
     const blocker = new pg.Client({ connectionString: url });
     await blocker.connect();
     await blocker.query("begin");
     await blocker.query("lock table bronze.weather_observations in share mode");
 
     // Act: ingest; once the first load waits on the lock, terminate that backend, then let go.
-    const run = startWeather(ingestArgs(url), ENV);
+    const run = startWeather(ingestArgs(url), { env: ENV });
     const killed = await waitFor(async () => {
       const pids = await server.terminateBackends("fault", "%from pg_temp.bronze_stage%");
       return pids.length > 0 ? pids : undefined;
@@ -115,7 +115,7 @@ describe("a bronze load whose backend is terminated", () => {
     expect(ledger.rows.map((r) => r.status)).toEqual([doc.status]);
 
     // Act: the rerun of the hour.
-    const rerun = await weather(ingestArgs(url), ENV);
+    const rerun = await weather(ingestArgs(url), { env: ENV });
 
     // Assess: every row exactly once, the same rows as the clean run; the run took its row over.
     expect(rerun.code, rerun.stderr).toBe(0);

@@ -10,8 +10,8 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWeather, waitFor, weather } from "./support/cli.ts";
 import { type PrivatePostgres, startPrivatePostgres } from "./support/private-postgres.ts";
-import { startWeather, waitFor, weather } from "./support/run-weather.ts";
 
 const INTERVAL = "2026-11-22T13";
 // core/use-cases/transform.ts: LOCK_NAMESPACE ("WDO") and the silver layer's key.
@@ -100,7 +100,7 @@ describe("the embedded workflow when Postgres restarts mid-step", () => {
 
     // Act
     const result = await weather(["transform", "--interval", INTERVAL, "--db", url, "--json"], {
-      DB_LOCK_TIMEOUT_MS: "300",
+      env: { DB_LOCK_TIMEOUT_MS: "300" },
     });
     await holder.end();
 

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireHomeLock } from "#core/adapters/home-lock.ts";
-import { openWarehouse, warehouseChecksums } from "./support/cli.ts";
-import { startWeather, weather } from "./weather-cli.ts";
+import { startWeather, weather } from "./support/cli.ts";
+import { openWarehouse, warehouseChecksums } from "./support/warehouse.ts";
 
 let root: string;
 beforeAll(async () => {

@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import { loadSites, type Site } from "#core/domain/sites.ts";
 import { type FaultRule, type Simulator, startSimulator } from "../../simulator/server.ts";
-import { checksum, openWarehouse, type Warehouse, warehouseChecksums, weatherCli } from "./support/cli.ts";
+import { weather } from "./support/cli.ts";
+import { checksum, openWarehouse, type Warehouse, warehouseChecksums } from "./support/warehouse.ts";
 
 const HOURS: Interval[] = [parseInterval("2026-11-21T06"), parseInterval("2026-11-21T07")];
 
@@ -28,14 +29,17 @@ const faulted: Warehouse = { home: "" };
 const replayed: Warehouse = { home: "" };
 
 function run(w: Warehouse, args: string[], env: Record<string, string> = {}) {
-  return weatherCli([...args, "--home", w.home, "--json"], {
-    WEATHER_SOURCE: "simulator",
-    SIMULATOR_URL: sim.url,
-    // Five sites per call: one failing call fails 5 of 22 sites (23 %), above the 10 % threshold.
-    OPEN_METEO_BATCH_SIZE: "5",
-    HTTP_MAX_ATTEMPTS: "2",
-    HTTP_BACKOFF_BASE_MS: "10",
-    ...env,
+  return weather([...args, "--home", w.home, "--json"], {
+    env: {
+      WEATHER_SOURCE: "simulator",
+      SIMULATOR_URL: sim.url,
+      // Five sites per call: one failing call fails 5 of 22 sites (23 %), above the 10 % threshold.
+      OPEN_METEO_BATCH_SIZE: "5",
+      HTTP_MAX_ATTEMPTS: "2",
+      HTTP_BACKOFF_BASE_MS: "10",
+      ...env,
+    },
+    timeoutMs: 150_000,
   });
 }
 

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { RawEnvelope } from "#core/ports.ts";
 import { type Simulator, startSimulator } from "../../simulator/server.ts";
-import { createFaultHome, defaultSiteCount, dumpTextColumns, type FaultHome } from "./http-harness.ts";
+import { createFaultHome, defaultSiteCount, type FaultHome } from "./support/fault-home.ts";
+import { dumpTextColumns } from "./support/warehouse.ts";
 
 // Every character here changes under some encoding: + / = & (URL and form), é (UTF-8, \u00e9), / (\/).
 const KEY = "k3y+/=&é";
@@ -61,7 +62,7 @@ let sim: Simulator;
 let home: FaultHome;
 const seenByServer: string[] = [];
 const outputs: { stdout: string; stderr: string }[] = [];
-let codes: number[] = [];
+let codes: (number | null)[] = [];
 
 beforeAll(async () => {
   sim = await startSimulator({ clock: () => intervalStart(OK_HOUR), apiKey: KEY });

@@ -2,18 +2,16 @@
  * `weather backfill` as a user runs it: coverage-driven, so every missing site-hour is refilled where
  * the source can serve it, and whatever stays missing is named with exit 1 — never "0 obs, exit 0".
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "#core/adapters/database.ts";
 import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
 import { intervalOf } from "#core/domain/interval.ts";
+import { weather as runWeather } from "../faults/support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
-const run = promisify(execFile);
 const SITES = [
   { id: "oslo", name: "Oslo", lat: 59.91, lon: 10.75, timezone: "Europe/Oslo", country: "NO" },
   { id: "lima", name: "Lima", lat: -12.05, lon: -77.04, timezone: "America/Lima", country: "PE" },
@@ -25,16 +23,9 @@ let sitesFile: string;
 let server: TestDatabase | undefined;
 let dbArgs: string[] = [];
 
-async function weather(env: Record<string, string>, ...args: string[]) {
-  const all = { ...process.env, DATABASE_URL: "", ...env };
-  const argv = ["bin/weather.js", ...args, "--home", home, "--sites", sitesFile, "--json", ...dbArgs];
-  try {
-    const { stdout, stderr } = await run("node", argv, { env: all, timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function weather(env: Record<string, string>, ...args: string[]) {
+  const argv = [...args, "--home", home, "--sites", sitesFile, "--json", ...dbArgs];
+  return runWeather(argv, { env, timeoutMs: 120_000 });
 }
 
 /** The database the CLI used: the server's, or the embedded one opened while no CLI holds it. */

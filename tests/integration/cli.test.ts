@@ -2,35 +2,19 @@
  * The `weather` command as a user runs it: a child process, JSON on stdout, people's text on stderr,
  * exit codes 0 / 1 / 2. Uses the embedded PGlite in a temp home, or a throw-away Postgres database.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, weather as runWeather } from "../faults/support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
-
-const run = promisify(execFile);
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let home: string;
 let server: TestDatabase | undefined;
 let dbArgs: string[] = [];
 
-async function weather(...args: string[]): Promise<CliResult> {
-  const env = { ...process.env, DATABASE_URL: "" };
-  try {
-    const { stdout, stderr } = await run("node", ["bin/weather.js", ...args], { env, timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function weather(...args: string[]): Promise<CliResult> {
+  return runWeather(args, { timeoutMs: 120_000 });
 }
 
 beforeAll(async () => {

@@ -1,94 +1,112 @@
 /**
- * Fault-suite helpers: run the `weather` CLI as a child process (as a user or cron would), and compare
- * warehouses with full-row checksums.
+ * Runs the `weather` CLI as a child process from the repository root, as a user or cron would. Shared
+ * by the fault suite and the CLI integration tests.
  */
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import type pg from "pg";
-import type { Database } from "#core/adapters/database.ts";
-import { openDatabase } from "#core/adapters/database.ts";
-import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 export interface CliResult {
-  code: number;
+  /** Exit code; null when a signal ended the process. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** True when `timeoutMs` ran out and the runner killed the process. */
+  timedOut: boolean;
 }
 
-/**
- * Runs `node bin/weather.js ...args` with `env` on top of the test's environment (DATABASE_URL cleared
- * unless `env` sets it). Never rejects: the exit code is part of the result.
- */
-export function weatherCli(
-  args: string[],
-  env: Record<string, string | undefined> = {},
-  timeoutMs = 150_000,
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      "node",
-      ["bin/weather.js", ...args],
-      { env: { ...process.env, DATABASE_URL: "", ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+export interface CliOptions {
+  /** Set on top of the test's environment; `undefined` removes a variable. DATABASE_URL is cleared unless set here. */
+  env?: Record<string, string | undefined>;
+  /** Node flags placed before the script (e.g. `--import` a preload). */
+  nodeArgs?: string[];
+  /** SIGKILLs the process after this long. Default: none (the test's own timeout bounds it). */
+  timeoutMs?: number;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Resolves once stderr contains `text`; rejects if the process exits without printing it. */
+  stderrIncludes(text: string): Promise<void>;
+  /** Settles when the process has exited. Never rejects: a failed spawn gives code null and the reason on stderr. */
+  done: Promise<CliResult>;
+}
+
+/** Starts `node [nodeArgs] bin/weather.js ...args` and returns at once (for faults injected mid-run). */
+export function startWeather(args: string[], opts: CliOptions = {}): CliProcess {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "bin/weather.js", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: "", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  let stdout = "";
+  let stderr = "";
+  let timedOut = false;
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+    for (const w of waiters.splice(0)) {
+      if (stderr.includes(w.text)) w.resolve();
+      else waiters.push(w);
+    }
+  });
+  const timer =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          child.kill("SIGKILL");
+        }, opts.timeoutMs);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      resolve({
+        code: null,
+        signal: null,
+        stdout,
+        stderr: `${stderr}spawn failed: ${error.message}\n`,
+        timedOut,
+      });
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+  return {
+    child,
+    done,
+    stderrIncludes: (text) =>
+      new Promise<void>((resolve, reject) => {
+        if (stderr.includes(text)) return resolve();
+        waiters.push({ text, resolve });
+        void done.then((r) =>
+          r.stderr.includes(text)
+            ? resolve()
+            : reject(new Error(`exited without printing "${text}":\n${r.stderr}`)),
+        );
+      }),
+  };
 }
 
-/** Where a CLI run keeps its database: a home's embedded PGlite, or a server URL. */
-export type Warehouse = { home: string; url?: string };
-
-/** Opens the warehouse's database (for the embedded one: only while no CLI process holds it). */
-export async function openWarehouse(w: Warehouse): Promise<Database> {
-  return w.url ? openDatabase(w.url) : openEmbeddedDatabase(join(w.home, "pg"));
+/** Runs `weather ...args` to completion; the exit code is in the result. */
+export function weather(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return startWeather(args, opts).done;
 }
 
-/** Row count and md5 over the given columns (default: every column) of every row, in a total order. */
-export async function checksum(
-  pool: pg.Pool,
-  table: string,
-  columns?: string[],
-): Promise<{ table: string; rows: number; md5: string }> {
-  const row = columns ? `(${columns.join(", ")})` : "t";
-  const { rows } = await pool.query<{ rows: number; md5: string }>(
-    `select count(*)::int as rows, md5(coalesce(string_agg(${row}::text, '|' order by ${row}::text), '')) as md5
-     from ${table} as t`,
-  );
-  return { table, rows: rows[0]?.rows ?? 0, md5: rows[0]?.md5 ?? "" };
-}
-
-/** Every column of a table except `exclude`, in table order. */
-export async function columnsExcept(pool: pg.Pool, table: string, exclude: string[]): Promise<string[]> {
-  const { rows } = await pool.query<{ attname: string }>(
-    `select attname from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped
-     order by attnum`,
-    [table],
-  );
-  return rows.map((r) => r.attname).filter((c) => !exclude.includes(c));
-}
-
-/** The layers the pipeline writes, compared table by table. */
-export const DATA_TABLES = [
-  "bronze.weather_observations",
-  "silver.observations",
-  "gold_internal.site_hourly",
-  "gold_internal.site_daily",
-  "gold_internal.site_temperature_moving_avg",
-  "gold_internal.site_latest_conditions",
-] as const;
-
-/**
- * Checksums of every data table. With `lineage: false`, the columns that say when and from which raw
- * object a row was loaded are left out — two runs fetched at different instants hold the same data
- * under different load stamps.
- */
-export async function warehouseChecksums(pool: pg.Pool, opts: { lineage: boolean }) {
-  const lineage = ["ingestion_run_id", "ingested_at", "raw_object_key"];
-  return Promise.all(
-    DATA_TABLES.map(async (t) =>
-      checksum(pool, t, opts.lineage ? undefined : await columnsExcept(pool, t, lineage)),
-    ),
-  );
+/** Polls `probe` until it returns a truthy value (no timing assertions: the test timeout bounds it). */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | null | false>,
+  everyMs = 50,
+): Promise<T> {
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
