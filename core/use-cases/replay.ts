@@ -146,7 +146,7 @@ async function replayOne(
 /** Parses a landed object, refusing anything that is not an envelope (a stray or corrupt file). */
 function readEnvelope(text: string): RawEnvelope {
   const value = JSON.parse(text) as Partial<RawEnvelope> | null;
-  if (!value || value.version !== 1 || !Array.isArray(value.sites) || typeof value.body !== "string")
+  if (value?.version !== 1 || !Array.isArray(value.sites) || typeof value.body !== "string")
     throw new Error("not a raw envelope (version 1 with sites and body)");
   return value as RawEnvelope;
 }
