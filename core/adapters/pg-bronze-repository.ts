@@ -32,13 +32,14 @@ const COLUMNS = [
 
 const names = COLUMNS.map(([n]) => n);
 // A changed payload replaces the row; an identical one leaves it untouched, so re-running an interval
-// rewrites nothing.
+// rewrites nothing. change_xid (default: this transaction) marks the row for the next transform.
 const ON_CONFLICT = `
 on conflict (site_id, source, observed_at) do update set
   ${names
     .slice(3)
     .map((n) => `${n} = excluded.${n}`)
-    .join(",\n  ")}
+    .join(",\n  ")},
+  change_xid = default
 where weather_observations.payload is distinct from excluded.payload`;
 
 // Small batches: one statement, arrays in, unnest out.
@@ -50,9 +51,10 @@ from unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t === "jsonb" ? "text" : t
 ${ON_CONFLICT}`;
 
 // Large batches on a server: COPY into a session-local staging table, then one upsert from it —
-// about twice the rows/s of a multi-row insert.
+// about twice the rows/s of a multi-row insert. Defaults come along so that columns COPY does not
+// fill (change_xid, not null) stay valid; the upsert sets them on the target.
 const STAGE_SQL = `create temp table if not exists bronze_stage
-  (like bronze.weather_observations) on commit delete rows`;
+  (like bronze.weather_observations including defaults) on commit delete rows`;
 const COPY_SQL = `copy pg_temp.bronze_stage (${names.join(", ")}) from stdin`;
 const UPSERT_STAGED_SQL = `
 insert into bronze.weather_observations (${names.join(", ")})

@@ -2,10 +2,13 @@
  * Runs the silver or gold models for one scope inside a caller's transaction: fill the scope temp
  * tables, then per relation delete the scoped rows and insert the model's rows for the same scope.
  *
- * Scopes are hour-aligned ranges per site (and source, for silver). An incremental run scopes the
- * (site, source, hour) keys of the bronze rows its interval's ingestion runs loaded, plus every key
- * observed in the lookback window; a full run scopes (-infinity, infinity) for every site and
- * truncates instead of deleting.
+ * Scopes are hour-aligned ranges per site (and source, for silver). An incremental run scopes what
+ * changed in the layer below since the layer's watermark (ops.transform_watermarks: the snapshot
+ * its previous successful run took), whatever the age of the hours: silver, the bronze rows whose
+ * change_xid that snapshot does not show; gold, the hours of the silver runs committed since (every
+ * silver key if one was a full run). Both add the keys of the window [interval - lookback,
+ * interval + 1 h) (lookback 0 by default) and silver the rows of the interval's ingestion runs. A
+ * full run scopes (-infinity, infinity) for every site and truncates instead of deleting.
  */
 import type pg from "pg";
 import { type Layer, readSql } from "./files.ts";
@@ -22,9 +25,14 @@ export interface ScopeParams {
   mode: TransformMode;
   /** The interval label (`2026-11-22T13`): selects the ingestion runs whose rows are in scope. */
   interval: string;
-  /** Bronze rows observed in [windowStart, windowEnd) are in scope too. */
+  /** Keys observed in [windowStart, windowEnd) are in scope too. */
   windowStart: Date;
   windowEnd: Date;
+  /**
+   * The layer's watermark (a pg_snapshot as text): changes of the layer beneath whose transaction is
+   * visible in it are transformed already. Null: nothing is, so every row is in scope.
+   */
+  watermark: string | null;
 }
 
 export interface LayerRunResult {
@@ -37,6 +45,12 @@ export interface LayerRunResult {
   sourceRowsRead: number;
   ingestionRunIds: string[];
   rawObjectKeys: string[];
+  /**
+   * The layer's next watermark (a pg_snapshot as text), taken before the scope was read: every
+   * change visible in it is in this run's scope (read committed: later statements see at least as
+   * much), and anything it does not show is left to the next run.
+   */
+  nextWatermark: string;
 }
 
 interface Relation {
@@ -97,15 +111,41 @@ const KEYS_TABLE = `create temp table scope_keys (
     site_id text not null, source text not null, hour timestamptz not null
   ) on commit drop`;
 
-// Two selects rather than one OR so each uses its own index (run id, observed_at).
-const INCREMENTAL_KEYS = `insert into pg_temp.scope_keys (site_id, source, hour)
+// Separate selects rather than one OR so each uses its own index (run id, change_xid, observed_at).
+const SILVER_KEYS = `insert into pg_temp.scope_keys (site_id, source, hour)
   select site_id, source, date_trunc('hour', observed_at, 'UTC')
   from bronze.weather_observations
   where ingestion_run_id in (select run_id from ops.ingestion_runs where interval = $1)
   union
   select site_id, source, date_trunc('hour', observed_at, 'UTC')
   from bronze.weather_observations
+  where change_xid >= pg_snapshot_xmin($4::pg_snapshot)
+    and not pg_visible_in_snapshot(change_xid, $4::pg_snapshot)
+  union
+  select site_id, source, date_trunc('hour', observed_at, 'UTC')
+  from bronze.weather_observations
   where observed_at >= $2 and observed_at < $3`;
+
+// Silver's runs record the hours they rewrote; gold recomputes every silver key of those hours
+// (observations_hour_idx), or all of silver after a full silver run.
+const GOLD_KEYS = `insert into pg_temp.scope_keys (site_id, source, hour)
+  with changed_runs as (
+    select mode, affected_hours from ops.transform_runs
+    where layer = 'silver' and status = 'succeeded'
+      and change_xid >= pg_snapshot_xmin($3::pg_snapshot)
+      and not pg_visible_in_snapshot(change_xid, $3::pg_snapshot)
+  ),
+  changed_hours as (
+    select distinct h.hour from changed_runs as r cross join lateral unnest(r.affected_hours) as h (hour)
+  )
+  select o.site_id, o.source, o.hour from silver.observations as o
+  where o.hour in (select hour from changed_hours)
+  union
+  select o.site_id, o.source, o.hour from silver.observations as o
+  where exists (select 1 from changed_runs where mode = 'full')
+  union
+  select o.site_id, o.source, o.hour from silver.observations as o
+  where o.hour >= $1 and o.hour < $2`;
 
 const ALL_TIME = `'-infinity'::timestamptz as range_start, 'infinity'::timestamptz as range_end`;
 
@@ -217,13 +257,22 @@ async function readLineage(client: pg.PoolClient, layer: Layer, p: ScopeParams):
 export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopeParams): Promise<LayerRunResult> {
   let affectedHours: Date[] = [];
   let affectedKeys = 0;
+  // Before the scope is read: see LayerRunResult.nextWatermark.
+  const mark = await client.query<{ snapshot: string }>("select pg_current_snapshot()::text as snapshot");
+  const nextWatermark = mark.rows[0]?.snapshot as string;
   if (p.mode === "incremental") {
     // Scope-sized statements never repay JIT compilation, yet range joins against the scope tables
     // are estimated at millions of rows on a long history, which switches it on (10-20 ms a statement,
     // hundreds with optimization). Local to the caller's transaction.
     await client.query("set local jit = off");
     await client.query(KEYS_TABLE);
-    const keys = await client.query(INCREMENTAL_KEYS, [p.interval, p.windowStart, p.windowEnd]);
+    // No watermark: nothing is transformed. In '1:1:' no transaction is visible; only the rows
+    // from before migration 0060 (change_xid 0, below its xmin) count as transformed.
+    const since = p.watermark ?? "1:1:";
+    const keys =
+      layer === "silver"
+        ? await client.query(SILVER_KEYS, [p.interval, p.windowStart, p.windowEnd, since])
+        : await client.query(GOLD_KEYS, [p.windowStart, p.windowEnd, since]);
     affectedKeys = keys.rowCount ?? 0;
     await client.query("analyze pg_temp.scope_keys");
     const { rows } = await client.query<{ hours: Date[] | null }>(
@@ -261,5 +310,6 @@ export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopePara
     sourceRowsRead: lineage.rows_read,
     ingestionRunIds: lineage.ingestion_run_ids ?? [],
     rawObjectKeys: lineage.raw_object_keys ?? [],
+    nextWatermark,
   };
 }

@@ -3,7 +3,9 @@
  * core/sql/checks.ts) for one interval.
  *
  * Steps:
- * 1. Derive the check window [interval - 24 h, interval + 1 h) and the reference time `now`; record
+ * 1. Derive the check window [interval - 24 h, interval + 1 h), widened back to the earliest hour the
+ *    latest successful transform of the interval (per checked layer) recomputed, so the checks see
+ *    every hour the transform wrote, however late (docs/decisions.md); and the reference time `now`. Record
  *    the run as "running" in ops.quality_check_runs, leased for its time limit (DB_TASK_LEASE_MS),
  *    and mark running check rows whose lease expired (their process died) "abandoned".
  * 2. In one read-only, repeatable-read transaction (one snapshot for every check) set the
@@ -25,7 +27,10 @@ import type { Log } from "#core/observability/logger.ts";
 import { declaredChecks, renderCheck, type Severity } from "#core/sql/checks.ts";
 import { LAYERS, type Layer } from "#core/sql/files.ts";
 
-/** Hours before the interval the checks look at (a day: the daily relation's horizon). */
+/**
+ * Hours before the interval the checks look at at least (a day: the daily relation's horizon); the
+ * hours the interval's transform recomputed widen it further back.
+ */
 export const CHECK_WINDOW_HOURS = 24;
 const SAMPLE_ROWS = 5;
 // A failing check may match millions of rows; counting stops here.
@@ -119,8 +124,20 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
   const interval = parseInterval(args.interval);
   const layers = args.layer ? [args.layer] : [...LAYERS];
   const now = args.now ?? new Date();
-  const windowStart = intervalStart(addHours(interval, -CHECK_WINDOW_HOURS));
   const windowEnd = intervalStart(addHours(interval, 1));
+  // The transform records the hours it recomputed; a late hour older than the window widens it.
+  const recomputed = await deps.pool.query<{ earliest: Date | null }>(
+    `select min(h) as earliest
+     from (
+       select distinct on (layer) affected_hours from ops.transform_runs
+       where interval = $1 and layer = any($2) and status = 'succeeded'
+       order by layer, run_id desc
+     ) as r cross join lateral unnest(r.affected_hours) as h`,
+    [interval, layers],
+  );
+  const earliest = recomputed.rows[0]?.earliest ?? null;
+  const defaultStart = intervalStart(addHours(interval, -CHECK_WINDOW_HOURS));
+  const windowStart = earliest && earliest < defaultStart ? earliest : defaultStart;
   const checks = layers.flatMap((l) => declaredChecks(l));
   const params = {
     interval,

@@ -2,13 +2,16 @@
  * Transform one layer for one interval (silver from bronze, or gold from silver).
  *
  * Steps:
- * 1. Validate the arguments; derive the lookback window [interval - lookback, interval + 1 h).
+ * 1. Validate the arguments; derive the window [interval - lookback, interval + 1 h) (lookback 0 by
+ *    default: the scope follows the layer's watermark, not a fixed lookback).
  * 2. Gold only: run the silver quality checks; a failure stops here with QualityCheckFailedError.
  * 3. Record an ops.transform_runs row ("running", leased for the task's time limit, DB_TASK_LEASE_MS);
  *    running rows of the layer whose lease expired (their process died) are marked "abandoned".
  * 4. In ONE transaction on ONE client (embedded PGlite is a single session): take the layer's
- *    advisory lock, scope the affected keys, delete + insert every relation of the layer, write the
- *    lineage and counts to the run row, commit.
+ *    advisory lock, read the layer's watermark (ops.transform_watermarks), scope what changed below
+ *    it since (core/sql/runner.ts) whatever the hours' age, delete + insert every relation of the
+ *    layer, write the lineage and counts to the run row (with change_xid, this transaction: gold
+ *    reads silver's changed hours from it), advance the watermark, commit.
  * 5. On error: roll back, mark the run failed (after releasing the client; retried through a short
  *    database outage), rethrow. A lost connection surfaces as DatabaseUnavailableError.
  *
@@ -26,8 +29,11 @@ import type { Layer } from "#core/sql/files.ts";
 import { type RelationCounts, runLayer, type TransformMode } from "#core/sql/runner.ts";
 import { runQualityChecks } from "./check-quality.ts";
 
-/** Hours before the interval that every incremental run recomputes, to absorb late rows. */
-export const DEFAULT_LOOKBACK_HOURS = 3;
+/**
+ * Hours before the interval an incremental run recomputes in addition to what changed since the
+ * layer's watermark. Late rows need none (the watermark finds them); a positive value forces hours.
+ */
+export const DEFAULT_LOOKBACK_HOURS = 0;
 
 // Two-key advisory lock: a namespace for this project and one key per layer.
 const LOCK_NAMESPACE = 0x57444f; // "WDO"
@@ -81,8 +87,8 @@ const argsSchema = z.object({
 });
 
 /**
- * Recomputes `layer` for `interval` (incremental: the hours the interval's ingestion runs touched
- * plus the lookback window; `full`: everything) under the layer's advisory lock, and records the
+ * Recomputes `layer` for `interval` (incremental: what changed in the layer below since the layer's
+ * last successful run, the interval's ingestion runs and the lookback window; `full`: everything) under the layer's advisory lock, and records the
  * lineage in ops.transform_runs.
  * @throws QualityCheckFailedError when layer is "gold" and a silver check fails (nothing written).
  * @throws TransformInputError on a bad layer, interval or lookback.
@@ -155,10 +161,25 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
     // Transforms sort and window whole scopes (a full rebuild: whole tables); spilling to disk at
     // the default 4 MB is what makes them slow. Two layers at most run at once (the locks).
     await client.query(`set local work_mem = '${mode === "full" ? "256MB" : "64MB"}'`);
-    const out = await runLayer(client, layer, { mode, interval, windowStart, windowEnd });
+    const mark = await client.query<{ watermark: string }>(
+      "select watermark::text as watermark from ops.transform_watermarks where layer = $1",
+      [layer],
+    );
+    const watermark = mark.rows[0]?.watermark ?? null;
+    const out = await runLayer(client, layer, { mode, interval, windowStart, windowEnd, watermark });
+    // Runs of a layer serialize on its lock and take their snapshot after it, so each watermark
+    // shows at least what the previous one did.
+    await client.query(
+      `insert into ops.transform_watermarks as w (layer, watermark, transform_run_id, updated_at)
+       values ($1, $2::pg_snapshot, $3, clock_timestamp())
+       on conflict (layer) do update set
+         watermark = excluded.watermark,
+         transform_run_id = excluded.transform_run_id, updated_at = excluded.updated_at`,
+      [layer, out.nextWatermark, runId],
+    );
     await client.query(
       `update ops.transform_runs set
-         status = 'succeeded', finished_at = clock_timestamp(),
+         status = 'succeeded', finished_at = clock_timestamp(), change_xid = pg_current_xact_id(),
          affected_hours = $2, affected_keys = $3, source_rows_read = $4,
          ingestion_run_ids = $5, raw_object_keys = $6, relations = $7
        where run_id = $1`,

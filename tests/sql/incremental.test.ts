@@ -99,21 +99,18 @@ describe("incremental transform", () => {
     ]);
     // Act
     const silver = await runTransform({ pool: db.pool }, { layer: "silver", interval: "2026-03-09T10" });
-    // Assess: hour 10 (the late row) and hour 200 (inside the 3 h lookback, 07:00..10:59)
-    expect(silver.affectedHours).toBe(2);
+    // Assess: hour 10 (the late row) only: the scope is what changed since silver's last run, with
+    // no fixed lookback
+    expect(silver.affectedHours).toBe(1);
     const [row] = await plainRows(
       db.pool,
       `select affected_hours::text[] as hours, raw_object_keys, ingestion_run_ids, status
        from ops.transform_runs where run_id = ${silver.runId}`,
     );
     expect(row).toEqual({
-      hours: ["2026-03-01 10:00:00+00", "2026-03-09 08:00:00+00"],
+      hours: ["2026-03-01 10:00:00+00"],
       // every bronze row of a recomputed hour is read, so hour 10's original raw object too
-      raw_object_keys: [
-        "raw/late.json",
-        "raw/open-meteo/2026-03-01T10.json",
-        "raw/open-meteo/2026-03-09T08.json",
-      ],
+      raw_object_keys: ["raw/late.json", "raw/open-meteo/2026-03-01T10.json"],
       ingestion_run_ids: ["run-fixture", "run-late-2"],
       status: "succeeded",
     });

@@ -59,8 +59,12 @@ export function changedKeys(before: Map<string, string>, after: Map<string, stri
 }
 
 /** Query rows with Dates as ISO strings and numbers rounded to 9 decimals, for exact comparisons. */
-export async function plainRows(pool: pg.Pool, sql: string): Promise<Record<string, unknown>[]> {
-  const { rows } = await pool.query(sql);
+export async function plainRows(
+  pool: pg.Pool,
+  sql: string,
+  params: unknown[] = [],
+): Promise<Record<string, unknown>[]> {
+  const { rows } = await pool.query(sql, params);
   return rows.map((r) =>
     Object.fromEntries(
       Object.entries(r).map(([k, v]) => [
@@ -81,4 +85,6 @@ export async function resetDerived(pool: pg.Pool): Promise<void> {
   await pool.query(
     `truncate ${SILVER_AND_GOLD.join(", ")}, ops.transform_runs, ops.quality_check_runs cascade`,
   );
+  // Nothing transformed: the next runs scope every bronze row again.
+  await pool.query("delete from ops.transform_watermarks");
 }
