@@ -53,13 +53,15 @@ export const DATA_TABLES = [
 /**
  * Checksums of every data table. With `lineage: false`, the columns that say when and from which raw
  * object a row was loaded are left out — two runs fetched at different instants hold the same data
- * under different load stamps.
+ * under different load stamps. `change_xid` is always left out: like Postgres's own `xmin`, it names
+ * the transaction that wrote the row (the transform's change marker), which no replay can reproduce.
  */
 export async function warehouseChecksums(pool: pg.Pool, opts: { lineage: boolean }) {
-  const lineage = ["ingestion_run_id", "ingested_at", "raw_object_key"];
+  const physical = ["change_xid"];
+  const lineage = [...physical, "ingestion_run_id", "ingested_at", "raw_object_key"];
   return Promise.all(
     DATA_TABLES.map(async (t) =>
-      checksum(pool, t, opts.lineage ? undefined : await columnsExcept(pool, t, lineage)),
+      checksum(pool, t, await columnsExcept(pool, t, opts.lineage ? physical : lineage)),
     ),
   );
 }
