@@ -316,10 +316,16 @@ describe("the local stage deployed to LocalStack", () => {
       120_000,
     );
     expect(status).toBe("SUCCEEDED");
-    const exited = (await history(pipelineExecutionArn))
+    // The gate is visible: SilverChecks ran between Silver and Gold (GetExecutionHistory).
+    const events = await history(pipelineExecutionArn);
+    const entered = events
+      .filter((e) => e.type === "TaskStateEntered")
+      .map((e) => e.stateEnteredEventDetails?.name);
+    expect(entered).toEqual(["Silver", "SilverChecks", "Gold", "QualityChecks"]);
+    const exited = events
       .filter((e) => e.type === "TaskStateExited")
       .map((e) => e.stateExitedEventDetails?.name);
-    expect(exited).toEqual(["Silver", "Gold", "QualityChecks"]);
+    expect(exited).toEqual(["Silver", "SilverChecks", "Gold", "QualityChecks"]);
     // The deployed definition carries the stage's time limits (core/workflow/time-limits.ts).
     const sm = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: cloud.pipelineArn }));
     const definition = JSON.parse(String(sm.definition));
