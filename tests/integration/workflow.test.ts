@@ -17,6 +17,7 @@ import { loadSites } from "#core/domain/sites.ts";
 import { memoryLog } from "#core/observability/logger.ts";
 import { createProvider } from "#core/providers/index.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
+import { readStatus } from "#core/use-cases/status.ts";
 import { type EngineTasks, loadDefinition, runEmbeddedWorkflow } from "#core/workflow/embedded-engine.ts";
 import { checkQualityTask, transformTask } from "#core/workflow/tasks.ts";
 import {
@@ -261,6 +262,17 @@ describe("embedded execution", () => {
     ]);
     const [message] = await notifications("silver-gate");
     expect(message).toMatchObject({ interval: INTERVAL, failedState: "SilverChecks" });
+    // `weather status` names the failed check of the gate's last run.
+    const status = await readStatus(db.pool);
+    expect(status.lastQualityChecks[0]).toMatchObject({
+      layers: ["silver"],
+      interval: INTERVAL,
+      checksFailed: 1,
+    });
+    expect(status.lastQualityChecks[0]?.problems).toContainEqual(
+      expect.objectContaining({ name: "silver__matches_bronze", severity: "error", failingRows: 1 }),
+    );
+    expect(status.lastQualityChecks.map((r) => r.layers)).toContainEqual(["gold"]);
   });
 
   it("retries a task that throws twice, then succeeds; each retry knows its count and leaves a warning", async () => {
