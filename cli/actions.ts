@@ -56,7 +56,7 @@ export async function workflowOnce(
   rt: Runtime,
   args: { interval: Interval; log: Log; out: Output } & EngineOptions,
 ): Promise<WorkflowResult> {
-  args.out.say(`Running the workflow (silver → gold → quality checks) for ${args.interval}`);
+  args.out.say(`Running the workflow (silver → silver checks → gold → gold checks) for ${args.interval}`);
   return runEmbeddedWorkflow(
     {
       pool: rt.db.pool,

@@ -108,7 +108,7 @@ common(
   program
     .command("run")
     .description(
-      "the whole pipeline for one interval: ingest, then the workflow (silver → gold → quality checks)",
+      "the whole pipeline for one interval: ingest, then the workflow (silver → silver checks → gold → gold checks)",
     )
     .option("--interval <hour>", "UTC hour, e.g. 2026-11-22T13 (default: the current hour)")
     .option("--force", "rerun the workflow even if this interval's execution already succeeded"),
@@ -144,7 +144,9 @@ common(
 common(
   program
     .command("transform")
-    .description("run the workflow (silver → gold → quality checks) for one interval, or rebuild everything")
+    .description(
+      "run the workflow (silver → silver checks → gold → gold checks) for one interval, or rebuild everything",
+    )
     .option("--interval <hour>", "UTC hour, e.g. 2026-11-22T13 (default: the current hour)")
     .option("--full", "rebuild silver and gold from all of bronze instead of one interval"),
 ).action(async (flags: Flags) => {
@@ -361,10 +363,14 @@ common(
     );
     if (report.lastWorkflow)
       lines.push(`last workflow ${report.lastWorkflow.executionName}: ${report.lastWorkflow.status}`);
-    if (report.lastQualityCheck)
+    for (const run of report.lastQualityChecks) {
       lines.push(
-        `last quality checks ${report.lastQualityCheck.interval}: ${report.lastQualityCheck.status}`,
+        `last ${run.layers.join("+")} checks ${run.interval}: ${run.status}` +
+          ` (${run.checksFailed} failed, ${run.checksWarned} warned)`,
       );
+      for (const p of run.problems)
+        lines.push(`  ${p.severity === "error" ? "FAILED" : "warned"} ${p.name}: ${p.failingRows} rows`);
+    }
     lines.push(
       report.freshness.latestObservedAt
         ? `latest observation ${report.freshness.latestObservedAt} (${report.freshness.ageMinutes} min ago${report.freshness.fresh ? "" : ", STALE"})`

@@ -118,6 +118,8 @@ const envSchema = z.object({
    */
   WORKFLOW_TIMEOUT_SECONDS: z._default(positiveInt, 1800),
   WORKFLOW_SILVER_TIMEOUT_SECONDS: z._default(positiveInt, 120),
+  /** The SilverChecks gate between Silver and Gold (read-only checks of the silver layer). */
+  WORKFLOW_SILVER_CHECKS_TIMEOUT_SECONDS: z._default(positiveInt, 60),
   WORKFLOW_GOLD_TIMEOUT_SECONDS: z._default(positiveInt, 120),
   WORKFLOW_QUALITY_CHECKS_TIMEOUT_SECONDS: z._default(positiveInt, 60),
   WORKFLOW_NOTIFY_TIMEOUT_SECONDS: z._default(positiveInt, 30),

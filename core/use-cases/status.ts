@@ -44,6 +44,19 @@ export interface StatusReport {
     problems: { name: string; severity: string; failingRows: number }[];
     finishedAt: string | null;
   } | null;
+  /**
+   * The last check run of each gate (SilverChecks: `["silver"]`, QualityChecks: `["gold"]`; a CLI
+   * run of both layers counts as its own), with the checks that returned rows.
+   */
+  lastQualityChecks: {
+    layers: string[];
+    interval: string;
+    status: string;
+    checksFailed: number;
+    checksWarned: number;
+    problems: { name: string; severity: string; failingRows: number }[];
+    finishedAt: string | null;
+  }[];
   freshness: { latestObservedAt: string | null; ageMinutes: number | null; fresh: boolean };
   /** Runs left `running` by a process that died (lease expired), not yet taken over: what to rerun. */
   abandonedRuns: {
@@ -95,15 +108,37 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
     `select run_id, interval, ${effectiveStatus("q")} as status, checks_failed, checks_warned, finished_at
      from ops.quality_check_runs as q order by started_at desc limit 1`,
   );
-  const problems = check
+  const problemsOf = async (runId: number) =>
+    (
+      await pool.query<{ name: string; severity: string; failingRows: number }>(
+        `select check_name as name, severity, failing_rows as "failingRows" from ops.quality_check_results
+         where run_id = $1 and not passed order by severity, check_name`,
+        [runId],
+      )
+    ).rows;
+  const problems = check ? await problemsOf(check.run_id) : [];
+  const perGate = check
     ? (
-        await pool.query<{ name: string; severity: string; failingRows: number }>(
-          `select check_name as name, severity, failing_rows as "failingRows" from ops.quality_check_results
-           where run_id = $1 and not passed order by severity, check_name`,
-          [check.run_id],
+        await pool.query(
+          `select * from (
+             select distinct on (layers) run_id, layers, interval, ${effectiveStatus("q")} as status,
+                    checks_failed, checks_warned, finished_at, started_at
+             from ops.quality_check_runs as q order by layers, started_at desc
+           ) as last order by started_at desc`,
         )
       ).rows
     : [];
+  const lastQualityChecks: StatusReport["lastQualityChecks"] = [];
+  for (const r of perGate)
+    lastQualityChecks.push({
+      layers: r.layers,
+      interval: r.interval,
+      status: r.status,
+      checksFailed: r.checks_failed,
+      checksWarned: r.checks_warned,
+      problems: await problemsOf(r.run_id),
+      finishedAt: iso(r.finished_at),
+    });
   return {
     layers,
     quarantined: await currentQuarantine(pool),
@@ -138,6 +173,7 @@ export async function readStatus(pool: pg.Pool, now: Date = new Date()): Promise
           finishedAt: iso(check.finished_at),
         }
       : null,
+    lastQualityChecks,
     freshness: {
       latestObservedAt: latestAt ? latestAt.toISOString() : null,
       ageMinutes,

@@ -4,19 +4,19 @@
  * Steps:
  * 1. Validate the arguments; derive the window [interval - lookback, interval + 1 h) (lookback 0 by
  *    default: the scope follows the layer's watermark, not a fixed lookback).
- * 2. Gold only: run the silver quality checks; a failure stops here with QualityCheckFailedError.
- * 3. Record an ops.transform_runs row ("running", leased for the task's time limit, DB_TASK_LEASE_MS);
+ * 2. Record an ops.transform_runs row ("running", leased for the task's time limit, DB_TASK_LEASE_MS);
  *    running rows of the layer whose lease expired (their process died) are marked "abandoned".
- * 4. In ONE transaction on ONE client (embedded PGlite is a single session): take the layer's
+ * 3. In ONE transaction on ONE client (embedded PGlite is a single session): take the layer's
  *    advisory lock, read the layer's watermark (ops.transform_watermarks), scope what changed below
  *    it since (core/sql/runner.ts) whatever the hours' age, delete + insert every relation of the
  *    layer, write the lineage and counts to the run row (with change_xid, this transaction: gold
  *    reads silver's changed hours from it), advance the watermark, commit.
- * 5. On error: roll back, mark the run failed (after releasing the client; retried through a short
+ * 4. On error: roll back, mark the run failed (after releasing the client; retried through a short
  *    database outage), rethrow. A lost connection surfaces as DatabaseUnavailableError.
  *
  * Concurrent runs of one layer serialize on the lock and each recomputes the same scope, so two
- * runs for one interval leave the same rows as one.
+ * runs for one interval leave the same rows as one. Quality checks are not run here: the workflow's
+ * SilverChecks state gates Gold, so the gate shows in the execution history.
  */
 import type pg from "pg";
 import { en } from "zod/locales";
@@ -27,7 +27,6 @@ import { addHours, type Interval, intervalOf, intervalStart, parseInterval } fro
 import type { Log } from "#core/observability/logger.ts";
 import type { Layer } from "#core/sql/files.ts";
 import { type RelationCounts, runLayer, type TransformMode } from "#core/sql/runner.ts";
-import { runQualityChecks } from "./check-quality.ts";
 
 /**
  * Hours before the interval an incremental run recomputes in addition to what changed since the
@@ -88,9 +87,9 @@ const argsSchema = z.object({
 
 /**
  * Recomputes `layer` for `interval` (incremental: what changed in the layer below since the layer's
- * last successful run, the interval's ingestion runs and the lookback window; `full`: everything) under the layer's advisory lock, and records the
- * lineage in ops.transform_runs.
- * @throws QualityCheckFailedError when layer is "gold" and a silver check fails (nothing written).
+ * last successful run, the interval's ingestion runs and the lookback window; `full`: everything)
+ * under the layer's advisory lock, and records the lineage in ops.transform_runs. The silver checks
+ * that gate gold are the workflow's SilverChecks state, not part of this function.
  * @throws TransformInputError on a bad layer, interval or lookback.
  */
 export async function runTransform(deps: TransformDeps, args: TransformArgs): Promise<TransformResult> {
@@ -139,15 +138,6 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
       log?.error("could not record the failed transform run", { runId, error: String(e) }),
     );
   };
-
-  if (layer === "gold") {
-    try {
-      await runQualityChecks({ pool, ...(log ? { log } : {}) }, { interval, layer: "silver" });
-    } catch (e) {
-      await fail(e);
-      throw e;
-    }
-  }
 
   let result: TransformResult | undefined;
   let failure: unknown;

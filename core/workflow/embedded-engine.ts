@@ -87,6 +87,7 @@ export class StatesTimeoutError extends Error {
 export interface EngineTasks {
   /** Keyed by Task state name. */
   Silver: TaskFn;
+  SilverChecks: TaskFn;
   Gold: TaskFn;
   QualityChecks: TaskFn;
 }
@@ -98,6 +99,7 @@ export interface EngineTasks {
 export function localTasks(deps: TaskDeps): EngineTasks {
   return {
     Silver: (input, ctx) => transformTask(deps, input, { signal: ctx?.signal }),
+    SilverChecks: (input, ctx) => checkQualityTask(deps, input, undefined, { signal: ctx?.signal }),
     Gold: (input, ctx) => transformTask(deps, input, { signal: ctx?.signal }),
     QualityChecks: (input, ctx) => checkQualityTask(deps, input, undefined, { signal: ctx?.signal }),
   };

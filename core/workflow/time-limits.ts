@@ -7,7 +7,7 @@
 import type { Config } from "../config/env.ts";
 
 /** The Task states of workflows/pipeline.asl.json, each with its own limit. */
-export const TIMED_STATES = ["Silver", "Gold", "QualityChecks", "NotifyFailure"] as const;
+export const TIMED_STATES = ["Silver", "SilverChecks", "Gold", "QualityChecks", "NotifyFailure"] as const;
 export type TimedState = (typeof TIMED_STATES)[number];
 
 export interface TimeLimits {
@@ -23,7 +23,7 @@ export interface TimeLimits {
  */
 export const DEFAULT_TIME_LIMITS: TimeLimits = {
   executionSeconds: 1800,
-  tasks: { Silver: 120, Gold: 120, QualityChecks: 60, NotifyFailure: 30 },
+  tasks: { Silver: 120, SilverChecks: 60, Gold: 120, QualityChecks: 60, NotifyFailure: 30 },
 };
 
 export class TimeLimitError extends Error {
@@ -120,6 +120,7 @@ export function timeLimitsFromConfig(config: Config): TimeLimits {
     executionSeconds: config.WORKFLOW_TIMEOUT_SECONDS,
     tasks: {
       Silver: config.WORKFLOW_SILVER_TIMEOUT_SECONDS,
+      SilverChecks: config.WORKFLOW_SILVER_CHECKS_TIMEOUT_SECONDS,
       Gold: config.WORKFLOW_GOLD_TIMEOUT_SECONDS,
       QualityChecks: config.WORKFLOW_QUALITY_CHECKS_TIMEOUT_SECONDS,
       NotifyFailure: config.WORKFLOW_NOTIFY_TIMEOUT_SECONDS,

@@ -58,7 +58,7 @@ export interface PipelineFunctionDef {
 export function functionTimeout(def: PipelineFunctionDef, settings: StageSettings): Duration {
   const t = settings.timeLimits.tasks;
   if (def.id === "Transform") return Duration.seconds(Math.max(t.Silver, t.Gold));
-  if (def.id === "CheckQuality") return Duration.seconds(t.QualityChecks);
+  if (def.id === "CheckQuality") return Duration.seconds(Math.max(t.SilverChecks, t.QualityChecks));
   return def.timeout;
 }
 
@@ -383,6 +383,14 @@ export class StatelessResources extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       },
+      QualityCheckFailed: {
+        // Published by the check function on every run (0 when passing), for the silver gate and gold.
+        metric: custom("QualityCheckFailed", "Sum", a.period),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
       StepRetries: {
         metric: custom("StepRetries", "Sum", a.stepRetriesPeriod),
         threshold: a.stepRetries,
@@ -431,6 +439,7 @@ export const ALARM_KEYS = [
   "DbErrors",
   "PipelineTimedOut",
   "StepRetries",
+  "QualityCheckFailed",
 ] as const;
 export type AlarmKey = (typeof ALARM_KEYS)[number];
 
@@ -445,6 +454,7 @@ export const ALARM_RUNBOOK: Record<AlarmKey, string> = {
   DbErrors: "db-errors",
   PipelineTimedOut: "pipeline-timed-out",
   StepRetries: "step-retries",
+  QualityCheckFailed: "quality-check-failed",
 };
 
 const ALARM_SUMMARY: Record<AlarmKey, string> = {
@@ -457,6 +467,7 @@ const ALARM_SUMMARY: Record<AlarmKey, string> = {
   DbErrors: "A function hit database errors.",
   PipelineTimedOut: "A pipeline execution ran past its own time limit (no failure notification was sent).",
   StepRetries: "Workflow steps keep being retried (failures or time-outs that later healed).",
+  QualityCheckFailed: "A quality check of severity error failed (SilverChecks stops before Gold).",
 };
 
 /** Both state machines log to CloudWatch; AWS requires Resource "*" for log delivery, no X-Ray. */

@@ -88,7 +88,7 @@ describe("SST v2 app (sst.config.ts)", () => {
       const dir = join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, "")}`);
       expect(existsSync(join(dir, "sites.json")), `${fn.Properties.Handler}: sites.json`).toBe(true);
       // core/sql/files.ts resolves ./sql next to the handler file: functions/sql/… in SST's layout.
-      for (const sub of ["models", "checks"]) {
+      for (const sub of ["models"]) {
         expect(existsSync(join(dir, "functions", "sql", sub)), `${fn.Properties.Handler}: sql/${sub}`).toBe(
           true,
         );

@@ -82,7 +82,7 @@ describe("pipeline state machine definition", () => {
     const definition = JSON.parse(synthesized().text) as Def;
     expect(definition.TimeoutSeconds).toBe(s.settings.timeLimits.executionSeconds);
     const tasks = Object.entries(definition.States).filter(([, st]) => st.Type === "Task");
-    expect(tasks).toHaveLength(4);
+    expect(tasks).toHaveLength(5);
     for (const [name, state] of tasks)
       expect(state.TimeoutSeconds, name).toBe((s.settings.timeLimits.tasks as Record<string, number>)[name]);
   });
@@ -92,14 +92,14 @@ describe("pipeline state machine definition", () => {
     const timeoutOf = (id: string) =>
       one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`).Properties.Timeout as number;
     expect(timeoutOf("Transform")).toBe(Math.max(limits.Silver, limits.Gold));
-    expect(timeoutOf("CheckQuality")).toBe(limits.QualityChecks);
+    expect(timeoutOf("CheckQuality")).toBe(Math.max(limits.SilverChecks, limits.QualityChecks));
     expect(timeoutOf("Ingest")).toBe(300);
   });
 
   it("time limits are stage settings: an override reaches the definition and the functions", () => {
     const timeLimits = {
       executionSeconds: 3600,
-      tasks: { Silver: 300, Gold: 200, QualityChecks: 90, NotifyFailure: 20 },
+      tasks: { Silver: 300, SilverChecks: 45, Gold: 200, QualityChecks: 90, NotifyFailure: 20 },
     };
     const settings = settingsFor("dev", { timeLimits });
     const definition = JSON.parse(pipelineDefinition(PROJECT_ROOT, settings)) as Def;

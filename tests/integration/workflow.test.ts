@@ -17,6 +17,7 @@ import { loadSites } from "#core/domain/sites.ts";
 import { memoryLog } from "#core/observability/logger.ts";
 import { createProvider } from "#core/providers/index.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
+import { readStatus } from "#core/use-cases/status.ts";
 import { type EngineTasks, loadDefinition, runEmbeddedWorkflow } from "#core/workflow/embedded-engine.ts";
 import { checkQualityTask, transformTask } from "#core/workflow/tasks.ts";
 import {
@@ -63,6 +64,7 @@ function realTasks(): EngineTasks {
   const deps = { pool: db.pool, log: memoryLog() };
   return {
     Silver: (i) => transformTask(deps, i),
+    SilverChecks: (i) => checkQualityTask(deps, i),
     Gold: (i) => transformTask(deps, i),
     QualityChecks: (i) => checkQualityTask(deps, i),
   };
@@ -92,7 +94,13 @@ describe("the ASL definition", () => {
   it("gives every Task a jittered, capped Retry and a Catch that notifies before failing", () => {
     const states = loadDefinition().States as Record<string, Record<string, unknown>>;
     const tasks = Object.entries(states).filter(([, s]) => s.Type === "Task");
-    expect(tasks.map(([n]) => n).sort()).toEqual(["Gold", "NotifyFailure", "QualityChecks", "Silver"]);
+    expect(tasks.map(([n]) => n).sort()).toEqual([
+      "Gold",
+      "NotifyFailure",
+      "QualityChecks",
+      "Silver",
+      "SilverChecks",
+    ]);
     for (const [name, s] of tasks) {
       const retry = (s.Retry as Record<string, unknown>[]).find((r) =>
         (r.ErrorEquals as string[]).includes("States.ALL"),
@@ -122,7 +130,7 @@ describe("the ASL definition", () => {
 
   it("passes $$.State.RetryCount to every Lambda task, and States.ALL (which matches States.Timeout) is retried then caught", () => {
     const states = loadDefinition().States as Record<string, Record<string, unknown>>;
-    for (const name of ["Silver", "Gold", "QualityChecks"]) {
+    for (const name of ["Silver", "SilverChecks", "Gold", "QualityChecks"]) {
       expect(states[name]?.Parameters, name).toMatchObject({ "retryCount.$": "$$.State.RetryCount" });
       const retriers = states[name]?.Retry as { ErrorEquals: string[]; MaxAttempts: number }[];
       const first = retriers.find(
@@ -164,16 +172,107 @@ describe("the ASL definition", () => {
     const short = applyTimeLimits(file, { ...DEFAULT_TIME_LIMITS, executionSeconds: 600 });
     expect(timeLimitProblems(short).join()).toMatch(/at least \d+ s/);
   });
+
+  it("gates Gold behind SilverChecks (silver checks only) and checks gold after it", () => {
+    const states = loadDefinition().States as Record<string, Record<string, unknown>>;
+    expect(states.Silver?.Next).toBe("SilverChecks");
+    expect(states.SilverChecks?.Next).toBe("Gold");
+    expect(states.Gold?.Next).toBe("QualityChecks");
+    expect(states.SilverChecks?.Resource).toBe(states.QualityChecks?.Resource);
+    expect(states.SilverChecks?.Parameters).toMatchObject({ layer: "silver" });
+    expect(states.QualityChecks?.Parameters).toMatchObject({ layer: "gold" });
+    const retriers = (states.SilverChecks?.Retry ?? []) as { ErrorEquals: string[]; MaxAttempts: number }[];
+    const noRetry = retriers[0];
+    expect(noRetry).toMatchObject({ MaxAttempts: 0 });
+    expect(noRetry?.ErrorEquals).toContain("QualityCheckFailedError");
+    const handler = ((states.SilverChecks?.Catch ?? []) as { Next: string }[])[0]?.Next as string;
+    expect(states[handler]?.Parameters).toMatchObject({ failedState: "SilverChecks" });
+  });
 });
 
+/** The names of the states an embedded execution entered, in order (its recorded history). */
+async function enteredStates(executionName: string): Promise<string[]> {
+  const { rows } = await db.pool.query(
+    "select events from ops.workflow_executions where execution_name = $1",
+    [executionName],
+  );
+  const events = (rows[0]?.events ?? []) as { type?: string; state?: { name?: string } }[];
+  return events.filter((e) => e.type === "StateEntered").map((e) => e.state?.name ?? "?");
+}
+
 describe("embedded execution", () => {
-  it("runs silver → gold → checks to success and fills gold", async () => {
+  it("runs silver → silver checks → gold → gold checks to success and fills gold", async () => {
     const result = await run(realTasks(), "happy");
     expect(result).toMatchObject({ status: "succeeded", retries: 0, failedState: null });
     const { rows } = await db.pool.query("select count(*) as n from gold.v_site_hourly where hour = $1", [
       intervalStart(INTERVAL),
     ]);
     expect(rows[0].n).toBe(22);
+    expect(await enteredStates("happy")).toEqual([
+      "Silver",
+      "SilverChecks",
+      "Gold",
+      "QualityChecks",
+      "Succeeded",
+    ]);
+    // Each layer's checks ran once, in its own state.
+    const runs = await db.pool.query(
+      `select layers from ops.quality_check_runs r
+       where started_at >= (select started_at from ops.workflow_executions where execution_name = 'happy')
+       order by run_id`,
+    );
+    expect(runs.rows.map((r) => r.layers)).toEqual([["silver"], ["gold"]]);
+  });
+
+  it("stops at a failing silver check before Gold, without retrying it, and notifies", async () => {
+    let goldCalls = 0;
+    let checkCalls = 0;
+    const tasks = realTasks();
+    const gated: EngineTasks = {
+      ...tasks,
+      SilverChecks: async (input) => {
+        checkCalls += 1;
+        // Lose one silver row so that silver__matches_bronze (severity error) fails for real.
+        await db.pool.query(
+          `delete from silver.observations
+           where hour = $1 and site_id = (select min(site_id) from silver.observations where hour = $1)`,
+          [intervalStart(INTERVAL)],
+        );
+        return tasks.SilverChecks(input);
+      },
+      Gold: async (input) => {
+        goldCalls += 1;
+        return tasks.Gold(input);
+      },
+    };
+    const result = await run(gated, "silver-gate");
+    expect(result).toMatchObject({
+      status: "failed",
+      failedState: "SilverChecks",
+      error: "QualityCheckFailedError",
+    });
+    expect(checkCalls).toBe(1);
+    expect(goldCalls).toBe(0);
+    expect(await enteredStates("silver-gate")).toEqual([
+      "Silver",
+      "SilverChecks",
+      "SilverChecksFailed",
+      "NotifyFailure",
+      "Failed",
+    ]);
+    const [message] = await notifications("silver-gate");
+    expect(message).toMatchObject({ interval: INTERVAL, failedState: "SilverChecks" });
+    // `weather status` names the failed check of the gate's last run.
+    const status = await readStatus(db.pool);
+    expect(status.lastQualityChecks[0]).toMatchObject({
+      layers: ["silver"],
+      interval: INTERVAL,
+      checksFailed: 1,
+    });
+    expect(status.lastQualityChecks[0]?.problems).toContainEqual(
+      expect.objectContaining({ name: "silver__matches_bronze", severity: "error", failingRows: 1 }),
+    );
+    expect(status.lastQualityChecks.map((r) => r.layers)).toContainEqual(["gold"]);
   });
 
   it("retries a task that throws twice, then succeeds; each retry knows its count and leaves a warning", async () => {
@@ -267,10 +366,11 @@ describe("embedded execution", () => {
   });
 });
 
-describe("Lambda handlers: the retry notice", () => {
+describe("Lambda handlers: the retry notice and the quality metrics", () => {
   /** Runs the middy-wrapped handler as Lambda would and returns what it printed (logs and EMF). */
   async function invoke(handler: (e: unknown, c: Context) => Promise<unknown>, event: unknown) {
     const lines: string[] = [];
+    let error: unknown;
     const capture = (chunk: string | Uint8Array) => {
       lines.push(String(chunk));
       return true;
@@ -283,6 +383,8 @@ describe("Lambda handlers: the retry notice", () => {
     try {
       const context = { functionName: "t", awsRequestId: "r", getRemainingTimeInMillis: () => 60_000 };
       await handler(event, context as unknown as Context);
+    } catch (e) {
+      error = e;
     } finally {
       for (const spy of spies) spy.mockRestore();
     }
@@ -292,7 +394,8 @@ describe("Lambda handlers: the retry notice", () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const retryMetrics = docs.filter((d) => "StepRetries" in d);
     const retryLogs = docs.filter((d) => String(d.message).startsWith("step retried"));
-    return { retryMetrics, retryLogs };
+    const qualityMetrics = docs.filter((d) => "QualityCheckFailed" in d);
+    return { retryMetrics, retryLogs, qualityMetrics, error };
   }
 
   it("a retried Silver or QualityChecks invocation logs a warning and adds StepRetries (alone and per state)", async () => {
@@ -316,11 +419,42 @@ describe("Lambda handlers: the retry notice", () => {
       expect(first.retryLogs).toEqual([]);
       expect(first.retryMetrics).toEqual([]);
 
-      const checks = await invoke(check.handler, { interval: INTERVAL, retryCount: 1 });
+      const checks = await invoke(check.handler, { interval: INTERVAL, layer: "gold", retryCount: 1 });
       expect(checks.retryLogs).toEqual([expect.objectContaining({ state: "QualityChecks", retryCount: 1 })]);
       expect(checks.retryMetrics).toContainEqual(expect.objectContaining({ state: "QualityChecks" }));
+
+      const gate = await invoke(check.handler, { interval: INTERVAL, layer: "silver", retryCount: 1 });
+      expect(gate.retryLogs).toEqual([expect.objectContaining({ state: "SilverChecks", retryCount: 1 })]);
     } finally {
       vi.unstubAllEnvs();
+    }
+  });
+
+  it("the check handler publishes QualityCheckFailed: 0 when the checks pass, the failed count when not", async () => {
+    vi.stubEnv("DATABASE_URL", db.url);
+    vi.stubEnv("POWERTOOLS_SERVICE_NAME", "weather-dataops-test");
+    const hour = intervalStart(INTERVAL);
+    try {
+      const check = await import("#functions/check-quality.ts");
+      await transformTask({ pool: db.pool, log: memoryLog() }, { layer: "silver", interval: INTERVAL });
+      const passing = await invoke(check.handler, { interval: INTERVAL, layer: "silver" });
+      expect(passing.error).toBeUndefined();
+      expect(passing.qualityMetrics).toEqual([
+        expect.objectContaining({ QualityCheckFailed: 0, service: "weather-dataops-test" }),
+      ]);
+      expect(passing.qualityMetrics[0]).toHaveProperty("QualityCheckWarned");
+
+      await db.pool.query(
+        "delete from silver.observations where hour = $1 and site_id = (select min(site_id) from silver.observations where hour = $1)",
+        [hour],
+      );
+      const failing = await invoke(check.handler, { interval: INTERVAL, layer: "silver" });
+      expect((failing.error as Error)?.name).toBe("QualityCheckFailedError");
+      expect(failing.qualityMetrics).toEqual([expect.objectContaining({ QualityCheckFailed: 1 })]);
+    } finally {
+      vi.unstubAllEnvs();
+      // Restore the silver row for the tests that follow.
+      await transformTask({ pool: db.pool, log: memoryLog() }, { layer: "silver", interval: INTERVAL });
     }
   });
 });

@@ -316,10 +316,16 @@ describe("the local stage deployed to LocalStack", () => {
       120_000,
     );
     expect(status).toBe("SUCCEEDED");
-    const exited = (await history(pipelineExecutionArn))
+    // The gate is visible: SilverChecks ran between Silver and Gold (GetExecutionHistory).
+    const events = await history(pipelineExecutionArn);
+    const entered = events
+      .filter((e) => e.type === "TaskStateEntered")
+      .map((e) => e.stateEnteredEventDetails?.name);
+    expect(entered).toEqual(["Silver", "SilverChecks", "Gold", "QualityChecks"]);
+    const exited = events
       .filter((e) => e.type === "TaskStateExited")
       .map((e) => e.stateExitedEventDetails?.name);
-    expect(exited).toEqual(["Silver", "Gold", "QualityChecks"]);
+    expect(exited).toEqual(["Silver", "SilverChecks", "Gold", "QualityChecks"]);
     // The deployed definition carries the stage's time limits (core/workflow/time-limits.ts).
     const sm = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: cloud.pipelineArn }));
     const definition = JSON.parse(String(sm.definition));
@@ -341,13 +347,16 @@ describe("the local stage deployed to LocalStack", () => {
     expect(runs.rows.map((r) => r.layer)).toEqual(["gold", "silver"]);
   });
 
-  it("7. the checks Lambda runs the quality checks", async () => {
-    const { rows } = await db.query<{ n: number }>("select count(*)::int as n from ops.quality_check_runs");
-    expect(rows[0]?.n).toBeGreaterThan(0);
+  it("7. the checks Lambda runs the quality checks: silver at the gate, gold after Gold", async () => {
+    const { rows } = await db.query<{ layers: string[] }>(
+      "select layers from ops.quality_check_runs where interval = $1 order by run_id",
+      [interval],
+    );
+    expect(rows.map((r) => r.layers)).toEqual([["silver"], ["gold"]]);
     const lambdaSucceeded = (await history(pipelineExecutionArn)).filter(
       (e) => e.type === "LambdaFunctionSucceeded",
     );
-    expect(lambdaSucceeded).toHaveLength(3);
+    expect(lambdaSucceeded).toHaveLength(4);
   });
 
   it("the same interval triggered twice yields one execution", async () => {

@@ -1,5 +1,6 @@
 /** Helpers shared by the SQL tests: run a pipeline, snapshot and checksum relations. */
 import type pg from "pg";
+import { runQualityChecks } from "#core/use-cases/check-quality.ts";
 import { runTransform } from "#core/use-cases/transform.ts";
 
 export const SILVER_AND_GOLD = [
@@ -18,10 +19,11 @@ const KEYS: Record<(typeof SILVER_AND_GOLD)[number], string> = {
   "gold_internal.site_latest_conditions": "site_id",
 };
 
-/** Silver then gold for one interval, as the workflow runs them. */
+/** Silver, the silver gate (SilverChecks), then gold for one interval, as the workflow runs them. */
 export async function runPipeline(pool: pg.Pool, interval: string, lookbackHours?: number): Promise<void> {
   const extra = lookbackHours === undefined ? {} : { lookbackHours };
   await runTransform({ pool }, { layer: "silver", interval, ...extra });
+  await runQualityChecks({ pool }, { interval, layer: "silver" });
   await runTransform({ pool }, { layer: "gold", interval, ...extra });
 }
 
