@@ -8,13 +8,22 @@
  *    (node-pg-migrate's own lock either fails at once or waits forever).
  * 3. Holding it, run node-pg-migrate with `noLock`; it re-reads what is applied, so a process that
  *    waited while another migrated applies nothing.
+ * 4. Then, still holding it, apply `sql/views/*.sql` (the gold views analysts and Superset read) with
+ *    `create or replace view` — every file when a migration ran, else only files whose content hash
+ *    differs from the one recorded in ops.view_versions. A current schema with unchanged views still
+ *    takes no lock. `create or replace` keeps the view's grants (superset_reader, migration 0020).
+ *    Files apply in name order; a view reading another view relies on the latter already existing.
  */
-import { readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PG_MIGRATE_LOCK_ID, runner } from "node-pg-migrate";
 import type pg from "pg";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../sql/migrations", import.meta.url));
+
+export const VIEWS_DIR = fileURLToPath(new URL("../../sql/views", import.meta.url));
 
 /** How long a start waits for another process's migrations before giving up. */
 export const MIGRATION_LOCK_WAIT_MS = 120_000;
@@ -52,6 +61,55 @@ export async function pendingMigrations(
   return names.filter((n) => !applied.has(n));
 }
 
+/** A view file: its name (without `.sql`), its SQL and the hash ops.view_versions records. */
+export interface ViewFile {
+  name: string;
+  sql: string;
+  hash: string;
+}
+
+/** The view files in `dir`, in name order. */
+export function viewFiles(dir: string = VIEWS_DIR): ViewFile[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()
+    .map((f) => {
+      const sql = readFileSync(join(dir, f), "utf8");
+      return { name: f.replace(/\.sql$/, ""), sql, hash: createHash("sha256").update(sql).digest("hex") };
+    });
+}
+
+/** The view files in `dir` whose hash differs from the one recorded in ops.view_versions (all when none is). */
+export async function staleViews(db: pg.Pool | pg.PoolClient, dir: string = VIEWS_DIR): Promise<ViewFile[]> {
+  const files = viewFiles(dir);
+  const table = await db.query<{ t: string | null }>("select to_regclass('ops.view_versions')::text as t");
+  if (!table.rows[0]?.t) return files;
+  const { rows } = await db.query<{ name: string; hash: string }>("select name, hash from ops.view_versions");
+  const recorded = new Map(rows.map((r) => [r.name, r.hash]));
+  return files.filter((f) => recorded.get(f.name) !== f.hash);
+}
+
+async function applyViews(client: pg.PoolClient, views: ViewFile[]): Promise<void> {
+  if (views.length === 0) return;
+  await client.query("begin");
+  try {
+    await client.query(
+      "create table if not exists ops.view_versions (name text primary key, hash text not null, applied_at timestamptz not null default now())",
+    );
+    for (const v of views) {
+      await client.query(v.sql);
+      await client.query(
+        "insert into ops.view_versions (name, hash) values ($1, $2) on conflict (name) do update set hash = excluded.hash, applied_at = now()",
+        [v.name, v.hash],
+      );
+    }
+    await client.query("commit");
+  } catch (e) {
+    await client.query("rollback").catch(() => {});
+    throw e;
+  }
+}
+
 /**
  * Runs pending migrations on a dedicated client of `pool`; returns the names applied (none when the
  * schema is current). See the module header for the locking.
@@ -60,9 +118,11 @@ export async function pendingMigrations(
 export async function migrate(
   pool: pg.Pool,
   dir: string = MIGRATIONS_DIR,
-  opts: { lockWaitMs?: number } = {},
+  opts: { lockWaitMs?: number; viewsDir?: string } = {},
 ): Promise<string[]> {
-  if ((await pendingMigrations(pool, dir)).length === 0) return [];
+  const viewsDir = opts.viewsDir ?? VIEWS_DIR;
+  if ((await pendingMigrations(pool, dir)).length === 0 && (await staleViews(pool, viewsDir)).length === 0)
+    return [];
   const lockWaitMs = opts.lockWaitMs ?? MIGRATION_LOCK_WAIT_MS;
   const client = await pool.connect();
   let locked = false;
@@ -109,7 +169,12 @@ export async function migrate(
       // transaction that rolled back, so running it again is safe.
       for (let attempt = 1; ; attempt++) {
         try {
-          return (await run()).map((m) => m.name);
+          const applied = (await run()).map((m) => m.name);
+          await applyViews(
+            client,
+            applied.length > 0 ? viewFiles(viewsDir) : await staleViews(client, viewsDir),
+          );
+          return applied;
         } catch (e) {
           if (attempt >= 3 || !/tuple concurrently (updated|deleted)/.test(String((e as Error).message)))
             throw e;
