@@ -1,7 +1,7 @@
 -- Up Migration
 -- Change markers: the transaction id that last inserted or really changed a bronze row (the upsert
--- sets it on insert and on a changed payload). Rows existing before this migration get 0: they were transformed by the runs that
--- scoped them (a constant default also avoids rewriting the table).
+-- sets it on insert and on a changed payload). Rows existing before this migration get 0: they were
+-- transformed by the runs that scoped them (a constant default also avoids rewriting the table).
 -- A transform scopes the rows whose marker its layer's watermark does not cover: the snapshot the
 -- previous successful transform took before reading its scope. A row is covered when its
 -- transaction is visible in that snapshot (so it was read then); the index narrows the search to
