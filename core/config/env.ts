@@ -26,7 +26,7 @@ export type SourceName = (typeof SOURCES)[number];
  */
 export const DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-const envSchema = z.object({
+export const envSchema = z.object({
   /** Postgres connection string; unset means the embedded PGlite under WEATHER_HOME/pg. */
   DATABASE_URL: z.optional(z.string().check(z.url())),
   /** AWS Secrets Manager secret holding `{ "url": "postgres://..." }` (cloud runtimes). */

@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "#core/config/env.ts";
+import { ConfigError, envSchema, loadConfig } from "#core/config/env.ts";
 
 describe("loadConfig", () => {
   it("applies defaults", () => {
@@ -26,5 +27,16 @@ describe("loadConfig", () => {
       expect((e as Error).message).toContain("WEATHER_SOURCE");
       expect((e as Error).message).toContain("SITE_FAILURE_THRESHOLD");
     }
+  });
+
+  it("keeps .env.example in step with the env gate: every variable, each with its default", () => {
+    const defaults = loadConfig({}, {}) as Record<string, unknown>;
+    const expected = Object.keys(envSchema.shape).map((key) =>
+      defaults[key] === undefined ? `# ${key}=` : `${key}=${String(defaults[key])}`,
+    );
+    const lines = readFileSync(".env.example", "utf8")
+      .split("\n")
+      .filter((l) => /^(# )?[A-Z][A-Z0-9_]*=/.test(l));
+    expect(lines).toEqual(expected);
   });
 });
