@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { backOff } from "exponential-backoff";
 import { PG_MIGRATE_LOCK_ID, runner } from "node-pg-migrate";
 import type pg from "pg";
 
@@ -164,22 +165,27 @@ export async function migrate(
           log: () => {},
           logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
         });
-      // Roles are cluster-wide but the lock above is per database: two databases migrating at once on
-      // one server can both `alter role` and one gets "tuple concurrently updated". The whole run is one
-      // transaction that rolled back, so running it again is safe.
-      for (let attempt = 1; ; attempt++) {
-        try {
+      // Roles are cluster-wide but the lock above is per database: databases migrating at once on one
+      // server can both `alter role` and all but one get "tuple concurrently updated" (6 at once: 19 of
+      // 24 failed). The whole run is one transaction that rolled back, so it is run again after a
+      // jittered backoff.
+      return await backOff(
+        async () => {
           const applied = (await run()).map((m) => m.name);
           await applyViews(
             client,
             applied.length > 0 ? viewFiles(viewsDir) : await staleViews(client, viewsDir),
           );
           return applied;
-        } catch (e) {
-          if (attempt >= 3 || !/tuple concurrently (updated|deleted)/.test(String((e as Error).message)))
-            throw e;
-        }
-      }
+        },
+        {
+          numOfAttempts: 10,
+          startingDelay: 50,
+          maxDelay: 2_000,
+          jitter: "full",
+          retry: (e: unknown) => /tuple concurrently (updated|deleted)/.test(String((e as Error).message)),
+        },
+      );
     } finally {
       await client
         .query("select set_config('statement_timeout', $1, false)", [rows[0]?.st ?? "0"])
