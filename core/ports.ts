@@ -123,14 +123,11 @@ export interface QuarantineEntry {
   siteId: string;
   rawObjectKey: string;
   reason: string;
-  /** At most {@link QUARANTINE_EXCERPT_CHARS} characters of the offending payload. */
+  /** At most 2 KB (UTF-8) of the offending payload: see `bodyExcerpt` in providers/http.ts. */
   excerpt: string;
   ingestionRunId: string;
   quarantinedAt: Date;
 }
-
-/** The longest payload excerpt a quarantine entry keeps. */
-export const QUARANTINE_EXCERPT_CHARS = 2048;
 
 /** A bronze row: the canonical observation plus its audit columns. */
 export interface BronzeRow extends Observation {

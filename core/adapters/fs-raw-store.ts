@@ -13,6 +13,7 @@ import type { Dirent } from "node:fs";
 import { link, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { RawStore } from "../ports.ts";
+import { isAlive } from "./process-alive.ts";
 import { RawObjectExistsError, RawObjectTooLargeError } from "./raw-store-errors.ts";
 
 /** A temp file older than this is abandoned whatever its writer's pid says (pids get reused). */
@@ -111,14 +112,5 @@ async function sweepTempFiles(dir: string): Promise<void> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // another sweeper was first
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -15,6 +15,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import lockfile from "proper-lockfile";
+import { isAlive } from "./process-alive.ts";
 
 /** Who holds (or last held) the lock, as its holder recorded it. */
 export interface LockHolder {
@@ -168,16 +169,6 @@ function describeHolder(holder: LockHolder | undefined): string {
 function staleThreshold(holder: LockHolder | undefined): number {
   if (!holder || holder.hostname !== hostname()) return STALE_MS;
   return isAlive(holder.pid) ? NEVER_STALE : DEAD_HOLDER_STALE_MS;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to another user.
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function readHolder(ownerPath: string): Promise<LockHolder | undefined> {

@@ -21,20 +21,20 @@ import { type Interval, intervalStart } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import type { Log } from "../observability/logger.ts";
-import {
-  type BronzeRepository,
-  type BronzeRow,
-  type IngestionRunRecord,
-  QUARANTINE_EXCERPT_CHARS,
-  type QuarantineEntry,
-  type RawEnvelope,
-  type RawStore,
-  type SiteOutcome,
-  type SiteParseResult,
-  type WeatherProvider,
+import type {
+  BronzeRepository,
+  BronzeRow,
+  IngestionRunRecord,
+  QuarantineEntry,
+  RawEnvelope,
+  RawStore,
+  SiteOutcome,
+  SiteParseResult,
+  WeatherProvider,
 } from "../ports.ts";
 import {
   AuthenticationError,
+  bodyExcerpt,
   createRequestQueue,
   fetchBatch,
   type HttpPolicy,
@@ -407,7 +407,7 @@ export function excerptOf(payload: unknown): string {
   } catch {
     text = String(payload);
   }
-  return text.length > QUARANTINE_EXCERPT_CHARS ? text.slice(0, QUARANTINE_EXCERPT_CHARS) : text;
+  return bodyExcerpt(text);
 }
 
 /** A provider bug must not lose the batch: the envelope is already landed, so quarantine it whole. */

@@ -7,6 +7,7 @@ import type pg from "pg";
 import type { Database } from "#core/adapters/database.ts";
 import { openDatabase } from "#core/adapters/database.ts";
 import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
+import { SILVER_AND_GOLD } from "../../sql/support.ts";
 
 /** Where a CLI run keeps its database: a home's embedded PGlite, or a server URL. */
 export type Warehouse = { home: string; url?: string };
@@ -41,14 +42,7 @@ export async function columnsExcept(pool: pg.Pool, table: string, exclude: strin
 }
 
 /** The layers the pipeline writes, compared table by table. */
-export const DATA_TABLES = [
-  "bronze.weather_observations",
-  "silver.observations",
-  "gold_internal.site_hourly",
-  "gold_internal.site_daily",
-  "gold_internal.site_temperature_moving_avg",
-  "gold_internal.site_latest_conditions",
-] as const;
+export const DATA_TABLES = ["bronze.weather_observations", ...SILVER_AND_GOLD] as const;
 
 /**
  * Checksums of every data table. With `lineage: false`, the columns that say when and from which raw
