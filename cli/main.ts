@@ -171,8 +171,8 @@ common(
   program
     .command("backfill")
     .description(
-      "refill every site-hour missing from bronze in a range, oldest first: replay raw objects where they\n" +
-        "exist, fetch the missing sites where the source can serve that hour, then run the workflow — the\n" +
+      "refill every site-hour missing from bronze in a range, oldest first: replay raw objects where they " +
+        "exist, fetch the missing sites where the source can serve that hour, then run the workflow — the " +
         "current hour first whenever it falls due. Exits 1 if anything is still missing, and says what.",
     )
     .requiredOption("--from <hour>", "first UTC hour, e.g. 2026-11-20T00")
