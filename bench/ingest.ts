@@ -170,6 +170,7 @@ function syntheticRows(n: number): BronzeRow[] {
   return Array.from({ length: n }, (_, i) => ({
     siteId: `site-${i % 1000}`,
     source: "open-meteo",
+    kind: "current",
     observedAt: new Date(base - Math.floor(i / 1000) * 3_600_000),
     temperatureC: 10 + (i % 17),
     feelsLikeC: 9 + (i % 13),

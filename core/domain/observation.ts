@@ -18,9 +18,19 @@ export type ProviderSource = (typeof PROVIDER_SOURCES)[number];
 
 export const CONDITION_SYSTEMS = ["wmo", "owm"] as const;
 
+/**
+ * What kind of value an observation is: `current` conditions at fetch time (hourly ingestion), an hour
+ * from the forecast API's past hours (`forecast`: the weather model's analysis, about the last 92
+ * days), or from the Historical Weather API (`archive`: reanalysis, 1940 to about five days ago).
+ * Silver keeps one row per site, source and hour by this precedence (docs/decisions.md).
+ */
+export const OBSERVATION_KINDS = ["current", "forecast", "archive"] as const;
+export type ObservationKind = (typeof OBSERVATION_KINDS)[number];
+
 export const observationSchema = z.object({
   siteId: z.string().check(z.minLength(1)),
   source: z.enum(PROVIDER_SOURCES),
+  kind: z.enum(OBSERVATION_KINDS),
   observedAt: z.date(),
   temperatureC: z.nullable(z.number()),
   feelsLikeC: z.nullable(z.number()),

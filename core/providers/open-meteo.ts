@@ -209,6 +209,7 @@ function parseLocation(site: Site, element: unknown, request: RequestShape, at: 
     const observation: Observation = {
       siteId: site.id,
       source: "open-meteo",
+      kind: "current",
       observedAt: localToUtc(c.time, loc.utc_offset_seconds),
       temperatureC: temp("temperature_2m", c.temperature_2m),
       feelsLikeC: temp("apparent_temperature", c.apparent_temperature),

@@ -204,6 +204,7 @@ export function parseOpenWeather(envelope: RawEnvelope): SiteParseResult[] {
   const observation: Observation = {
     siteId: site.id,
     source: "openweather",
+    kind: "current",
     observedAt: new Date(w.dt * 1000),
     temperatureC: round(units.temperature(w.main.temp)),
     feelsLikeC: opt(w.main.feels_like, units.temperature),

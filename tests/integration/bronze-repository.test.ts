@@ -19,6 +19,7 @@ function rows(n: number, tweak = ""): BronzeRow[] {
   return Array.from({ length: n }, (_, i) => ({
     siteId: `site-${i}`,
     source: "open-meteo",
+    kind: "current",
     observedAt: new Date(Date.UTC(2026, 10, 22, 13)),
     temperatureC: i / 10,
     feelsLikeC: null,

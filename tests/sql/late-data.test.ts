@@ -126,6 +126,7 @@ describe("late data", () => {
     const replayed: BronzeRow = {
       siteId: "alpha",
       source: "open-meteo",
+      kind: "current",
       observedAt: new Date(at(20, 30)),
       temperatureC: 21.5,
       feelsLikeC: null,
