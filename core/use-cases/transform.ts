@@ -17,6 +17,9 @@
  * Concurrent runs of one layer serialize on the lock and each recomputes the same scope, so two
  * runs for one interval leave the same rows as one. Quality checks are not run here: the workflow's
  * SilverChecks state gates Gold, so the gate shows in the execution history.
+ *
+ * transformRange is the bulk variant for backfills and the daily heal: one silver run, the silver
+ * checks, one gold run and the gold checks over a range of hours (mode `range`, see its doc).
  */
 import type pg from "pg";
 import { en } from "zod/locales";
