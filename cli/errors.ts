@@ -1,7 +1,7 @@
 /**
  * Maps errors to exit codes: 2 for bad input or configuration (a database the startup probe could
- * not use is configuration: DatabaseConfigError; an event a handler rejects, InvalidEventError), 1 for everything else (a connection lost mid-run,
- * DatabaseUnavailableError, is a failed run).
+ * not use is configuration: DatabaseConfigError; so is an event a handler rejects, InvalidEventError),
+ * 1 for everything else (a connection lost mid-run, DatabaseUnavailableError, is a failed run).
  */
 import { PathNotWritableError } from "#core/adapters/writable-dir.ts";
 import { ConfigError } from "#core/config/env.ts";

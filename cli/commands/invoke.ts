@@ -35,7 +35,8 @@ export function register(program: Command): void {
       .command("invoke")
       .description(
         "run one Lambda handler (functions/<function>.ts) in this process with a Lambda-like context, on " +
-          "the runtime the flags choose: its result as JSON on stdout, its logs and EMF metrics on stderr. " +
+          "the runtime the flags choose: its result as JSON on stdout (with --json, a failure's error document " +
+          "too), its logs and EMF metrics on stderr. " +
           "Exits 2 on an event the handler rejects, 1 when the handler throws.",
       )
       .addArgument(new Argument("<function>", "the function to run").choices(FUNCTION_NAMES))
