@@ -70,7 +70,8 @@ export function register(program: Command): void {
           reportError(outcome.error, EXIT.failed, out.json);
           return EXIT.failed;
         }
-        writeDocument(outcome.result);
+        // Lambda reports a handler that returns nothing as null.
+        writeDocument(outcome.result ?? null);
         return EXIT.ok;
       } finally {
         undo();
