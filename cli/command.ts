@@ -22,6 +22,8 @@ export type Flags = CommonFlags & Record<string, string | boolean | undefined>;
 /** What a command's body gets: its parsed flags and the pieces every command builds from them. */
 export interface ActionContext {
   flags: Flags;
+  /** Positional arguments, in order (`weather invoke <function>`). */
+  args: string[];
   config: Config;
   log: Log;
   out: Output;
@@ -36,12 +38,15 @@ export interface ActionContext {
 export function action(
   body: (ctx: ActionContext) => Promise<number>,
   opts: { configFlags?: (flags: Flags) => CommonFlags } = {},
-): (flags: Flags) => Promise<void> {
-  return async (flags) => {
+): (...commanderArgs: unknown[]) => Promise<void> {
+  // commander calls an action with the positional arguments, then the options, then the command.
+  return async (...commanderArgs) => {
+    const flags = commanderArgs.at(-2) as Flags;
+    const args = commanderArgs.slice(0, -2) as string[];
     const out = createOutput(Boolean(flags.json));
     const config = configFrom(opts.configFlags ? opts.configFlags(flags) : flags);
     const log = cliLogger(config, flags);
-    process.exitCode = await body({ flags, config, log, out });
+    process.exitCode = await body({ flags, args, config, log, out });
   };
 }
 

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import * as backfill from "./commands/backfill.ts";
 import * as coverage from "./commands/coverage.ts";
 import * as ingest from "./commands/ingest.ts";
+import * as invoke from "./commands/invoke.ts";
 import * as lineage from "./commands/lineage.ts";
 import * as migrate from "./commands/migrate.ts";
 import * as replay from "./commands/replay.ts";
@@ -26,7 +27,7 @@ const program = new Command()
   .exitOverride();
 
 // The order here is the order of `weather --help`.
-for (const command of [ingest, run, transform, backfill, replay, coverage, lineage, migrate, status])
+for (const command of [ingest, run, transform, backfill, replay, coverage, lineage, migrate, status, invoke])
   command.register(program);
 
 export async function main(argv: string[]): Promise<number> {
