@@ -23,6 +23,8 @@ const sites: Site[] = Array.from({ length: 6 }, (_, i) => ({
   name: `Site ${i + 1}`,
   lat: 40 + i,
   lon: -3 + i,
+  timezone: "Europe/Madrid",
+  country: "ES",
 }));
 let sim: Simulator;
 
