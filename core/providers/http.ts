@@ -16,6 +16,7 @@
  * Also home of the small envelope helpers both providers' `parse` use (failure reasons, contract
  * reasons), so the two describe failures the same way.
  */
+import { setMaxListeners } from "node:events";
 import { backOff } from "exponential-backoff";
 import PQueue from "p-queue";
 import type * as z from "zod/mini";
@@ -291,6 +292,8 @@ export function createRequestQueue(
   const limiter = opts.limiter ?? createWeightedLimiter(provider.limits, { source: provider.source });
   const queue = new PQueue({ concurrency: provider.concurrency });
   const dropped = new AbortController();
+  // Every task waiting for the limiter listens on it (up to the concurrency at once): not a leak.
+  setMaxListeners(0, dropped.signal);
   const waiting = new Set<(reason: unknown) => void>();
   let weightedCalls = 0;
   const acquire = async (weight: number, signal?: AbortSignal) => {
