@@ -5,6 +5,7 @@
 import type { Interval } from "./domain/interval.ts";
 import type { Observation, ProviderSource } from "./domain/observation.ts";
 import type { Site } from "./domain/sites.ts";
+import type { ProviderLimits, WeightedUsage } from "./providers/limits.ts";
 
 /**
  * An append-only object store for raw responses: S3 in the cloud, a directory in the embedded
@@ -75,9 +76,15 @@ export interface WeatherProvider {
   readonly source: ProviderSource;
   /** Sites per request (Open-Meteo batches many coordinates; OpenWeatherMap takes one). */
   readonly batchSize: number;
-  /** Requests in flight at once and requests per minute, from the provider's free tier by default. */
+  /** Requests in flight at once. */
   readonly concurrency: number;
-  readonly ratePerMinute: number;
+  /**
+   * The tier's quotas in weighted calls per minute, hour and day (free tier by default; a commercial
+   * tier is a configuration change). See providers/limits.ts.
+   */
+  readonly limits: ProviderLimits;
+  /** Weighted calls one current-conditions request for `sites` costs, as the provider counts them. */
+  requestWeight(sites: readonly Site[]): number;
   /** Builds the request URL for one batch. `redact` leaves secrets out (for raw objects and logs). */
   url(sites: Site[], interval: Interval, opts?: { redact?: boolean }): string;
   /**
@@ -104,6 +111,11 @@ export interface IngestionRunRecord {
   fetchLatencyP95Ms: number | null;
   rawObjectKeys: string[];
   error?: string | null;
+  /**
+   * Weighted calls this attempt made (retries included), added to the ledger's count by `finishRun`:
+   * other processes read it back through {@link BronzeRepository.weightedCallsSince}.
+   */
+  weightedCalls?: number;
 }
 
 export interface SiteOutcome {
@@ -145,4 +157,10 @@ export interface BronzeRepository {
   quarantine(entries: QuarantineEntry[]): Promise<void>;
   startRun(run: IngestionRunRecord): Promise<void>;
   finishRun(run: IngestionRunRecord, sites: SiteOutcome[]): Promise<void>;
+  /**
+   * Weighted calls recorded for `source` by runs that finished at or after `since`, one entry per run
+   * at its finish (the latest instant its calls can have been made): seeds a new run's limiter, so
+   * Lambdas and CLI runs sharing one database respect the day quota together.
+   */
+  weightedCallsSince(source: ProviderSource, since: Date): Promise<WeightedUsage[]>;
 }

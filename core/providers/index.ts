@@ -5,6 +5,7 @@
 import { type Config, ConfigError } from "../config/env.ts";
 import { PROVIDER_SOURCES, type ProviderSource } from "../domain/observation.ts";
 import type { WeatherProvider } from "../ports.ts";
+import { type ProviderLimits, UNLIMITED } from "./limits.ts";
 import { openMeteoProvider } from "./open-meteo.ts";
 import { openWeatherProvider } from "./openweather.ts";
 
@@ -15,7 +16,18 @@ export {
   fetchBatch,
   type HttpPolicy,
   httpPolicyFromConfig,
+  type RequestQueue,
 } from "./http.ts";
+export {
+  createWeightedLimiter,
+  estimateSchedule,
+  openMeteoWeight,
+  type ProviderLimits,
+  type ScheduleEstimate,
+  WeightExceedsLimitError,
+  WeightedLimiter,
+  windowUsage,
+} from "./limits.ts";
 export { openMeteoProvider, parseOpenMeteo } from "./open-meteo.ts";
 export { MissingApiKeyError, openWeatherProvider, parseOpenWeather } from "./openweather.ts";
 
@@ -44,7 +56,7 @@ export function createProvider(
         baseUrl: opts.baseUrl ?? config.OPEN_METEO_BASE_URL,
         batchSize: config.OPEN_METEO_BATCH_SIZE,
         concurrency: config.OPEN_METEO_CONCURRENCY,
-        ratePerMinute: config.OPEN_METEO_RATE_PER_MINUTE,
+        limits: openMeteoLimits(config),
       });
     case "openweather":
       return openWeatherProvider({
@@ -52,17 +64,23 @@ export function createProvider(
         apiKey: opts.apiKey ?? config.OPENWEATHER_API_KEY,
         apiKeyOrigin: opts.apiKeyOrigin ?? apiKeyOrigin(config),
         concurrency: config.OPENWEATHER_CONCURRENCY,
-        ratePerMinute: config.OPENWEATHER_RATE_PER_MINUTE,
+        limits: {
+          perMinute: config.OPENWEATHER_CALLS_PER_MINUTE,
+          perHour: config.OPENWEATHER_CALLS_PER_HOUR,
+          perDay: config.OPENWEATHER_CALLS_PER_DAY,
+        },
       });
     case "simulator": {
       // The simulator speaks Open-Meteo's API; only the label differs, and that label is the point.
       // Without SIMULATOR_URL it still parses (replays); building a request URL then says what to set.
       const baseUrl = opts.baseUrl ?? config.SIMULATOR_URL;
+      // Its requests weigh what Open-Meteo's would, but nothing meters them: the simulator is ours
+      // and local, and tests and benchmarks must not wait out a quota (UNLIMITED; see decisions.md).
       const dialect = openMeteoProvider({
         baseUrl: baseUrl ?? "http://simulator.invalid",
         batchSize: config.OPEN_METEO_BATCH_SIZE,
         concurrency: config.OPEN_METEO_CONCURRENCY,
-        ratePerMinute: config.OPEN_METEO_RATE_PER_MINUTE,
+        limits: UNLIMITED,
       });
       return {
         ...dialect,
@@ -89,6 +107,15 @@ export function parsersFor(config: Config): Record<ProviderSource, WeatherProvid
     ProviderSource,
     WeatherProvider
   >;
+}
+
+/** Open-Meteo's tier from OPEN_METEO_CALLS_PER_MINUTE / _HOUR / _DAY. */
+function openMeteoLimits(config: Config): ProviderLimits {
+  return {
+    perMinute: config.OPEN_METEO_CALLS_PER_MINUTE,
+    perHour: config.OPEN_METEO_CALLS_PER_HOUR,
+    perDay: config.OPEN_METEO_CALLS_PER_DAY,
+  };
 }
 
 /** Names where the OpenWeatherMap key is read from, in the order runtime.ts reads it: never the key itself. */

@@ -32,6 +32,7 @@ import {
   parseJson,
   quarantineAll,
 } from "./http.ts";
+import { openMeteoWeight, type ProviderLimits } from "./limits.ts";
 
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
 z.config(en());
@@ -90,7 +91,8 @@ export interface OpenMeteoOptions {
   baseUrl: string;
   batchSize: number;
   concurrency: number;
-  ratePerMinute: number;
+  /** Weighted calls per minute, hour and day (OPEN_METEO_CALLS_PER_*). */
+  limits: ProviderLimits;
 }
 
 /** Open-Meteo behind the common port. */
@@ -100,7 +102,10 @@ export function openMeteoProvider(opts: OpenMeteoOptions): WeatherProvider {
     source: "open-meteo",
     batchSize: opts.batchSize,
     concurrency: opts.concurrency,
-    ratePerMinute: opts.ratePerMinute,
+    limits: opts.limits,
+    // The current block is one day of OPEN_METEO_CURRENT_VARIABLES per location.
+    requestWeight: (sites) =>
+      openMeteoWeight({ variables: OPEN_METEO_CURRENT_VARIABLES.length, days: 1, locations: sites.length }),
     url(sites: Site[], _interval: Interval) {
       if (sites.length === 0) throw new RangeError("open-meteo: a request needs at least one site");
       // Commas stay literal: the API documents comma-separated lists and the URL stays readable in raw.

@@ -38,8 +38,8 @@ import {
   createRequestQueue,
   fetchBatch,
   type HttpPolicy,
-  stoppable,
 } from "../providers/http.ts";
+import { ledgerSeededLimiter, type WeightedLimiter } from "../providers/limits.ts";
 
 export interface IngestDeps {
   provider: WeatherProvider;
@@ -52,6 +52,12 @@ export interface IngestDeps {
   clock?: () => Date;
   /** Names this run's raw objects; defaults to {@link newRunToken}. Tests pin it. */
   runToken?: string;
+  /**
+   * The provider's weighted-call limiter. Pass one to share it with other work of the same provider
+   * in this process (a backfill fetching history while the live hour falls due); by default each run
+   * gets its own, seeded from the ledger's usage of the last day (`bronze.weightedCallsSince`).
+   */
+  limiter?: WeightedLimiter;
 }
 
 export interface IngestArgs {
@@ -148,6 +154,10 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     fetchLatencyP95Ms: null,
     rawObjectKeys: [],
   };
+  // Real time, not `clock`: the limiter paces real requests (tests pin the clock to old hours).
+  const limiter = deps.limiter ?? (await ledgerSeededLimiter(provider.source, provider.limits, bronze));
+  // A batch heavier than a whole window could never be sent: say so before anything is fetched.
+  for (const sites of batches) limiter.assertFits(provider.requestWeight(sites));
   await bronze.startRun(run);
   await bronze.upsertSites(args.sites);
   log.info("ingestion started", {
@@ -166,7 +176,7 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     args.clockToleranceMinutes ?? DEFAULT_CLOCK_TOLERANCE_MINUTES,
   );
   const latencies: number[] = [];
-  const queue = stoppable(createRequestQueue(provider));
+  const queue = createRequestQueue(provider, { limiter });
   // A rejected key fails every request alike: the first rejection drops the queued batches and aborts
   // the ones in flight, and the run ends failed with that error.
   const stop = new AbortController();
@@ -176,38 +186,44 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     batches.map((sites, i) =>
       (async () => {
         const batch = i + 1;
+        // What the provider bills for this request (Open-Meteo: locations × the variable factor).
+        const weight = provider.requestWeight(sites);
         // The key of the attempt that was parsed (the last one): every attempt lands under its own.
         let key = rawObjectKey(provider.source, args.interval, runToken, batch, 1);
         let envelope: RawEnvelope;
         try {
           // Only the request (and landing its response) holds a queue slot; parsing and the bronze
           // write happen outside it, so the next request starts as soon as this one has landed.
-          envelope = await queue.add(async () => {
-            try {
-              return await fetchBatch({
-                provider,
-                sites,
-                interval: args.interval,
-                batch,
-                policy: deps.policy,
-                fetchImpl: deps.fetchImpl,
-                signal: stop.signal,
-                onResponse: async (attempt) => {
-                  latencies.push(attempt.latencyMs);
-                  key = rawObjectKey(provider.source, args.interval, runToken, batch, attempt.attempt);
-                  await rawStore.put(key, JSON.stringify(attempt));
-                },
-              });
-            } catch (e) {
-              // Stopped inside the task, before p-queue can start the next one.
-              if (e instanceof AuthenticationError && !stop.signal.aborted) {
-                fatal = { error: e, batch };
-                stop.abort(e);
-                queue.dropQueued(e);
+          envelope = await queue.add(
+            async () => {
+              try {
+                return await fetchBatch({
+                  provider,
+                  sites,
+                  interval: args.interval,
+                  batch,
+                  policy: deps.policy,
+                  fetchImpl: deps.fetchImpl,
+                  signal: stop.signal,
+                  beforeRetry: () => queue.acquire(weight, stop.signal),
+                  onResponse: async (attempt) => {
+                    latencies.push(attempt.latencyMs);
+                    key = rawObjectKey(provider.source, args.interval, runToken, batch, attempt.attempt);
+                    await rawStore.put(key, JSON.stringify(attempt));
+                  },
+                });
+              } catch (e) {
+                // Stopped inside the task, before p-queue can start the next one.
+                if (e instanceof AuthenticationError && !stop.signal.aborted) {
+                  fatal = { error: e, batch };
+                  stop.abort(e);
+                  queue.dropQueued(e);
+                }
+                throw e;
               }
-              throw e;
-            }
-          });
+            },
+            { weight },
+          );
         } catch (e) {
           if (fatal) {
             const rejected = fatal.batch === batch;
@@ -240,13 +256,24 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   if (fatal) {
     // Recorded before rethrowing, so the ledger says why the run stopped; the caller exits 2.
     await bronze.finishRun(
-      { ...run, ...result, status: "failed", error: fatal.error.message, startedAt, finishedAt: clock() },
+      {
+        ...run,
+        ...result,
+        status: "failed",
+        error: fatal.error.message,
+        startedAt,
+        finishedAt: clock(),
+        weightedCalls: queue.weightedCalls,
+      },
       result.sites,
     );
     log.error("ingestion stopped", { runId, error: fatal.error.message });
     throw fatal.error;
   }
-  await bronze.finishRun({ ...run, ...result, startedAt, finishedAt: clock() }, result.sites);
+  await bronze.finishRun(
+    { ...run, ...result, startedAt, finishedAt: clock(), weightedCalls: queue.weightedCalls },
+    result.sites,
+  );
   log.info("ingestion finished", {
     runId,
     status: result.status,
