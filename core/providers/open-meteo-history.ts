@@ -32,6 +32,7 @@ import {
   OPEN_METEO_CURRENT_VARIABLES,
   type OpenMeteoReadings,
   type OpenMeteoVariable,
+  openMeteoLocationFields,
   type RequestShape,
   requestOf,
   UnitError,
@@ -47,14 +48,7 @@ const series = z.array(z.nullable(z.number()));
 
 /** One location's hourly success body (the whole body for one coordinate, one element for several). */
 export const openMeteoHourlyLocationSchema = z.object({
-  latitude: z.number(),
-  longitude: z.number(),
-  generationtime_ms: z.optional(z.number()),
-  utc_offset_seconds: z.number().check(z.int()),
-  timezone: z.optional(z.string()),
-  timezone_abbreviation: z.optional(z.string()),
-  elevation: z.optional(z.nullable(z.number())),
-  location_id: z.optional(z.number().check(z.int())),
+  ...openMeteoLocationFields,
   hourly_units: z.optional(z.record(z.string(), z.string())),
   hourly: z.object({
     time: z.array(

@@ -56,8 +56,8 @@ export const openMeteoErrorSchema = z.object({ error: z.literal(true), reason: z
 
 const reading = z.optional(z.nullable(z.number()));
 
-/** One location's success body (the whole body for one coordinate, one array element for several). */
-export const openMeteoLocationSchema = z.object({
+/** The metadata every location element carries, whatever block it holds (current or hourly). */
+export const openMeteoLocationFields = {
   latitude: z.number(),
   longitude: z.number(),
   generationtime_ms: z.optional(z.number()),
@@ -66,6 +66,11 @@ export const openMeteoLocationSchema = z.object({
   timezone_abbreviation: z.optional(z.string()),
   elevation: z.optional(z.nullable(z.number())),
   location_id: z.optional(z.number().check(z.int())),
+};
+
+/** One location's success body (the whole body for one coordinate, one array element for several). */
+export const openMeteoLocationSchema = z.object({
+  ...openMeteoLocationFields,
   current_units: z.optional(z.record(z.string(), z.string())),
   current: z.object({
     time: z

@@ -25,24 +25,17 @@
 import { addHours, type Interval, intervalOf, intervalStart, rangeLabel } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
-import type { Log } from "../observability/logger.ts";
-import type {
-  BronzeRepository,
-  HistoryEndpoint,
-  IngestionRunRecord,
-  RawEnvelope,
-  RawStore,
-  SiteOutcome,
-  WeatherProvider,
-} from "../ports.ts";
-import { createRequestQueue, fetchBatch, type HttpPolicy, stoppable } from "../providers/http.ts";
+import type { HistoryEndpoint, RawEnvelope, SiteOutcome } from "../ports.ts";
+import { createRequestQueue, fetchBatch, stoppable } from "../providers/http.ts";
 import {
-  countOutcomes,
   DEFAULT_CLOCK_TOLERANCE_MINUTES,
   EnvelopeLoader,
+  type IngestDeps,
+  type IngestResult,
   newRunToken,
+  openRunRecord,
   outcomeId,
-  percentile,
+  summarize,
 } from "./ingest.ts";
 
 /**
@@ -54,19 +47,11 @@ export const HISTORY_CHUNK_DAYS = 14;
 /** The default share of failed or quarantined sites above which a history run fails (SITE_FAILURE_THRESHOLD's default). */
 export const DEFAULT_HISTORY_FAILURE_THRESHOLD = 0.1;
 
-export interface HistoryDeps {
-  provider: WeatherProvider;
-  rawStore: RawStore;
-  bronze: BronzeRepository;
-  policy: HttpPolicy;
-  log: Log;
-  /** Injected for the simulator and tests; defaults to the global fetch. */
-  fetchImpl?: typeof fetch;
-  /** "Now" for the forecast/archive boundary and the ledger; tests pin it. */
-  clock?: () => Date;
-  /** Names this run (its id and raw objects); defaults to {@link newRunToken}. Tests pin it. */
-  runToken?: string;
-}
+/**
+ * The same ports as ingestion. `clock` is "now" for the forecast/archive boundary and the ledger;
+ * `runToken` names the run (its id and raw objects).
+ */
+export type HistoryDeps = IngestDeps;
 
 export interface HistoryArgs {
   sites: Site[];
@@ -104,37 +89,19 @@ export interface HistoryRequest {
   sites: Site[];
 }
 
-export interface HistoryResult {
-  runId: string;
-  source: ProviderSource;
+/** An ingestion result for a range instead of an hour, plus what the requests cost. */
+export interface HistoryResult extends Omit<IngestResult, "interval"> {
   /** The hours fetched, both included (`to` is clamped to the current hour). */
   from: Interval;
   to: Interval;
   /** What the ledger's `interval` column holds for this run: `<from>..<to>`. */
   rangeLabel: string;
-  status: "succeeded" | "failed";
-  sitesTotal: number;
-  sitesOk: number;
-  sitesFailed: number;
-  sitesQuarantined: number;
-  /** (failed + quarantined) / total */
-  siteFailureRatio: number;
-  observationsLoaded: number;
-  /** Bronze rows inserted or changed. */
-  rowsChanged: number;
   /** HTTP requests sent, retries included (each is counted by the provider). */
   requests: number;
   /** Their weight as the provider bills it ({@link historyWeight}), retries included. */
   weightedCalls: number;
-  fetchLatencyP50Ms: number | null;
-  fetchLatencyP95Ms: number | null;
-  fetchLatenciesMs: number[];
-  dbErrors: number;
-  rawObjectKeys: string[];
   /** One per site, by site id; a failed or quarantined site's reason starts with the range it concerns. */
   sites: SiteOutcome[];
-  /** Replay only: objects that could not be read, with the reason. */
-  skippedObjects?: { key: string; reason: string }[];
 }
 
 /** The provider cannot serve past hours (OpenWeatherMap's free tier): use Open-Meteo or the simulator. */
@@ -283,21 +250,13 @@ export async function fetchHistory(deps: HistoryDeps, args: HistoryArgs): Promis
   const label = rangeLabel(args.from, to);
   const runToken = deps.runToken ?? newRunToken(startedAt);
   const runId = historyRunId(provider.source, runToken);
-  const run: IngestionRunRecord = {
+  const run = openRunRecord({
     runId,
     source: provider.source,
     interval: label,
     startedAt,
-    status: "running",
     sitesTotal: args.sites.length,
-    sitesOk: 0,
-    sitesFailed: 0,
-    sitesQuarantined: 0,
-    observationsLoaded: 0,
-    fetchLatencyP50Ms: null,
-    fetchLatencyP95Ms: null,
-    rawObjectKeys: [],
-  };
+  });
   await bronze.startRun(run);
   await bronze.upsertSites(args.sites);
   log.info("history started", { runId, range: label, sites: args.sites.length, requests: requests.length });
@@ -408,24 +367,13 @@ export function historyResult(
     weightedCalls: number;
   },
 ): HistoryResult {
-  const sites = loader.siteOutcomes();
+  const { interval: _hour, ...counts } = summarize(loader, { ...meta, interval: meta.from });
   return {
-    runId: meta.runId,
-    source: meta.source,
+    ...counts,
     from: meta.from,
     to: meta.to,
     rangeLabel: rangeLabel(meta.from, meta.to),
-    ...countOutcomes(sites, meta.sitesTotal, meta.failureThreshold),
-    sitesTotal: meta.sitesTotal,
-    observationsLoaded: loader.observationsLoaded,
-    rowsChanged: loader.rowsChanged,
     requests: meta.requests,
     weightedCalls: meta.weightedCalls,
-    fetchLatencyP50Ms: percentile(meta.latencies, 0.5),
-    fetchLatencyP95Ms: percentile(meta.latencies, 0.95),
-    fetchLatenciesMs: meta.latencies,
-    dbErrors: loader.dbErrors,
-    rawObjectKeys: [...loader.keys].sort(),
-    sites,
   };
 }

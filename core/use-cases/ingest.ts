@@ -31,6 +31,7 @@ import type {
   SiteHistoryResult,
   SiteOutcome,
   SiteParseResult,
+  SiteProblem,
   WeatherProvider,
 } from "../ports.ts";
 import {
@@ -134,21 +135,13 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   const runId = ingestionRunId(provider.source, args.interval);
   const startedAt = clock();
   const batches = chunk(args.sites, provider.batchSize);
-  const run: IngestionRunRecord = {
+  const run = openRunRecord({
     runId,
     source: provider.source,
     interval: args.interval,
     startedAt,
-    status: "running",
     sitesTotal: args.sites.length,
-    sitesOk: 0,
-    sitesFailed: 0,
-    sitesQuarantined: 0,
-    observationsLoaded: 0,
-    fetchLatencyP50Ms: null,
-    fetchLatencyP95Ms: null,
-    rawObjectKeys: [],
-  };
+  });
   await bronze.startRun(run);
   await bronze.upsertSites(args.sites);
   log.info("ingestion started", {
@@ -458,9 +451,20 @@ export function outcomeId(siteId: string, range: RawEnvelope["range"]): string {
 
 /** {@link parseSafely} for history envelopes; a provider without history quarantines the envelope. */
 function parseHistorySafely(provider: WeatherProvider, envelope: RawEnvelope): SiteHistoryResult[] {
-  try {
+  return quarantineOnThrow(envelope, () => {
     if (!provider.history) throw new Error(`${provider.source} has no history parser`);
     return provider.history.parse(envelope);
+  });
+}
+
+/** A provider bug must not lose the batch: the envelope is already landed, so quarantine it whole. */
+function parseSafely(provider: WeatherProvider, envelope: RawEnvelope): SiteParseResult[] {
+  return quarantineOnThrow(envelope, () => provider.parse(envelope));
+}
+
+function quarantineOnThrow<T>(envelope: RawEnvelope, parse: () => T[]): (T | SiteProblem)[] {
+  try {
+    return parse();
   } catch (e) {
     const reason = `parser error: ${(e as Error).message}`;
     return envelope.sites.map((s) => ({
@@ -472,19 +476,21 @@ function parseHistorySafely(provider: WeatherProvider, envelope: RawEnvelope): S
   }
 }
 
-/** A provider bug must not lose the batch: the envelope is already landed, so quarantine it whole. */
-function parseSafely(provider: WeatherProvider, envelope: RawEnvelope): SiteParseResult[] {
-  try {
-    return provider.parse(envelope);
-  } catch (e) {
-    const reason = `parser error: ${(e as Error).message}`;
-    return envelope.sites.map((s) => ({
-      siteId: s.id,
-      status: "quarantined",
-      reason,
-      payload: envelope.body,
-    }));
-  }
+/** A ledger row for a run that is starting: nothing counted yet. */
+export function openRunRecord(
+  meta: Pick<IngestionRunRecord, "runId" | "source" | "interval" | "startedAt" | "sitesTotal">,
+): IngestionRunRecord {
+  return {
+    ...meta,
+    status: "running",
+    sitesOk: 0,
+    sitesFailed: 0,
+    sitesQuarantined: 0,
+    observationsLoaded: 0,
+    fetchLatencyP50Ms: null,
+    fetchLatencyP95Ms: null,
+    rawObjectKeys: [],
+  };
 }
 
 export function summarize(

@@ -17,7 +17,14 @@
 import { type Interval, intervalRange, rangeLabel } from "../domain/interval.ts";
 import { PROVIDER_SOURCES, type ProviderSource } from "../domain/observation.ts";
 import type { Log } from "../observability/logger.ts";
-import type { BronzeRepository, RawEnvelope, RawStore, WeatherProvider } from "../ports.ts";
+import type {
+  BronzeRepository,
+  IngestionRunRecord,
+  RawEnvelope,
+  RawStore,
+  SiteOutcome,
+  WeatherProvider,
+} from "../ports.ts";
 import {
   DEFAULT_HISTORY_FAILURE_THRESHOLD,
   type HistoryResult,
@@ -32,6 +39,7 @@ import {
   type IngestResult,
   ingestionRunId,
   intervalPrefix,
+  openRunRecord,
   summarize,
 } from "./ingest.ts";
 
@@ -80,21 +88,7 @@ async function replayOne(
   if (keys.length === 0) return null;
   const runId = ingestionRunId(source, interval);
   const startedAt = new Date();
-  await deps.bronze.startRun({
-    runId,
-    source,
-    interval,
-    startedAt,
-    status: "running",
-    sitesTotal: 0,
-    sitesOk: 0,
-    sitesFailed: 0,
-    sitesQuarantined: 0,
-    observationsLoaded: 0,
-    fetchLatencyP50Ms: null,
-    fetchLatencyP95Ms: null,
-    rawObjectKeys: [],
-  });
+  await deps.bronze.startRun(openRunRecord({ runId, source, interval, startedAt, sitesTotal: 0 }));
   const loader = new EnvelopeLoader(
     deps.providers[source],
     deps.bronze,
@@ -112,20 +106,7 @@ async function replayOne(
     latencies,
     failureThreshold: args.failureThreshold,
   });
-  if (skipped.length > 0) {
-    result.status = "failed";
-    result.skippedObjects = skipped;
-  }
-  await deps.bronze.finishRun(
-    {
-      ...result,
-      startedAt,
-      finishedAt: new Date(),
-      error:
-        skipped.length > 0 ? `${skipped.length} raw object(s) not replayed: ${skipped[0]?.reason}` : null,
-    },
-    result.sites,
-  );
+  await finishReplay(deps, result, { ...result, startedAt }, skipped);
   deps.log.info("interval replayed", {
     runId,
     objects: keys.length,
@@ -182,21 +163,7 @@ async function replayHistoryRun(
   const runId = historyRunId(source, token);
   const startedAt = new Date();
   // The ledger keeps the label the fetch recorded (startRun does not rewrite `interval`).
-  const run = {
-    runId,
-    source,
-    interval: rangeLabel(from, to),
-    startedAt,
-    status: "running" as const,
-    sitesTotal: 0,
-    sitesOk: 0,
-    sitesFailed: 0,
-    sitesQuarantined: 0,
-    observationsLoaded: 0,
-    fetchLatencyP50Ms: null,
-    fetchLatencyP95Ms: null,
-    rawObjectKeys: [],
-  };
+  const run = openRunRecord({ runId, source, interval: rangeLabel(from, to), startedAt, sitesTotal: 0 });
   await deps.bronze.startRun(run);
   const loader = new EnvelopeLoader(
     deps.providers[source],
@@ -218,27 +185,39 @@ async function replayHistoryRun(
     requests: 0,
     weightedCalls: 0,
   });
-  if (skipped.length > 0) {
-    result.status = "failed";
-    result.skippedObjects = skipped;
-  }
-  await deps.bronze.finishRun(
-    {
-      ...run,
-      ...result,
-      interval: run.interval,
-      finishedAt: new Date(),
-      error:
-        skipped.length > 0 ? `${skipped.length} raw object(s) not replayed: ${skipped[0]?.reason}` : null,
-    },
-    result.sites,
-  );
+  await finishReplay(deps, result, { ...run, ...result, interval: run.interval }, skipped);
   deps.log.info("history run replayed", {
     runId,
     objects: keys.length,
     observations: result.observationsLoaded,
   });
   return result;
+}
+
+/**
+ * Closes a replayed run: an object that could not be read fails it and is named (the result, which
+ * the caller returns, says so too).
+ */
+async function finishReplay(
+  deps: ReplayDeps,
+  result: {
+    status: "succeeded" | "failed";
+    sites: SiteOutcome[];
+    skippedObjects?: { key: string; reason: string }[];
+  },
+  ledger: Omit<IngestionRunRecord, "status">,
+  skipped: { key: string; reason: string }[],
+): Promise<void> {
+  if (skipped.length > 0) {
+    result.status = "failed";
+    result.skippedObjects = skipped;
+  }
+  const error =
+    skipped.length > 0 ? `${skipped.length} raw object(s) not replayed: ${skipped[0]?.reason}` : null;
+  await deps.bronze.finishRun(
+    { ...ledger, status: result.status, finishedAt: new Date(), error },
+    result.sites,
+  );
 }
 
 /**
