@@ -67,6 +67,11 @@ export const envSchema = z.object({
   WEATHER_SOURCE: z._default(z.enum(SOURCES), "open-meteo"),
   SITES_FILE: z._default(z.string().check(z.minLength(1)), "config/sites.json"),
   OPEN_METEO_BASE_URL: z._default(z.string().check(z.url()), "https://api.open-meteo.com"),
+  /**
+   * Open-Meteo's Historical Weather API (`/v1/archive`): history older than the forecast API's 92
+   * past days. The simulator source uses SIMULATOR_URL for both.
+   */
+  OPEN_METEO_ARCHIVE_URL: z._default(z.string().check(z.url()), "https://archive-api.open-meteo.com"),
   OPENWEATHER_BASE_URL: z._default(z.string().check(z.url()), "https://api.openweathermap.org"),
   /**
    * The bundled API simulator, for WEATHER_SOURCE=simulator (the CLI starts its own; the local cloud

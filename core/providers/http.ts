@@ -24,7 +24,7 @@ import { type Config, DEFAULT_HTTP_MAX_BODY_BYTES } from "../config/env.ts";
 import type { Interval } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
-import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
+import type { RawEnvelope, SiteProblem, WeatherProvider } from "../ports.ts";
 import { createWeightedLimiter, type WeightedLimiter } from "./limits.ts";
 
 /** How hard to try one request. */
@@ -129,6 +129,13 @@ export interface FetchBatchArgs {
    * (`() => queue.acquire(weight, signal)`), since the provider counts a retried request too.
    */
   beforeRetry?: () => Promise<void>;
+  /**
+   * An explicit request instead of `provider.url(sites, interval)` (a history request): `url` is sent,
+   * `redactedUrl` (the same without secrets) lands in the envelope and names the secrets to scrub.
+   */
+  request?: { url: string; redactedUrl: string };
+  /** A history request's hours: copied into every envelope (`RawEnvelope.range`). */
+  range?: { from: Interval; to: Interval };
 }
 
 /** Thrown inside the backoff loop so the library schedules another attempt; never escapes. */
@@ -158,8 +165,8 @@ class RetryableResponseError extends Error {
 export async function fetchBatch(args: FetchBatchArgs): Promise<RawEnvelope> {
   const { provider, sites, interval, batch, policy, onResponse, signal } = args;
   const fetchImpl = args.fetchImpl ?? fetch;
-  const url = provider.url(sites, interval);
-  const redactedUrl = provider.url(sites, interval, { redact: true });
+  const url = args.request?.url ?? provider.url(sites, interval);
+  const redactedUrl = args.request?.redactedUrl ?? provider.url(sites, interval, { redact: true });
   const scrub = cachedScrubber(secretValues(url, redactedUrl));
   const maxRetryAfterMs = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const maxBodyBytes = policy.maxBodyBytes ?? DEFAULT_HTTP_MAX_BODY_BYTES;
@@ -173,6 +180,7 @@ export async function fetchBatch(args: FetchBatchArgs): Promise<RawEnvelope> {
       version: 1 as const,
       source: provider.source,
       interval,
+      ...(args.range ? { range: args.range } : {}),
       batch,
       sites,
       url: redactedUrl,
@@ -573,7 +581,7 @@ export function httpFailureReason(envelope: RawEnvelope, detail?: string): strin
  * Every site quarantined when the body was cut at HTTP_MAX_BODY_BYTES, with a bounded excerpt; undefined
  * for a whole body. Checked first by both providers: a cut body never parses.
  */
-export function oversizedBody(envelope: RawEnvelope): SiteParseResult[] | undefined {
+export function oversizedBody(envelope: RawEnvelope): SiteProblem[] | undefined {
   if (!envelope.bodyTruncated) return undefined;
   const limit = envelope.maxBodyBytes ?? envelope.bodyBytes ?? envelope.body.length;
   return quarantineAll(
@@ -595,11 +603,11 @@ export function isSuccess(envelope: RawEnvelope): boolean {
   return envelope.networkError === undefined && envelope.status >= 200 && envelope.status < 300;
 }
 
-export function failAll(envelope: RawEnvelope, reason: string): SiteParseResult[] {
+export function failAll(envelope: RawEnvelope, reason: string): SiteProblem[] {
   return envelope.sites.map((s) => ({ siteId: s.id, status: "failed" as const, reason }));
 }
 
-export function quarantineAll(envelope: RawEnvelope, reason: string, payload: unknown): SiteParseResult[] {
+export function quarantineAll(envelope: RawEnvelope, reason: string, payload: unknown): SiteProblem[] {
   return envelope.sites.map((s) => ({ siteId: s.id, status: "quarantined" as const, reason, payload }));
 }
 
