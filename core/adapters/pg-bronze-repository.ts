@@ -184,6 +184,16 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
       heartbeats.set(run.runId, startHeartbeat(pool, target, rows[0]?.remaining ?? 0));
     },
 
+    async weightedCallsSince(source, since) {
+      const { rows } = await pool.query<{ at: Date; weighted_calls: number }>(
+        `select finished_at as at, weighted_calls from ops.ingestion_runs
+         where source = $1 and finished_at >= $2 and weighted_calls > 0
+         order by finished_at`,
+        [source, since.toISOString()],
+      );
+      return rows.map((r) => ({ at: new Date(r.at), weightedCalls: Number(r.weighted_calls) }));
+    },
+
     async finishRun(run, sites) {
       try {
         // Through a database restart the outcome is still recorded (else the lease expires: abandoned).
@@ -227,7 +237,7 @@ async function writeOutcome(
          sites_ok = c.ok, sites_failed = c.failed, sites_quarantined = c.quarantined,
          observations_loaded = $4, fetch_latency_p50_ms = $5, fetch_latency_p95_ms = $6,
          raw_object_keys = array(select distinct k from unnest(r.raw_object_keys || $7::text[]) as k order by k),
-         error = $8
+         error = $8, weighted_calls = r.weighted_calls + $9
        from (
          select count(*)::int as total,
            (count(*) filter (where status = 'ok'))::int as ok,
@@ -245,6 +255,8 @@ async function writeOutcome(
         run.fetchLatencyP95Ms,
         run.rawObjectKeys,
         run.error ?? null,
+        // Added, not set: every attempt of the hour spent its calls (0071_weighted_calls.sql).
+        run.weightedCalls ?? 0,
       ],
     );
     await client.query("commit");
