@@ -191,7 +191,11 @@ export interface BronzeRow extends Observation {
 export interface BronzeRepository {
   /** Upserts the configured sites into the site dimension gold joins for names and coordinates. */
   upsertSites(sites: readonly Site[]): Promise<void>;
-  /** Idempotent upsert on (site_id, source, observed_at); returns rows inserted or changed. */
+  /**
+   * Idempotent upsert on (site_id, source, observed_at, kind): a live reading and a history value of
+   * the same instant are two rows (silver picks one by precedence). A row whose payload is unchanged
+   * is left untouched. Returns rows inserted or changed.
+   */
   upsertObservations(rows: BronzeRow[]): Promise<number>;
   quarantine(entries: QuarantineEntry[]): Promise<void>;
   startRun(run: IngestionRunRecord): Promise<void>;

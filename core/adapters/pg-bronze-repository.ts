@@ -8,10 +8,12 @@ import { type Heartbeat, LEASE_REMAINING_MS, RUN_LEASE_EXPIRY, startHeartbeat } 
 import type { BronzeRepository, BronzeRow } from "../ports.ts";
 import { syncSites } from "../sql/sites.ts";
 
+// The key's columns come first: the upsert updates every column after them.
 const COLUMNS = [
   ["site_id", "text"],
   ["source", "text"],
   ["observed_at", "timestamptz"],
+  ["kind", "text"],
   ["temperature_c", "float8"],
   ["feels_like_c", "float8"],
   ["humidity_pct", "float8"],
@@ -31,12 +33,14 @@ const COLUMNS = [
 ] as const;
 
 const names = COLUMNS.map(([n]) => n);
+/** Bronze's key (migration 0070): a live reading and a history value of one instant are two rows. */
+const KEY = ["site_id", "source", "observed_at", "kind"] as const;
 // A changed payload replaces the row; an identical one leaves it untouched, so re-running an interval
 // rewrites nothing. change_xid (default: this transaction) marks the row for the next transform.
 const ON_CONFLICT = `
-on conflict (site_id, source, observed_at) do update set
+on conflict (${KEY.join(", ")}) do update set
   ${names
-    .slice(3)
+    .slice(KEY.length)
     .map((n) => `${n} = excluded.${n}`)
     .join(",\n  ")},
   change_xid = default
@@ -59,7 +63,7 @@ const COPY_SQL = `copy pg_temp.bronze_stage (${names.join(", ")}) from stdin`;
 const UPSERT_STAGED_SQL = `
 insert into bronze.weather_observations (${names.join(", ")})
 select ${names.join(", ")} from pg_temp.bronze_stage
-order by site_id, source, observed_at -- key order keeps the primary-key index inserts local
+order by ${KEY.join(", ")} -- key order keeps the primary-key index inserts local
 ${ON_CONFLICT}`;
 
 /** Rows at or above this count go through COPY (when the repository may use it). */
@@ -78,6 +82,7 @@ function toColumns(rows: BronzeRow[]): unknown[][] {
     rows.map((r) => r.siteId),
     rows.map((r) => r.source),
     rows.map((r) => r.observedAt.toISOString()),
+    rows.map((r) => r.kind),
     rows.map((r) => r.temperatureC),
     rows.map((r) => r.feelsLikeC),
     rows.map((r) => r.humidityPct),

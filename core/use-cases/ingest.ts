@@ -446,14 +446,15 @@ export class EnvelopeLoader {
 }
 
 /**
- * One row per bronze key, as if the rows were upserted one after another: a later row replaces an
- * earlier one only when its payload differs (the upsert's own rule). A replay meets the same key
- * twice when two runs of an hour saw the same observation; one statement cannot upsert a key twice.
+ * One row per bronze key (site, source, observed_at, kind), as if the rows were upserted one after
+ * another: a later row replaces an earlier one only when its payload differs (the upsert's own
+ * rule). A replay meets the same key twice when two runs of an hour saw the same observation; one
+ * statement cannot upsert a key twice.
  */
 export function collapseSameKey(rows: BronzeRow[]): BronzeRow[] {
   const byKey = new Map<string, BronzeRow>();
   for (const row of rows) {
-    const key = `${row.siteId}\u0000${row.source}\u0000${row.observedAt.getTime()}`;
+    const key = `${row.siteId}\u0000${row.source}\u0000${row.observedAt.getTime()}\u0000${row.kind}`;
     const prior = byKey.get(key);
     if (!prior || JSON.stringify(prior.payload) !== JSON.stringify(row.payload)) byKey.set(key, row);
   }
