@@ -2,8 +2,20 @@
  * A loopback weather API simulator that speaks both providers' wire formats on one port:
  *
  * - Open-Meteo  `GET /v1/forecast?latitude=a,b&longitude=c,d&current=...&wind_speed_unit=ms&timezone=auto`
- *   (one object for one coordinate, an array in request order for several; `current.time` is the local
- *   15-minute slot of the clock instant; 400 `{"error":true,"reason":...}` on bad input);
+ *   (one object for one coordinate, an array in request order for several, `location_id` on elements
+ *   after the first; `current.time` is the local 15-minute slot of the clock instant and its
+ *   precipitation the 15 minutes before it; 400 `{"error":true,"reason":...}` on bad input, with the
+ *   real server's texts);
+ * - Open-Meteo hourly history on the same path: `&hourly=<vars>` with `past_days` (0..93) and
+ *   `forecast_days` (0..16, default 7), or `start_date`/`end_date` (local `YYYY-MM-DD`, today − 93 to
+ *   today + 15) or `start_hour`/`end_hour` (`YYYY-MM-DDTHH:MM`), `past_hours`/`forecast_hours`; answers
+ *   `hourly_units` + `hourly: { time: [...], <var>: [...] }` (local whole hours; may come with
+ *   `current=`). Hour H carries the model at instant H (so it equals a `current` read at the top of H);
+ *   precipitation is the sum over the preceding hour. Window rules and texts: `open-meteo-time.ts`;
+ * - Open-Meteo Historical Weather API `GET /v1/archive?...&start_date=&end_date=&hourly=...` (dates
+ *   1940-01-01 to UTC today, as the real server; hours after the archive delay, default 5 days, are
+ *   null; `current=` is ignored, as there): the same shape, values from the model's "reanalysis"
+ *   variant (temperature ±0.3 °C, pressure ±0.5 hPa against the forecast path, deterministic);
  * - OpenWeatherMap `GET /data/2.5/weather?lat=..&lon=..&units=metric&appid=KEY` (`dt` = the clock
  *   floored to 10 minutes; 401 with numeric `cod` on a missing/wrong key, 400 with string `cod` on bad
  *   coordinates).
@@ -13,7 +25,8 @@
  * guess; real zones are political), with a named IANA zone the real offset at that instant (so tests can
  * ask for Asia/Kathmandu's +05:45), and without `timezone` GMT, as the real API defaults.
  *
- * Fault rules make failures deterministic: see {@link FaultRule}. Used by tests, the benchmark and
+ * Fault rules make failures deterministic and apply to every path alike (select one with `path`): see
+ * {@link FaultRule}. {@link SimulatorStats} counts by status, by path and Open-Meteo weighted calls. Used by tests, the benchmark and
  * `weather ingest --source simulator`; never the default source.
  *
  * CLI: `node --import tsx simulator/server.ts --port 8787 [--latency-ms 50] [--api-key KEY]`.
