@@ -29,7 +29,8 @@
  * {@link FaultRule}. {@link SimulatorStats} counts by status, by path and Open-Meteo weighted calls. Used by tests, the benchmark and
  * `weather ingest --source simulator`; never the default source.
  *
- * CLI: `node --import tsx simulator/server.ts --port 8787 [--latency-ms 50] [--api-key KEY]`.
+ * CLI: `node --import tsx simulator/server.ts --port 8787 [--latency-ms 50] [--api-key KEY]
+ * [--archive-delay-days 5]`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -963,15 +964,17 @@ async function main(): Promise<void> {
       port: { type: "string", default: "8787" },
       "latency-ms": { type: "string", default: "0" },
       "api-key": { type: "string" },
+      "archive-delay-days": { type: "string", default: "5" },
     },
   });
   const sim = await startSimulator({
     port: Number(values.port),
     latencyMs: Number(values["latency-ms"]),
+    archiveDelayDays: Number(values["archive-delay-days"]),
     ...(values["api-key"] ? { apiKey: values["api-key"] } : {}),
   });
   process.stderr.write(
-    `weather simulator on ${sim.url}\n  Open-Meteo:     ${sim.url}${OPEN_METEO_PATH}\n  Open-Meteo archive: ${sim.url}${OPEN_METEO_ARCHIVE_PATH}\n  OpenWeatherMap: ${sim.url}${OPENWEATHER_PATH}\nCtrl-C to stop.\n`,
+    `weather simulator on ${sim.url}\n  Open-Meteo:         ${sim.url}${OPEN_METEO_PATH}\n  Open-Meteo archive: ${sim.url}${OPEN_METEO_ARCHIVE_PATH}\n  OpenWeatherMap:     ${sim.url}${OPENWEATHER_PATH}\nCtrl-C to stop.\n`,
   );
   const stop = () => {
     sim.close().then(() => process.exit(0));
