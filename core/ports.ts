@@ -207,3 +207,147 @@ export interface BronzeRepository {
    */
   weightedCallsSince(source: ProviderSource, since: Date): Promise<WeightedUsage[]>;
 }
+
+/** A layer the SQL models build (the same as core/sql/files.ts `Layer`). */
+export type ModelLayer = "silver" | "gold";
+
+/** Scope of a transform run (core/sql/runner.ts): an hour's changes, a whole rebuild, or a range. */
+export type TransformRunMode = "incremental" | "full" | "range";
+
+/** A transform run as ops.transform_runs records it when it starts. */
+export interface TransformRunStart {
+  layer: ModelLayer;
+  interval: Interval;
+  mode: TransformRunMode;
+  lookbackHours: number;
+  windowStart: Date;
+  windowEnd: Date;
+  /** Range runs only: what started them (a backfill or the daily heal). */
+  trigger: "backfill" | "heal" | null;
+}
+
+/** A quality-check run as ops.quality_check_runs records it when it starts. */
+export interface CheckRunStart {
+  interval: Interval;
+  layers: ModelLayer[];
+  startedAt: Date;
+  /** The reference time freshness checks use. */
+  now: Date;
+  windowStart: Date;
+  windowEnd: Date;
+  checksTotal: number;
+}
+
+/** One check's outcome (ops.quality_check_results). */
+export interface CheckResult {
+  name: string;
+  layer: ModelLayer;
+  /** `error` blocks (QualityCheckFailedError); `warn` is recorded and counted. */
+  severity: "error" | "warn";
+  passed: boolean;
+  /** Rows the check returned, capped at 1000. */
+  failingRows: number;
+  sample: Record<string, unknown>[];
+  durationMs: number;
+}
+
+/** Keeps a running ledger row's lease alive until stopped (core/db/leases.ts). */
+export interface LeaseHeartbeat {
+  /** Stops renewing; waits for a renewal in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The operations ledger the transform and quality-check use cases write and read (ops.transform_runs,
+ * ops.quality_check_runs / ops.quality_check_results): who ran what, when, with which outcome, and
+ * the leases that tell a live run from one whose process died. The Postgres adapter is
+ * core/adapters/pg-ops-ledger.ts; writes that record an outcome are retried there through a short
+ * database outage (core/db/errors.ts `retryWhileUnavailable`), so an error from them means the
+ * outcome could not be recorded.
+ *
+ * A transform run's success is NOT recorded here: it is written in the transform's own transaction
+ * (with its change_xid, which gold's scope reads), see {@link Warehouse.transformLayer}.
+ */
+export interface OpsLedger {
+  /**
+   * Records a `running` transform run, leased for the task's time limit (a range run: the renewable
+   * run lease), after marking running rows of the layer whose lease expired `abandoned`.
+   */
+  startTransformRun(run: TransformRunStart): Promise<{ runId: number; leaseRemainingMs: number }>;
+  /** Renews a running transform run's lease (range runs, which may outlast any time limit) until stopped. */
+  keepTransformRunLeased(runId: number, leaseMs: number): LeaseHeartbeat;
+  /** Marks a transform run failed with `error` (retried through a short outage). */
+  failTransformRun(runId: number, error: string): Promise<void>;
+  /**
+   * The earliest hour the latest successful non-range transform of `interval` recomputed, per layer
+   * of `layers` (the earliest over them), or null: widens the checks' window to late hours.
+   */
+  earliestRecomputedHour(interval: Interval, layers: ModelLayer[]): Promise<Date | null>;
+  /**
+   * Records a `running` check run, leased for the task's time limit, after marking running check
+   * runs whose lease expired `abandoned`. Returns its run id.
+   */
+  startCheckRun(run: CheckRunStart): Promise<number>;
+  /** Marks a check run failed with `error`: its checks could not run (retried through a short outage). */
+  failCheckRun(runId: number, error: string): Promise<void>;
+  /**
+   * Records a check run's outcome and its per-check results at once (retried through a short outage;
+   * a retry after a commit whose reply was lost adds nothing twice).
+   */
+  finishCheckRun(
+    runId: number,
+    outcome: {
+      status: "passed" | "failed";
+      checksFailed: number;
+      checksWarned: number;
+      results: CheckResult[];
+    },
+  ): Promise<void>;
+}
+
+/** A quality check rendered for one run: a query returning the failing rows. */
+export interface RenderedCheck {
+  name: string;
+  layer: ModelLayer;
+  severity: "error" | "warn";
+  sql: string;
+}
+
+/** What one transform transaction wrote (core/sql/runner.ts LayerRunResult, minus the watermark). */
+export interface LayerTransformOutput {
+  relations: { relation: string; deleted: number; inserted: number }[];
+  affectedHours: Date[];
+  affectedKeys: number;
+  sourceRowsRead: number;
+  ingestionRunIds: string[];
+  rawObjectKeys: string[];
+}
+
+/**
+ * The warehouse the SQL models and checks run in: one database session per call (Postgres, or
+ * embedded PGlite). core/adapters/pg-warehouse.ts.
+ */
+export interface Warehouse {
+  /**
+   * Recomputes `layer` for the run's scope in ONE transaction that holds the layer's advisory lock:
+   * reads the layer's watermark, runs the models, advances the watermark and records the run
+   * `succeeded` with its lineage and change_xid — all or nothing. On error the transaction is rolled
+   * back and the error thrown; the run is then still `running` (the caller marks it failed).
+   */
+  transformLayer(runId: number, run: TransformRunStart): Promise<LayerTransformOutput>;
+  /**
+   * Runs `checks` in one read-only, repeatable-read transaction (one snapshot for all) with the
+   * run's parameters as transaction-local settings (`wdo.interval`, ...); a check passes when it
+   * returns no rows.
+   */
+  runChecks(checks: RenderedCheck[], settings: CheckSettings): Promise<CheckResult[]>;
+}
+
+/** The parameters of a check run, as the `wdo.*` settings show them (ISO timestamps). */
+export interface CheckSettings {
+  interval: string;
+  interval_start: string;
+  window_start: string;
+  window_end: string;
+  now: string;
+}

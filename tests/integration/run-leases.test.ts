@@ -3,7 +3,9 @@
  * PGlite): every session carries lock_timeout and statement_timeout; a running row past its lease
  * reads `abandoned` in `status` and the gold views, and the next run takes over.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { readStatus } from "#core/use-cases/status.ts";
 import { runTransform } from "#core/use-cases/transform.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -63,7 +65,7 @@ describe("run leases", () => {
     ]);
 
     // Act: the next silver run.
-    await runTransform({ pool: db.pool }, { layer: "silver", interval: "2026-11-22T12" });
+    await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: "2026-11-22T12" });
 
     // Assess: the dead run is marked abandoned for good; the new one succeeded.
     const runs = await db.pool.query("select status, error from ops.transform_runs order by run_id");
