@@ -1,4 +1,5 @@
 /** The pieces CLI commands compose: one ingestion, one workflow run, a replay — on an open runtime. */
+import { PgOpsLedger } from "#core/adapters/pg-ops-ledger.ts";
 import type { Interval } from "#core/domain/interval.ts";
 import type { ProviderSource } from "#core/domain/observation.ts";
 import type { Site } from "#core/domain/sites.ts";
@@ -58,7 +59,7 @@ export async function workflowOnce(
   args.out.say(`Running the workflow (silver → silver checks → gold → gold checks) for ${args.interval}`);
   return runEmbeddedWorkflow(
     {
-      pool: rt.db.pool,
+      ledger: new PgOpsLedger(rt.db.pool, args.log),
       log: args.log,
       tasks: localTasks({ pool: rt.db.pool, log: args.log, embedded: rt.db.embedded }),
     },

@@ -258,8 +258,9 @@ export interface LeaseHeartbeat {
 }
 
 /**
- * The operations ledger the transform and quality-check use cases write and read (ops.transform_runs,
- * ops.quality_check_runs / ops.quality_check_results): who ran what, when, with which outcome, and
+ * The operations ledger the transform and quality-check use cases and the embedded workflow engine
+ * write and read (ops.transform_runs, ops.quality_check_runs / ops.quality_check_results,
+ * ops.workflow_executions, ops.notifications): who ran what, when, with which outcome, and
  * the leases that tell a live run from one whose process died. The Postgres adapter is
  * core/adapters/pg-ops-ledger.ts; writes that record an outcome are retried there through a short
  * database outage (core/db/errors.ts `retryWhileUnavailable`), so an error from them means the
@@ -301,6 +302,33 @@ export interface OpsLedger {
       checksFailed: number;
       checksWarned: number;
       results: CheckResult[];
+    },
+  ): Promise<void>;
+  /** The status of the embedded engine's execution `executionName` (ops.workflow_executions), or null if none. */
+  executionStatus(executionName: string): Promise<string | null>;
+  /**
+   * Records execution `executionName` as running under a renewable lease; a rerun of the same name
+   * takes its row over (attempt + 1, outcome and events cleared).
+   */
+  startExecution(executionName: string, interval: Interval): Promise<{ leaseRemainingMs: number }>;
+  /** Renews a running execution's lease until stopped. */
+  keepExecutionLeased(executionName: string, leaseMs: number): LeaseHeartbeat;
+  /** Records a failure notification (ops.notifications; SNS in the cloud). */
+  recordNotification(n: {
+    executionName: string;
+    interval: Interval;
+    subject: string;
+    message: unknown;
+  }): Promise<void>;
+  /** Records an execution's outcome and its event log (retried through a short outage). */
+  finishExecution(
+    executionName: string,
+    outcome: {
+      status: "succeeded" | "failed";
+      failedState: string | null;
+      error: string | null;
+      cause: string | null;
+      events: unknown[];
     },
   ): Promise<void>;
 }

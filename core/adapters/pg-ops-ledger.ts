@@ -1,7 +1,8 @@
 /**
  * The operations ledger (core/ports.ts `OpsLedger`) on Postgres: ops.transform_runs,
- * ops.quality_check_runs and ops.quality_check_results. The statements are the ones the transform
- * and check-quality use cases ran themselves before the port existed; leases and the `abandoned`
+ * ops.quality_check_runs, ops.quality_check_results, ops.workflow_executions and ops.notifications.
+ * The statements are the ones the transform and check-quality use cases and the embedded workflow
+ * engine ran themselves before the port existed; leases and the `abandoned`
  * takeover follow core/db/leases.ts (durations from the session, expiry by the database clock).
  */
 import type pg from "pg";
@@ -159,6 +160,74 @@ export class PgOpsLedger implements OpsLedger {
           outcome.checksFailed,
           JSON.stringify(outcome.results),
           outcome.checksWarned,
+        ],
+      ),
+    );
+  }
+
+  async executionStatus(executionName: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ status: string }>(
+      "select status from ops.workflow_executions where execution_name = $1",
+      [executionName],
+    );
+    return rows[0]?.status ?? null;
+  }
+
+  async startExecution(executionName: string, interval: Interval): Promise<{ leaseRemainingMs: number }> {
+    const { rows } = await this.pool.query<{ remaining: number }>(
+      `insert into ops.workflow_executions as w (execution_name, interval, status, started_at, lease_expires_at)
+       values ($1, $2, 'running', now(), ${RUN_LEASE_EXPIRY})
+       on conflict (execution_name) do update set status = 'running', attempt = w.attempt + 1,
+         started_at = now(), finished_at = null, failed_state = null, error = null, cause = null, events = '[]',
+         lease_expires_at = excluded.lease_expires_at
+       returning ${LEASE_REMAINING_MS("w")} as remaining`,
+      [executionName, interval],
+    );
+    return { leaseRemainingMs: rows[0]?.remaining ?? 0 };
+  }
+
+  keepExecutionLeased(executionName: string, leaseMs: number): LeaseHeartbeat {
+    return startHeartbeat(
+      this.pool,
+      { table: "ops.workflow_executions", keyColumn: "execution_name", key: executionName },
+      leaseMs,
+      this.log,
+    );
+  }
+
+  async recordNotification(n: {
+    executionName: string;
+    interval: Interval;
+    subject: string;
+    message: unknown;
+  }): Promise<void> {
+    await this.pool.query(
+      "insert into ops.notifications (execution_name, interval, subject, message) values ($1, $2, $3, $4)",
+      [n.executionName, n.interval, n.subject, JSON.stringify(n.message)],
+    );
+  }
+
+  async finishExecution(
+    executionName: string,
+    outcome: {
+      status: "succeeded" | "failed";
+      failedState: string | null;
+      error: string | null;
+      cause: string | null;
+      events: unknown[];
+    },
+  ): Promise<void> {
+    await retryWhileUnavailable(() =>
+      this.pool.query(
+        `update ops.workflow_executions set status = $2, finished_at = now(), failed_state = $3, error = $4,
+           cause = $5, events = $6 where execution_name = $1`,
+        [
+          executionName,
+          outcome.status,
+          outcome.failedState,
+          outcome.error,
+          outcome.cause,
+          JSON.stringify(outcome.events),
         ],
       ),
     );

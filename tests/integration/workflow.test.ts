@@ -11,6 +11,7 @@ import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import { PgOpsLedger } from "#core/adapters/pg-ops-ledger.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
@@ -72,7 +73,7 @@ function realTasks(): EngineTasks {
 
 const run = (tasks: EngineTasks, executionName: string, force = false) =>
   runEmbeddedWorkflow(
-    { pool: db.pool, log: memoryLog(), tasks },
+    { ledger: new PgOpsLedger(db.pool), log: memoryLog(), tasks },
     { interval: INTERVAL, executionName },
     { retryIntervalMs: 0, force },
   );
@@ -290,7 +291,7 @@ describe("embedded execution", () => {
     };
     const log = memoryLog();
     const result = await runEmbeddedWorkflow(
-      { pool: db.pool, log, tasks: flaky },
+      { ledger: new PgOpsLedger(db.pool, log), log, tasks: flaky },
       { interval: INTERVAL, executionName: "flaky" },
       { retryIntervalMs: 0 },
     );
