@@ -379,3 +379,74 @@ export interface CheckSettings {
   window_end: string;
   now: string;
 }
+
+/**
+ * What `weather status` reports, as read from the warehouse and the ledgers (core/use-cases/status.ts
+ * adds the freshness verdict).
+ */
+export interface StatusFacts {
+  layers: Record<string, Record<string, number>>;
+  /** Quarantine entries that are still their site's current outcome (superseded ones are history). */
+  quarantined: number;
+  lastIngestionRuns: {
+    runId: string;
+    interval: string;
+    status: string;
+    attempt: number;
+    sitesOk: number;
+    sitesFailed: number;
+    sitesQuarantined: number;
+    observationsLoaded: number;
+    startedAt: string;
+    finishedAt: string | null;
+  }[];
+  /** The embedded engine's last execution (in AWS and LocalStack, executions live in Step Functions). */
+  lastWorkflow: {
+    executionName: string;
+    interval: string;
+    status: string;
+    error: string | null;
+    finishedAt: string | null;
+  } | null;
+  /** The last transform and quality-check runs, recorded by the task functions in every runtime. */
+  lastTransform: { layer: string; interval: string; status: string; finishedAt: string | null } | null;
+  lastQualityCheck: {
+    interval: string;
+    status: string;
+    /** Failed checks of severity `error` (they fail the run). */
+    checksFailed: number;
+    /** Failed checks of severity `warn` (recorded, never blocking). */
+    checksWarned: number;
+    /** Every check that returned rows, with its severity. */
+    problems: { name: string; severity: string; failingRows: number }[];
+    finishedAt: string | null;
+  } | null;
+  /**
+   * The last check run of each gate (SilverChecks: `["silver"]`, QualityChecks: `["gold"]`; a CLI
+   * run of both layers counts as its own), with the checks that returned rows.
+   */
+  lastQualityChecks: {
+    layers: string[];
+    interval: string;
+    status: string;
+    checksFailed: number;
+    checksWarned: number;
+    problems: { name: string; severity: string; failingRows: number }[];
+    finishedAt: string | null;
+  }[];
+  /** The newest observed_at in bronze, or null when bronze is empty. */
+  latestObservedAt: Date | null;
+  /** Runs left `running` by a process that died (lease expired), not yet taken over: what to rerun. */
+  abandonedRuns: {
+    kind: "ingestion" | "transform" | "quality" | "workflow";
+    id: string;
+    interval: string;
+    startedAt: string;
+    leaseExpiredAt: string;
+  }[];
+}
+
+/** The status read model: one consistent-enough look at the warehouse and the ops ledgers. */
+export interface StatusReader {
+  read(): Promise<StatusFacts>;
+}

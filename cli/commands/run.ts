@@ -1,5 +1,7 @@
 /** `weather run`: the whole pipeline for one hour — ingest, then the workflow. */
+
 import type { Command } from "commander";
+import { PgStatusReader } from "#core/adapters/pg-status-reader.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { readStatus } from "#core/use-cases/status.ts";
 import { compactIngest, describeIngest, describeWorkflow, ingestOnce, workflowOnce } from "../actions.ts";
@@ -34,7 +36,7 @@ export function register(program: Command): void {
               out,
               force: Boolean(flags.force) || ingest.rowsChanged > 0,
             });
-            return { ingest, workflow, status: await readStatus(rt.db.pool) };
+            return { ingest, workflow, status: await readStatus(new PgStatusReader(rt.db.pool)) };
           },
           { writesRaw: true },
         ),

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
+import { PgStatusReader } from "#core/adapters/pg-status-reader.ts";
 import { checksMarkdown, declaredChecks } from "#core/sql/checks.ts";
 import {
   type CheckReport,
@@ -256,7 +257,7 @@ describe("runQualityChecks", () => {
     await BREAKS.silver__temperature_jump?.(db.pool);
     await runQualityChecks(pgOpsPorts(db.pool), { interval: FIXTURE_INTERVAL, now: FRESH_NOW });
     // Act
-    const status = await readStatus(db.pool, FRESH_NOW);
+    const status = await readStatus(new PgStatusReader(db.pool), FRESH_NOW);
     // Assess
     expect(status.lastQualityCheck).toMatchObject({
       status: "passed",
