@@ -5,10 +5,11 @@
  * 1. Validate the arguments; derive the window [interval - lookback, interval + 1 h) (lookback 0 by
  *    default: the scope follows the layer's watermark, not a fixed lookback).
  * 2. Record the run in the ops ledger (OpsLedger, core/ports.ts; on Postgres an ops.transform_runs
- *    row: "running", leased for the task's time limit, DB_TASK_LEASE_MS); running rows of the layer whose lease expired (their process died) are marked "abandoned".
+ *    row: "running", leased for the task's time limit, DB_TASK_LEASE_MS); running rows of the layer
+ *    whose lease expired (their process died) are marked "abandoned".
  * 3. Warehouse.transformLayer (core/sql/runner.ts transformInTransaction), in ONE transaction on ONE
- *    client (embedded PGlite is a single session): take the layer's advisory lock, read the layer's watermark (ops.transform_watermarks), scope what changed below
- *    it since (core/sql/runner.ts) whatever the hours' age, delete + insert every relation of the
+ *    client (embedded PGlite is a single session): take the layer's advisory lock, read the layer's
+ *    watermark (ops.transform_watermarks), scope what changed below it since (core/sql/runner.ts) whatever the hours' age, delete + insert every relation of the
  *    layer, write the lineage and counts to the run row (with change_xid, this transaction: gold
  *    reads silver's changed hours from it), advance the watermark, commit.
  * 4. On error: the warehouse rolls back; the ledger marks the run failed (after the client is
