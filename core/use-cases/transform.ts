@@ -9,9 +9,10 @@
  *    whose lease expired (their process died) are marked "abandoned".
  * 3. Warehouse.transformLayer (core/sql/runner.ts transformInTransaction), in ONE transaction on ONE
  *    client (embedded PGlite is a single session): take the layer's advisory lock, read the layer's
- *    watermark (ops.transform_watermarks), scope what changed below it since (core/sql/runner.ts) whatever the hours' age, delete + insert every relation of the
- *    layer, write the lineage and counts to the run row (with change_xid, this transaction: gold
- *    reads silver's changed hours from it), advance the watermark, commit.
+ *    watermark (ops.transform_watermarks), scope what changed below it since whatever the hours'
+ *    age, delete + insert every relation of the layer, write the lineage and counts to the run row
+ *    (with change_xid, this transaction: gold reads silver's changed hours from it), advance the
+ *    watermark, commit.
  * 4. On error: the warehouse rolls back; the ledger marks the run failed (after the client is
  *    released; retried through a short database outage; if even that fails, it is logged, and the
  *    row turns "abandoned" when its lease expires), and the transform's own error is rethrown. A
