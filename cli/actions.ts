@@ -6,7 +6,6 @@ import type { Log } from "#core/observability/logger.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
 import { parsersFor } from "#core/providers/index.ts";
 import { providerFor, type Runtime } from "#core/runtime.ts";
-import type { BackfillReport } from "#core/use-cases/backfill.ts";
 import { type IngestResult, ingestInterval } from "#core/use-cases/ingest.ts";
 import { replayIntervals } from "#core/use-cases/replay.ts";
 import {
@@ -97,22 +96,6 @@ export function describeIngest(r: IngestResult): string {
   ];
   for (const s of r.sites.filter((s) => s.status !== "ok"))
     lines.push(`  ${s.siteId}: ${s.status} — ${s.reason}`);
-  return lines.join("\n");
-}
-
-export function describeBackfill(r: BackfillReport): string {
-  const lines = r.steps.map(
-    (s) =>
-      `${s.interval}${s.currentHour ? " (current hour)" : ""}: ${s.missingBefore} missing → ` +
-      `${s.replayed} replayed, ${s.fetched} fetched, ${s.stillMissing.length} still missing` +
-      `  workflow=${s.workflow ?? "-"}${s.reason ? `\n    ${s.reason}` : ""}`,
-  );
-  lines.push(
-    r.siteHoursStillMissing === 0
-      ? `${r.from} → ${r.to}: complete (${r.siteHoursFilled} site-hours filled over ${r.hoursChecked} hours).`
-      : `${r.from} → ${r.to}: ${r.siteHoursStillMissing} site-hours STILL MISSING in ` +
-          `${r.steps.filter((s) => s.stillMissing.length > 0).length} hours (${r.siteHoursFilled} filled).`,
-  );
   return lines.join("\n");
 }
 

@@ -1,11 +1,12 @@
 /**
  * Maps errors to exit codes: 2 for bad input or configuration (a database the startup probe could
- * not use is configuration: DatabaseConfigError), 1 for everything else (a connection lost mid-run,
- * DatabaseUnavailableError, is a failed run).
+ * not use is configuration: DatabaseConfigError; so is an event a handler rejects, InvalidEventError),
+ * 1 for everything else (a connection lost mid-run, DatabaseUnavailableError, is a failed run).
  */
 import { PathNotWritableError } from "#core/adapters/writable-dir.ts";
 import { ConfigError } from "#core/config/env.ts";
 import { DatabaseConfigError } from "#core/db/errors.ts";
+import { InvalidEventError } from "#core/domain/events.ts";
 import { IntervalError } from "#core/domain/interval.ts";
 import { SitesFileError } from "#core/domain/sites.ts";
 import { AuthenticationError, MissingApiKeyError } from "#core/providers/index.ts";
@@ -25,6 +26,7 @@ const BAD_INPUT = [
   AuthenticationError,
   UsageError,
   PathNotWritableError,
+  InvalidEventError,
 ];
 
 export function exitCodeFor(error: unknown): number {

@@ -22,11 +22,28 @@ export interface ErrorDocument {
 // One process runs one command, so "has the document been written" is process state: an error after
 // the result (say, while closing the database) must not add a second document.
 let documentWritten = false;
+// Taken at load, before anything can reroute stdout (see routeStdoutToStderr): the document always
+// reaches the real stdout.
+const stdoutWrite = process.stdout.write.bind(process.stdout);
 
-function writeDocument(doc: unknown): void {
+/** Prints the command's one JSON document on stdout (once per process; later calls are ignored). */
+export function writeDocument(doc: unknown): void {
   if (documentWritten) return;
   documentWritten = true;
-  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  stdoutWrite(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/**
+ * Sends every other write to stdout to stderr — Powertools Logger and Metrics build their own Console
+ * on process.stdout (Lambda's log stream) and offer no option for it — so stdout carries only the
+ * document. Process-wide, for `weather invoke`, which runs the handlers unchanged. Returns the undo.
+ */
+export function routeStdoutToStderr(): () => void {
+  const original = process.stdout.write;
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  return () => {
+    process.stdout.write = original;
+  };
 }
 
 /**

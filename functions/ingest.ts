@@ -25,7 +25,7 @@ const config = loadConfig();
 const obs = observability(config);
 const runtime = lazy(() => openRuntime(config, { max: 2 }));
 
-const eventSchema = z.union([
+export const eventSchema = z.union([
   z.pipe(
     z.object({ interval: z.string() }),
     z.transform((e: { interval: string }) => parseInterval(e.interval)),

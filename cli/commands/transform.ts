@@ -1,0 +1,38 @@
+/** `weather transform`: the workflow alone for one hour, or a rebuild of silver and gold from all of bronze. */
+import type { Command } from "commander";
+import { rebuildAll } from "#core/use-cases/transform.ts";
+import { describeWorkflow, workflowOnce } from "../actions.ts";
+import { action, common, INTERVAL_HELP, intervalFlag } from "../command.ts";
+import { withRuntime } from "../context.ts";
+import { EXIT } from "../errors.ts";
+
+export function register(program: Command): void {
+  common(
+    program
+      .command("transform")
+      .description(
+        "run the workflow (silver → silver checks → gold → gold checks) for one interval, or rebuild everything",
+      )
+      .option("--interval <hour>", INTERVAL_HELP)
+      .option("--full", "rebuild silver and gold from all of bronze instead of one interval"),
+  ).action(
+    action(async ({ flags, config, log, out }) => {
+      const interval = intervalFlag(flags);
+      if (flags.full) {
+        const rebuilt = await withRuntime(config, (rt) =>
+          rebuildAll({ pool: rt.db.pool, log }, { interval }),
+        );
+        out.result(
+          rebuilt,
+          () => `Rebuilt silver (${rebuilt.silver.durationMs} ms) and gold (${rebuilt.gold.durationMs} ms).`,
+        );
+        return EXIT.ok;
+      }
+      const workflow = await withRuntime(config, (rt) =>
+        workflowOnce(rt, { interval, log, out, force: true }),
+      );
+      out.result(workflow, () => describeWorkflow(workflow));
+      return workflow.status === "failed" ? EXIT.failed : EXIT.ok;
+    }),
+  );
+}

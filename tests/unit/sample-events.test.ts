@@ -1,0 +1,81 @@
+/**
+ * Every sample in events/ against the handlers' own schemas, and the workflow samples against what
+ * workflows/pipeline.asl.json passes: a schema or ASL change that breaks a sample fails here.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type * as z from "zod/mini";
+import { checkEventSchema, transformEventSchema } from "#core/workflow/tasks.ts";
+import { eventSchema as ingestEventSchema } from "#functions/ingest.ts";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const read = (file: string): unknown => JSON.parse(readFileSync(join(ROOT, "events", file), "utf8"));
+
+const SCHEMAS: Record<string, z.ZodMiniType> = {
+  ingest: ingestEventSchema,
+  transform: transformEventSchema,
+  "check-quality": checkEventSchema,
+};
+
+/** Each sample, the function it is for, and the Task state that sends it (workflow samples). */
+const SAMPLES: { file: string; fn: string; state?: string }[] = [
+  { file: "scheduled.json", fn: "ingest" },
+  { file: "replay.json", fn: "ingest" },
+  { file: "transform-silver.json", fn: "transform", state: "Silver" },
+  { file: "check-quality-silver.json", fn: "check-quality", state: "SilverChecks" },
+  { file: "transform-gold.json", fn: "transform", state: "Gold" },
+  { file: "check-quality-gold.json", fn: "check-quality", state: "QualityChecks" },
+];
+const BAD = { file: "bad-transform-layer.json", fn: "transform", field: "layer" };
+
+/** A Task state's Parameters as the state machine resolves them for an execution input. */
+function resolveParameters(params: Record<string, unknown>, input: { interval: string }) {
+  return Object.fromEntries(
+    Object.entries(params).map(([key, value]) => {
+      if (!key.endsWith(".$")) return [key, value];
+      const resolved =
+        value === "$.interval"
+          ? input.interval
+          : value === "$$.State.RetryCount"
+            ? 0
+            : `unknown path ${value}`;
+      return [key.slice(0, -2), resolved];
+    }),
+  );
+}
+
+describe("sample events", () => {
+  it("lists every file in events/ (a new sample needs its function here)", () => {
+    const files = readdirSync(join(ROOT, "events")).filter((f) => f.endsWith(".json"));
+    expect(files.sort()).toEqual([...SAMPLES.map((s) => s.file), BAD.file].sort());
+  });
+
+  it.each(SAMPLES)("$file parses with the $fn handler's schema", ({ file, fn }) => {
+    const parsed = (SCHEMAS[fn] as z.ZodMiniType).safeParse(read(file));
+    expect(parsed.error?.issues ?? []).toEqual([]);
+    expect(parsed.success).toBe(true);
+  });
+
+  it("the scheduled event's time picks its hour", () => {
+    expect(ingestEventSchema.parse(read("scheduled.json"))).toBe("2026-11-22T13");
+  });
+
+  it.each(SAMPLES.filter((s) => s.state))(
+    "$file is what the $state Task state sends",
+    ({ file, fn, state }) => {
+      const asl = JSON.parse(readFileSync(join(ROOT, "workflows/pipeline.asl.json"), "utf8"));
+      const task = asl.States[state as string];
+      expect(task.Type).toBe("Task");
+      expect(task.Resource).toMatch(fn === "transform" ? /TransformFunctionArn/ : /CheckQualityFunctionArn/);
+      const sample = read(file) as { interval: string };
+      expect(resolveParameters(task.Parameters, sample)).toEqual(sample);
+    },
+  );
+
+  it("the bad sample fails its schema on the field it is about", () => {
+    const parsed = (SCHEMAS[BAD.fn] as z.ZodMiniType).safeParse(read(BAD.file));
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => i.path.join("."))).toEqual([BAD.field]);
+  });
+});
