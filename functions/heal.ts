@@ -29,7 +29,7 @@ const obs = observability(config);
 const runtime = lazy(() => openRuntime(config, { max: 2 }));
 
 // Loose: a scheduled event's own fields (time, detail-type, ...) may come along and are ignored.
-const eventSchema = z.looseObject({
+export const eventSchema = z.looseObject({
   days: z.optional(z.number().check(z.int(), z.gte(HEAL_DAYS.min), z.lte(HEAL_DAYS.max))),
 });
 
