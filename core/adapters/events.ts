@@ -1,7 +1,7 @@
 /** The `IngestionCompleted` event on an EventBridge bus; the rule behind it starts the workflow. */
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import type { Config } from "../config/env.ts";
-import { clientConfig } from "./aws-clients.ts";
+import { sharedClient } from "./aws-clients.ts";
 
 export interface EventPublisher {
   ingestionCompleted(detail: { interval: string; runId: string; status: string }): Promise<void>;
@@ -10,7 +10,7 @@ export interface EventPublisher {
 export const INGEST_EVENT_SOURCE = "weather-dataops.ingest";
 
 export function eventBridgePublisher(config: Config, busName: string): EventPublisher {
-  const client = new EventBridgeClient(clientConfig(config));
+  const client = sharedClient("eventbridge", config, (settings) => new EventBridgeClient(settings));
   return {
     async ingestionCompleted(detail) {
       const out = await client.send(

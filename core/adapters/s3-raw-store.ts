@@ -2,12 +2,17 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../config/env.ts";
 import type { RawStore } from "../ports.ts";
-import { clientConfig } from "./aws-clients.ts";
+import { sharedClient } from "./aws-clients.ts";
 import { RawObjectExistsError, RawObjectTooLargeError } from "./raw-store-errors.ts";
 
+/** The process's S3 client for `config` (see sharedClient). */
 export function s3Client(config: Config): S3Client {
   // LocalStack serves buckets by path, not by virtual host.
-  return new S3Client({ ...clientConfig(config), forcePathStyle: Boolean(config.AWS_ENDPOINT_URL) });
+  return sharedClient(
+    "s3",
+    config,
+    (settings) => new S3Client({ ...settings, forcePathStyle: Boolean(settings.endpoint) }),
+  );
 }
 
 /** Parses `s3://bucket/prefix` into its parts. */

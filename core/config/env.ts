@@ -107,6 +107,11 @@ export const envSchema = z.object({
   /** Custom endpoint for every AWS client (LocalStack: http://127.0.0.1:4566). */
   AWS_ENDPOINT_URL: z.optional(z.string().check(z.url())),
   AWS_REGION: z._default(z.string().check(z.minLength(1)), "us-east-1"),
+  /**
+   * How long a secret read from Secrets Manager (DATABASE_SECRET_ARN, OPENWEATHER_SECRET_ARN) is reused
+   * before it is read again: a warm Lambda skips the call, a rotated secret arrives within this time.
+   */
+  SECRETS_MAX_AGE_SECONDS: z._default(nonNegativeInt, 300),
   /** EventBridge bus that receives `IngestionCompleted`; unset means no event is emitted. */
   EVENT_BUS_NAME: z.optional(z.string().check(z.minLength(1))),
   /** SNS topic for workflow failure notifications. */

@@ -43,6 +43,16 @@ export const BUNDLED_FILES: readonly BundledFile[] = [
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __weatherCreateRequire } from 'node:module'; const require = __weatherCreateRequire(import.meta.url);";
 
+/**
+ * Module substitutions for Lambda bundles, paths relative to the project root (esbuild's working
+ * directory in every build): the SDK's credential chain becomes the environment provider Lambda needs
+ * (see functions/shared/lambda-credentials.ts). The CDK factory, the SST factory and bench:bundle all
+ * build with these.
+ */
+export const LAMBDA_ALIASES: Readonly<Record<string, string>> = {
+  "@aws-sdk/credential-provider-node": "./functions/shared/lambda-credentials.ts",
+};
+
 export interface FunctionSpec {
   /** Entry file relative to the project root, e.g. `functions/ingest.ts`; it exports `handler`. */
   entry: string;
@@ -89,6 +99,9 @@ export function nodejsFunctionFactory({ projectRoot }: NodejsFactoryOptions): Fu
         externalModules: [],
         mainFields: ["module", "main"],
         banner: ESM_REQUIRE_BANNER,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LAMBDA_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

@@ -5,7 +5,7 @@
  */
 import { posix } from "node:path";
 import { Function as SstFunction } from "sst/constructs";
-import { BUNDLED_FILES, ESBUILD_TARGET, type FunctionFactory } from "./function-factory.ts";
+import { BUNDLED_FILES, ESBUILD_TARGET, type FunctionFactory, LAMBDA_ALIASES } from "./function-factory.ts";
 
 export function sstFunctionFactory(): FunctionFactory {
   return (scope, id, spec) =>
@@ -34,7 +34,7 @@ export function sstFunctionFactory(): FunctionFactory {
         // No banner: SST's ESM output already defines `require` (a second one is a SyntaxError).
         // pg-native: SST force-externalizes it and then runs `npm install` into the bundle whenever pg
         // references it; pg only loads it on `pg.native`, which we never use, so keep it external.
-        esbuild: { target: ESBUILD_TARGET, external: ["pg-native"] },
+        esbuild: { target: ESBUILD_TARGET, external: ["pg-native"], alias: { ...LAMBDA_ALIASES } },
       },
     });
 }

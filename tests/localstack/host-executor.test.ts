@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
@@ -32,6 +33,7 @@ export const metrics = async (e) => {
   return "ok";
 };
 export const environment = async () => ({
+  nodeVersion: process.version,
   endpoint: process.env.AWS_ENDPOINT_URL,
   functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
   hasCredentials: Boolean(process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY),
@@ -172,7 +174,21 @@ describe("host-node runtime executor on LocalStack", () => {
       hasCredentials: true,
       custom: "local",
       leaked: [],
+      nodeVersion: expect.any(String),
     });
+  });
+
+  it("runs functions on the Node 24 that nodejs24.x has, not on the machine's node", async () => {
+    // Prepare: the pin lives in scripts/node24.sh (start.sh and .ci/run provision it from there).
+    const pinned = /^version=(\S+)$/m.exec(readFileSync("scripts/node24.sh", "utf8"))?.[1];
+    const name = await deploy("index.environment");
+
+    // Act
+    const { body } = await invoke(name);
+
+    // Assess
+    expect(pinned).toMatch(/^24\./);
+    expect((body as { nodeVersion: string }).nodeVersion).toBe(`v${pinned}`);
   });
 
   it("forwards EMF lines to CloudWatch metrics and log lines to CloudWatch Logs", async () => {
