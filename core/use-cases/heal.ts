@@ -8,6 +8,7 @@
  * 1. Window: the last `days` × 24 complete UTC hours, ending with the hour before the current one
  *    (the current hour belongs to the hourly ingestion).
  * 2. Coverage (core/use-cases/coverage.ts) over the window: the missing site-hours.
+ * Steps 3–5 are {@link fillGaps}, shared with `weather backfill`.
  * 3. Plan the fewest weighted requests that cover them ({@link planHealRequests}): per site, its
  *    missing hours become ranges; sites whose ranges can share one request at no extra weight are
  *    grouped (Open-Meteo bills max(days/14, 1) × locations, so within 14 days one range for many
@@ -130,44 +131,10 @@ export async function heal(
   const clock = args.clock ?? deps.clock ?? (() => new Date());
   const window = healWindow(args.days, clock());
   const siteIds = args.sites.map((s) => s.id);
-  const byId = new Map(args.sites.map((s) => [s.id, s]));
 
   const before = await deps.coverage(window.from, window.to, siteIds);
   const gaps = new Map(before.sites.filter((s) => s.missing.length > 0).map((s) => [s.siteId, s.missing]));
-  const plan = planHealRequests(gaps, deps.weight ?? openMeteoDaysWeight);
-  deps.log.info("heal plan", {
-    window,
-    siteHoursMissing: sumMissing(before),
-    sitesWithGaps: gaps.size,
-    requests: plan.length,
-    weight: plan.reduce((n, r) => n + r.weight, 0),
-  });
-
-  const requests: HealRequestOutcome[] = [];
-  const runs: HealReport["runs"] = [];
-  for (const request of plan) {
-    const outcome = await fetchGroup(deps, request, byId);
-    requests.push(outcome);
-    runs.push({ kind: "history", runId: outcome.runId, status: outcome.status });
-  }
-
-  const loaded = requests.filter((r) => r.observationsLoaded > 0);
-  let transform: HealReport["transform"] = null;
-  if (loaded.length > 0) {
-    const from = loaded.reduce((m, r) => (r.from < m ? r.from : m), loaded[0]?.from as Interval);
-    const to = loaded.reduce((m, r) => (r.to > m ? r.to : m), loaded[0]?.to as Interval);
-    transform = await deps.transformRange(from, to).then(
-      (t) => ({
-        from,
-        to,
-        status: t.status,
-        runId: t.runId == null ? null : String(t.runId),
-        error: t.error,
-      }),
-      (e: unknown) => ({ from, to, status: "failed", runId: null, error: String(e) }),
-    );
-    runs.push({ kind: "transform", runId: transform.runId, status: transform.status });
-  }
+  const { plan, requests, runs, transform } = await fillGaps(deps, { gaps, sites: args.sites, label: "heal" });
 
   const after = plan.length > 0 ? await deps.coverage(window.from, window.to, siteIds) : before;
   const remainingById = new Map(after.sites.map((s) => [s.siteId, s.missing]));
@@ -208,8 +175,81 @@ export async function heal(
   return report;
 }
 
+/** What {@link fillGaps} did: the plan, each request's outcome, the runs and the one transform. */
+export interface FillGapsResult {
+  plan: HealRequest[];
+  requests: HealRequestOutcome[];
+  runs: HealReport["runs"];
+  transform: HealReport["transform"];
+  /** Set when `admit` refused the plan: nothing was fetched, and this says why. */
+  stopped?: string;
+}
+
+/**
+ * Heal's and backfill's shared middle: the fewest weighted requests covering `gaps` (site id →
+ * missing hours; {@link planHealRequests}), each fetched through `deps.fetchHistory` (a failed one is
+ * recorded and the others go on), then ONE `deps.transformRange` over every hour the fetches loaded
+ * (widened to `alsoTransform`, e.g. hours a backfill replayed from raw objects).
+ *
+ * `admit` sees the plan before anything is fetched (backfill's quota estimate); when it refuses, no
+ * request is made, `stopped` says why, and only `alsoTransform` is transformed.
+ */
+export async function fillGaps(
+  deps: Pick<HealDeps, "log" | "fetchHistory" | "transformRange" | "weight">,
+  args: {
+    gaps: ReadonlyMap<string, readonly Interval[]>;
+    sites: readonly Site[];
+    /** Names the log entry: `heal plan`, `backfill plan`. */
+    label: "heal" | "backfill";
+    admit?: (plan: HealRequest[]) => Promise<{ go: true } | { go: false; reason: string }>;
+    alsoTransform?: { from: Interval; to: Interval };
+  },
+): Promise<FillGapsResult> {
+  const byId = new Map(args.sites.map((s) => [s.id, s]));
+  const plan = planHealRequests(args.gaps, deps.weight ?? openMeteoDaysWeight);
+  deps.log.info(`${args.label} plan`, {
+    siteHoursMissing: [...args.gaps.values()].reduce((n, m) => n + m.length, 0),
+    sitesWithGaps: args.gaps.size,
+    requests: plan.length,
+    weight: plan.reduce((n, r) => n + r.weight, 0),
+  });
+  const verdict = plan.length > 0 && args.admit ? await args.admit(plan) : { go: true as const };
+  const stopped = verdict.go ? undefined : verdict.reason;
+
+  const requests: HealRequestOutcome[] = [];
+  const runs: HealReport["runs"] = [];
+  for (const request of stopped ? [] : plan) {
+    const outcome = await fetchGroup(deps, request, byId);
+    requests.push(outcome);
+    runs.push({ kind: "history", runId: outcome.runId, status: outcome.status });
+  }
+
+  const spans = [
+    ...requests.filter((r) => r.observationsLoaded > 0),
+    ...(args.alsoTransform ? [args.alsoTransform] : []),
+  ];
+  let transform: HealReport["transform"] = null;
+  const first = spans[0];
+  if (first) {
+    const from = spans.reduce((m, r) => (r.from < m ? r.from : m), first.from);
+    const to = spans.reduce((m, r) => (r.to > m ? r.to : m), first.to);
+    transform = await deps.transformRange(from, to).then(
+      (t) => ({
+        from,
+        to,
+        status: t.status,
+        runId: t.runId == null ? null : String(t.runId),
+        error: t.error,
+      }),
+      (e: unknown) => ({ from, to, status: "failed", runId: null, error: String(e) }),
+    );
+    runs.push({ kind: "transform", runId: transform.runId, status: transform.status });
+  }
+  return { plan, requests, runs, transform, ...(stopped ? { stopped } : {}) };
+}
+
 async function fetchGroup(
-  deps: HealDeps,
+  deps: Pick<HealDeps, "log" | "fetchHistory">,
   request: HealRequest,
   byId: ReadonlyMap<string, Site>,
 ): Promise<HealRequestOutcome> {
