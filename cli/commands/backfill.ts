@@ -8,6 +8,7 @@ import { estimateSchedule, ledgerSeededLimiter, windowUsage } from "#core/provid
 import { providerFor, type Runtime } from "#core/runtime.ts";
 import {
   admitEstimate,
+  type BackfillDeps,
   type BackfillEstimate,
   type BackfillHistory,
   type BackfillReport,
@@ -64,7 +65,6 @@ export function register(program: Command): void {
     action(async ({ flags, config, log, out }) => {
       const { from, to } = rangeFlags(flags);
       const sites = await loadSites(config.SITES_FILE);
-      const byId = new Map(sites.map((s) => [s.id, s]));
       const report = await withSource(config, from, (session) =>
         withRuntime(
           session.config,
@@ -72,33 +72,13 @@ export function register(program: Command): void {
             const bar = out.progress(intervalRange(from, to).length, "hours");
             try {
               return await backfill(
-                {
+                await backfillDeps(rt, session, {
+                  sites,
                   log,
-                  supportsHistory: session.supportsHistory,
-                  missing: async (f, t) =>
-                    missingByHour(
-                      await readCoverage(rt.db.pool, {
-                        from: f,
-                        to: t,
-                        siteIds: sites.map((s) => s.id),
-                        source: session.source,
-                      }),
-                    ),
-                  hasRaw: async (i) => (await rt.rawStore.list(intervalPrefix(session.source, i))).length > 0,
-                  replay: (i) => replayRange(rt, { from: i, to: i, sources: [session.source], log }),
-                  ingest: (i, ids) =>
-                    ingestOnce(rt, session, {
-                      interval: i,
-                      sites: ids.flatMap((id) => byId.get(id) ?? []),
-                      log,
-                      out,
-                    }),
-                  runWorkflow: (i) => workflowOnce(rt, { interval: i, log, out, force: true }),
-                  history:
-                    flags.catchUp === "all"
-                      ? await historyPort(rt, session, { sites, log, out, pace: Boolean(flags.pace) })
-                      : undefined,
-                },
+                  out,
+                  catchUp: flags.catchUp as CatchUp,
+                  pace: Boolean(flags.pace),
+                }),
                 { from, to, catchUp: flags.catchUp as CatchUp, onProgress: (d) => bar.update(d) },
               );
             } finally {
@@ -112,6 +92,38 @@ export function register(program: Command): void {
       return report.failed ? EXIT.failed : EXIT.ok;
     }),
   );
+}
+
+/** The backfill's ports on an open runtime: what `weather backfill` runs (and bench:backfill measures). */
+export async function backfillDeps(
+  rt: Runtime,
+  session: SourceSession,
+  args: { sites: Site[]; log: Log; out: Output; catchUp: CatchUp; pace: boolean },
+): Promise<BackfillDeps> {
+  const { sites, log, out } = args;
+  const byId = new Map(sites.map((s) => [s.id, s]));
+  return {
+    log,
+    supportsHistory: session.supportsHistory,
+    missing: async (f, t) =>
+      missingByHour(
+        await readCoverage(rt.db.pool, {
+          from: f,
+          to: t,
+          siteIds: sites.map((s) => s.id),
+          source: session.source,
+        }),
+      ),
+    hasRaw: async (i) => (await rt.rawStore.list(intervalPrefix(session.source, i))).length > 0,
+    replay: (i) => replayRange(rt, { from: i, to: i, sources: [session.source], log }),
+    ingest: (i, ids) =>
+      ingestOnce(rt, session, { interval: i, sites: ids.flatMap((id) => byId.get(id) ?? []), log, out }),
+    runWorkflow: (i) => workflowOnce(rt, { interval: i, log, out, force: true }),
+    history:
+      args.catchUp === "all"
+        ? await historyPort(rt, session, { sites, log, out, pace: args.pace })
+        : undefined,
+  };
 }
 
 /**
