@@ -134,7 +134,11 @@ export async function heal(
 
   const before = await deps.coverage(window.from, window.to, siteIds);
   const gaps = new Map(before.sites.filter((s) => s.missing.length > 0).map((s) => [s.siteId, s.missing]));
-  const { plan, requests, runs, transform } = await fillGaps(deps, { gaps, sites: args.sites, label: "heal" });
+  const { plan, requests, runs, transform } = await fillGaps(deps, {
+    gaps,
+    sites: args.sites,
+    label: "heal",
+  });
 
   const after = plan.length > 0 ? await deps.coverage(window.from, window.to, siteIds) : before;
   const remainingById = new Map(after.sites.map((s) => [s.siteId, s.missing]));
@@ -283,6 +287,12 @@ export function daysSpanned(from: Interval, to: Interval): number {
 }
 
 /**
+ * Weights are fractional (365/14 × 100 sites): "merged ≤ apart" must not fail on a rounding error,
+ * which split a year × 100 sites into groups of 23 before this tolerance.
+ */
+const TOLERANCE = 1e-6;
+
+/**
  * The fewest weighted requests covering every missing site-hour in `gaps` (site id → missing hours,
  * oldest first).
  *
@@ -303,7 +313,7 @@ export function planHealRequests(
     const sorted = [...missing].sort();
     let cur: { from: Interval; to: Interval } | undefined;
     for (const hour of sorted) {
-      if (cur && cost(cur.from, hour, 1) <= cost(cur.from, cur.to, 1) + cost(hour, hour, 1)) {
+      if (cur && cost(cur.from, hour, 1) <= cost(cur.from, cur.to, 1) + cost(hour, hour, 1) + TOLERANCE) {
         cur.to = hour;
         continue;
       }
@@ -324,7 +334,7 @@ export function planHealRequests(
       const to = last.to > r.to ? last.to : r.to;
       const sites = new Set([...last.siteIds, ...r.siteIds]);
       const apart = cost(last.from, last.to, last.siteIds.size) + cost(r.from, r.to, r.siteIds.size);
-      if (cost(from, to, sites.size) <= apart) {
+      if (cost(from, to, sites.size) <= apart + TOLERANCE) {
         Object.assign(last, { from, to, siteIds: sites });
         continue;
       }

@@ -260,4 +260,16 @@ describe("planHealRequests (Open-Meteo weights: max(days/14, 1) × locations)", 
           `${id} ${h}`,
         ).toBe(true);
   });
+
+  it("a whole range missing for many sites is ONE request, whatever the fractional weights (a backfill's year)", () => {
+    // Prepare: 100 sites missing every hour of a year; 13 variables (weight factor 1.3).
+    const year = intervalRange(I("2025-11-24T00"), I("2026-11-23T23"));
+    const g = new Map(Array.from({ length: 100 }, (_, i) => [`site-${i}`, year]));
+    // Act
+    const plan = planHealRequests(g, (days, locations) => 1.3 * Math.max(days / 14, 1) * locations);
+    // Assess: rounding (365/14 × 1.3 × k) must not split the sites into groups.
+    expect(plan).toHaveLength(1);
+    expect(plan[0]).toMatchObject({ from: "2025-11-24T00", to: "2026-11-23T23" });
+    expect(plan[0]?.siteIds).toHaveLength(100);
+  });
 });
