@@ -394,7 +394,7 @@ export function admitEstimate(
 export function describeEstimate(e: BackfillEstimate): string {
   const quota = Number.isFinite(e.perDay) ? `${fmt(e.usedToday)} of ${fmt(e.perDay)} used today` : "no quota";
   return (
-    `history: ${e.requests} requests, ${fmt(e.weightedCalls)} weighted calls; ${quota}; ` +
+    `history: ${e.requests} request${e.requests === 1 ? "" : "s"}, ${fmt(e.weightedCalls)} weighted calls; ${quota}; ` +
     `${e.fitsToday ? "fits today" : "does NOT fit today"}; at least ${duration(e.estimatedDurationMs)}` +
     (e.windowThatBinds ? ` (the ${e.windowThatBinds} limit binds)` : "")
   );

@@ -194,4 +194,29 @@ describe("weather backfill", () => {
     });
     expect(historyRuns).toBe(0);
   }, 120_000);
+
+  it("weather run --history-days 1: the hour, then the day before it from history, so gold has curves", async () => {
+    // Act
+    const result = await weather({}, "run", "--source", "simulator", "--history-days", "1");
+    // Assess: the last 24 complete hours and the current one, for every site, in bronze and gold.
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.history).toMatchObject({ siteHoursStillMissing: 0, failed: false, stopped: null });
+    expect(doc.history.transform).toMatchObject({ status: "succeeded" });
+    const counts = await withDb(async (db) => {
+      const r = await db.pool.query(
+        `select (select count(*)::int from bronze.weather_observations where observed_at >= $1) as bronze,
+                (select count(*)::int from gold_internal.site_hourly where hour >= $1) as gold`,
+        [new Date(Date.parse(`${doc.history.from}:00:00Z`))],
+      );
+      return r.rows[0];
+    });
+    expect(counts).toEqual({ bronze: 25 * 3, gold: 25 * 3 });
+  }, 120_000);
+
+  it("weather run --history-days rejects a value outside 1..92 with exit 2", async () => {
+    const result = await weather({}, "run", "--source", "simulator", "--history-days", "93");
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/--history-days must be a whole number from 1 to 92/);
+  }, 60_000);
 });
