@@ -1,6 +1,6 @@
 /** `weather backfill`: refill every missing site-hour of a range, oldest first. */
 import { type Command, Option } from "commander";
-import { addHours, intervalOf, intervalRange } from "#core/domain/interval.ts";
+import { addHours, type Interval, intervalOf, intervalRange } from "#core/domain/interval.ts";
 import type { Site } from "#core/domain/sites.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import type { Log } from "#core/observability/logger.ts";
@@ -205,11 +205,29 @@ async function estimatePlan(
 }
 
 function describeBackfill(r: BackfillReport): string {
-  const lines = r.steps.map(
-    (s) =>
-      `${s.interval}${s.currentHour ? " (current hour)" : ""}: ${s.missingBefore} missing → ` +
-      `${s.replayed} replayed, ${s.fetched} fetched, ${s.stillMissing.length} still missing` +
-      `  workflow=${s.workflow ?? "-"}${s.reason ? `\n    ${s.reason}` : ""}`,
+  // Consecutive hours that fared alike are one line (a year is 8,760 hours); --json keeps every hour.
+  const runs: Array<{ first: BackfillReport["steps"][number]; last: Interval; hours: number; text: string }> =
+    [];
+  for (const s of r.steps) {
+    const text =
+      `${s.missingBefore} missing → ${s.replayed} replayed, ${s.fetched} fetched, ` +
+      `${s.stillMissing.length} still missing  workflow=${s.workflow ?? "-"}${s.reason ? `\n    ${s.reason}` : ""}`;
+    const prev = runs.at(-1);
+    if (
+      prev &&
+      !s.currentHour &&
+      !prev.first.currentHour &&
+      prev.text === text &&
+      addHours(prev.last, 1) === s.interval
+    ) {
+      prev.last = s.interval;
+      prev.hours += 1;
+    } else runs.push({ first: s, last: s.interval, hours: 1, text });
+  }
+  const lines = runs.map(
+    ({ first, last, hours, text }) =>
+      `${first.interval}${hours > 1 ? ` → ${last} (${hours} h, each)` : ""}` +
+      `${first.currentHour ? " (current hour)" : ""}: ${text}`,
   );
   const h = r.history;
   if (h) {
