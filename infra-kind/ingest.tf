@@ -15,16 +15,20 @@ resource "kubernetes_config_map_v1" "ingest" {
   }
 
   data = {
-    WEATHER_SOURCE              = var.weather_source
-    SITES_FILE                  = "config/sites.json"
-    WEATHER_HOME                = local.weather_home
-    RAW_STORE                   = "${local.weather_home}/raw"
-    OPEN_METEO_BATCH_SIZE       = tostring(var.rate_limits.open_meteo_batch_size)
-    OPEN_METEO_CONCURRENCY      = tostring(var.rate_limits.open_meteo_concurrency)
-    OPEN_METEO_RATE_PER_MINUTE  = tostring(var.rate_limits.open_meteo_rate_per_minute)
-    OPENWEATHER_CONCURRENCY     = tostring(var.rate_limits.openweather_concurrency)
-    OPENWEATHER_RATE_PER_MINUTE = tostring(var.rate_limits.openweather_rate_per_minute)
-    SITE_FAILURE_THRESHOLD      = tostring(var.site_failure_threshold)
+    WEATHER_SOURCE               = var.weather_source
+    SITES_FILE                   = "config/sites.json"
+    WEATHER_HOME                 = local.weather_home
+    RAW_STORE                    = "${local.weather_home}/raw"
+    OPEN_METEO_BATCH_SIZE        = tostring(var.rate_limits.open_meteo_batch_size)
+    OPEN_METEO_CONCURRENCY       = tostring(var.rate_limits.open_meteo_concurrency)
+    OPEN_METEO_CALLS_PER_MINUTE  = tostring(var.rate_limits.open_meteo_calls_per_minute)
+    OPEN_METEO_CALLS_PER_HOUR    = tostring(var.rate_limits.open_meteo_calls_per_hour)
+    OPEN_METEO_CALLS_PER_DAY     = tostring(var.rate_limits.open_meteo_calls_per_day)
+    OPENWEATHER_CONCURRENCY      = tostring(var.rate_limits.openweather_concurrency)
+    OPENWEATHER_CALLS_PER_MINUTE = tostring(var.rate_limits.openweather_calls_per_minute)
+    OPENWEATHER_CALLS_PER_HOUR   = tostring(var.rate_limits.openweather_calls_per_hour)
+    OPENWEATHER_CALLS_PER_DAY    = tostring(var.rate_limits.openweather_calls_per_day)
+    SITE_FAILURE_THRESHOLD       = tostring(var.site_failure_threshold)
   }
 }
 

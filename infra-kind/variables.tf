@@ -187,20 +187,28 @@ variable "openweather_api_key" {
 }
 
 variable "rate_limits" {
-  description = "Provider rate limits and concurrency (defaults are the free tiers'; see core/config/env.ts)."
+  description = "Provider limits (weighted calls per minute/hour/day) and concurrency; defaults are the free tiers' (see core/config/env.ts). A commercial plan is a change of the *_calls_per_* values."
   type = object({
-    open_meteo_batch_size       = optional(number, 50)
-    open_meteo_concurrency      = optional(number, 1)
-    open_meteo_rate_per_minute  = optional(number, 600)
-    openweather_concurrency     = optional(number, 4)
-    openweather_rate_per_minute = optional(number, 60)
+    open_meteo_batch_size        = optional(number, 50)
+    open_meteo_concurrency       = optional(number, 1)
+    open_meteo_calls_per_minute  = optional(number, 600)
+    open_meteo_calls_per_hour    = optional(number, 5000)
+    open_meteo_calls_per_day     = optional(number, 10000)
+    openweather_concurrency      = optional(number, 4)
+    openweather_calls_per_minute = optional(number, 60)
+    openweather_calls_per_hour   = optional(number, 3600)
+    openweather_calls_per_day    = optional(number, 32000)
   })
   default = {
-    open_meteo_batch_size       = 50
-    open_meteo_concurrency      = 1
-    open_meteo_rate_per_minute  = 600
-    openweather_concurrency     = 4
-    openweather_rate_per_minute = 60
+    open_meteo_batch_size        = 50
+    open_meteo_concurrency       = 1
+    open_meteo_calls_per_minute  = 600
+    open_meteo_calls_per_hour    = 5000
+    open_meteo_calls_per_day     = 10000
+    openweather_concurrency      = 4
+    openweather_calls_per_minute = 60
+    openweather_calls_per_hour   = 3600
+    openweather_calls_per_day    = 32000
   }
 
   validation {

@@ -2,8 +2,20 @@
  * A loopback weather API simulator that speaks both providers' wire formats on one port:
  *
  * - Open-Meteo  `GET /v1/forecast?latitude=a,b&longitude=c,d&current=...&wind_speed_unit=ms&timezone=auto`
- *   (one object for one coordinate, an array in request order for several; `current.time` is the local
- *   15-minute slot of the clock instant; 400 `{"error":true,"reason":...}` on bad input);
+ *   (one object for one coordinate, an array in request order for several, `location_id` on elements
+ *   after the first; `current.time` is the local 15-minute slot of the clock instant and its
+ *   precipitation the 15 minutes before it; 400 `{"error":true,"reason":...}` on bad input, with the
+ *   real server's texts);
+ * - Open-Meteo hourly history on the same path: `&hourly=<vars>` with `past_days` (0..93) and
+ *   `forecast_days` (0..16, default 7), or `start_date`/`end_date` (local `YYYY-MM-DD`, today − 93 to
+ *   today + 15) or `start_hour`/`end_hour` (`YYYY-MM-DDTHH:MM`), `past_hours`/`forecast_hours`; answers
+ *   `hourly_units` + `hourly: { time: [...], <var>: [...] }` (local whole hours; may come with
+ *   `current=`). Hour H carries the model at instant H (so it equals a `current` read at the top of H);
+ *   precipitation is the sum over the preceding hour. Window rules and texts: `open-meteo-time.ts`;
+ * - Open-Meteo Historical Weather API `GET /v1/archive?...&start_date=&end_date=&hourly=...` (dates
+ *   1940-01-01 to UTC today, as the real server; hours after the archive delay, default 5 days, are
+ *   null; `current=` is ignored, as there): the same shape, values from the model's "reanalysis"
+ *   variant (temperature ±0.3 °C, pressure ±0.5 hPa against the forecast path, deterministic);
  * - OpenWeatherMap `GET /data/2.5/weather?lat=..&lon=..&units=metric&appid=KEY` (`dt` = the clock
  *   floored to 10 minutes; 401 with numeric `cod` on a missing/wrong key, 400 with string `cod` on bad
  *   coordinates).
@@ -13,28 +25,53 @@
  * guess; real zones are political), with a named IANA zone the real offset at that instant (so tests can
  * ask for Asia/Kathmandu's +05:45), and without `timezone` GMT, as the real API defaults.
  *
- * Fault rules make failures deterministic: see {@link FaultRule}. Used by tests, the benchmark and
+ * Fault rules make failures deterministic and apply to every path alike (select one with `path`): see
+ * {@link FaultRule}. {@link SimulatorStats} counts by status, by path and Open-Meteo weighted calls. Used by tests, the benchmark and
  * `weather ingest --source simulator`; never the default source.
  *
- * CLI: `node --import tsx simulator/server.ts --port 8787 [--latency-ms 50] [--api-key KEY]`.
+ * CLI: `node --import tsx simulator/server.ts --port 8787 [--latency-ms 50] [--api-key KEY]
+ * [--archive-delay-days 5]`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { owmCondition, type SimulatedWeather, sunTimes, weatherAt } from "./weather-model.ts";
+import {
+  type HourlyWindow,
+  hourlyWindow,
+  type OpenMeteoEndpoint,
+  OpenMeteoParamError,
+  parseIsoDate,
+  parseIsoDateTime,
+  type StartEnd,
+  startEndRanges,
+  type TimeParams,
+  utcDay,
+} from "./open-meteo-time.ts";
+import {
+  owmCondition,
+  precipitationMm,
+  type SimulatedWeather,
+  sunTimes,
+  weatherAt,
+} from "./weather-model.ts";
 
 export type SimulatedApi = "open-meteo" | "openweather";
 
 export const OPEN_METEO_PATH = "/v1/forecast";
+/** The Historical Weather API's path (on archive-api.open-meteo.com in reality; on the same port here). */
+export const OPEN_METEO_ARCHIVE_PATH = "/v1/archive";
 export const OPENWEATHER_PATH = "/data/2.5/weather";
 
 /** What a matching request suffers. */
 export type Fault =
   /** Extra delay before the answer; adds up with the server's base latency and other latency rules. */
   | { kind: "latency"; ms: number }
-  /** 429 with `Retry-After` (delta-seconds, or an HTTP-date string); omit retryAfter for no header. */
-  | { kind: "rate-limit"; retryAfter?: number | string }
+  /**
+   * 429 with `Retry-After` (delta-seconds, or an HTTP-date string); omit retryAfter for no header (the
+   * real Open-Meteo sends none). `window` picks Open-Meteo's text for the exhausted quota (default minutely).
+   */
+  | { kind: "rate-limit"; retryAfter?: number | string; window?: "minutely" | "hourly" | "daily" }
   /** A 5xx (default 500) with the API's error body. */
   | { kind: "server-error"; status?: number }
   /** Any status with the API's error body for it (e.g. OWM 404 `{"cod":"404","message":"city not found"}`). */
@@ -44,9 +81,11 @@ export type Fault =
   /** HTTP 200 whose body is cut-off JSON. */
   | { kind: "malformed-json" }
   /**
-   * HTTP 200 whose body breaks the contract at `field` (dot path; default `current.temperature_2m` for
-   * Open-Meteo, `main.temp` for OpenWeatherMap): renamed to `renameTo` (default `<name>_v2`), turned into
-   * a string, or removed. For an Open-Meteo batch with `at`, only that site's element drifts.
+   * HTTP 200 whose body breaks the contract at `field` (dot path; default `hourly.temperature_2m` for an
+   * Open-Meteo request with `hourly=`, else `current.temperature_2m`, and `main.temp` for OpenWeatherMap):
+   * renamed to `renameTo` (default `<name>_v2`), turned into a string, or removed. A path may end in an
+   * array index (`hourly.temperature_2m.3`: that hour's value becomes a string, or null when removed).
+   * For an Open-Meteo batch with `at`, only that site's element drifts.
    */
   | { kind: "schema-drift"; field?: string; change?: "rename" | "type" | "remove"; renameTo?: string }
   /**
@@ -72,7 +111,7 @@ export type Fault =
 export interface FaultRule {
   /** Only this API. */
   api?: SimulatedApi;
-  /** Only this exact path, e.g. `/v1/forecast`. */
+  /** Only this exact path, e.g. `/v1/forecast` or `/v1/archive` (both are `api: "open-meteo"`). */
   path?: string;
   /** Only requests that include this coordinate (for Open-Meteo: anywhere in the batch). */
   at?: { lat: number; lon: number };
@@ -91,6 +130,11 @@ export interface SimulatorOptions {
   faults?: FaultRule[];
   /** The OWM key accepted; when omitted any non-empty `appid` is accepted. Missing/wrong → 401. */
   apiKey?: string;
+  /**
+   * Open-Meteo archive: hours after the end of the UTC day this many days before the clock's have no
+   * data yet and answer null (default 5, the ERA5 delay the docs name).
+   */
+  archiveDelayDays?: number;
 }
 
 export interface SimulatorStats {
@@ -99,6 +143,14 @@ export interface SimulatorStats {
   byStatus: Record<string, number>;
   /** Body bytes handed to sockets, all answers together (streamed bodies count what was written). */
   bodyBytesSent: number;
+  /** Requests and answers by path (`/v1/forecast`, `/v1/archive`, `/data/2.5/weather`, others). */
+  byPath: Record<string, { requests: number; byStatus: Record<string, number> }>;
+  /**
+   * Open-Meteo weighted calls, as the real server bills them (ForecastApiResult.calculateQueryWeight):
+   * per location max(1, v/10 × max(1, days/14)), v = current + hourly variables, days = the window's
+   * days (0 for start_hour/end_hour alone). Counted for every valid request, faults included.
+   */
+  openMeteoWeightedCalls: number;
 }
 
 export interface Simulator {
@@ -130,14 +182,28 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     rules = next.map((rule) => ({ rule, used: 0 }));
   };
   setFaults(opts.faults ?? []);
-  const stats: SimulatorStats = { requests: 0, byStatus: {}, bodyBytesSent: 0 };
-  const count = (key: string) => {
+  const stats: SimulatorStats = {
+    requests: 0,
+    byStatus: {},
+    bodyBytesSent: 0,
+    byPath: {},
+    openMeteoWeightedCalls: 0,
+  };
+  const pathStats = (path: string) => {
+    const known = apiOf(path) !== undefined ? path : "other";
+    stats.byPath[known] ??= { requests: 0, byStatus: {} };
+    return stats.byPath[known];
+  };
+  const count = (key: string, path: string) => {
     stats.byStatus[key] = (stats.byStatus[key] ?? 0) + 1;
+    const p = pathStats(path);
+    p.byStatus[key] = (p.byStatus[key] ?? 0) + 1;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     stats.requests += 1;
     const url = new URL(req.url ?? "/", "http://simulator");
+    pathStats(url.pathname).requests += 1;
     const api = apiOf(url.pathname);
     const now = clock();
     let reply: Reply | "hang";
@@ -147,9 +213,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       reply = json(404, { error: true, reason: `Not found: ${req.method} ${url.pathname}` });
     } else {
       const request =
-        api === "open-meteo" ? openMeteoRequest(url.searchParams) : owmRequest(url.searchParams, opts);
+        api === "open-meteo"
+          ? openMeteoRequest(url.pathname, url.searchParams, now, opts)
+          : owmRequest(url.searchParams, opts);
       if ("error" in request) reply = request.error;
       else {
+        if (request.api === "open-meteo") stats.openMeteoWeightedCalls += request.weight;
         const coords = request.coords;
         const matching = rules.filter(({ rule, used }) => matches(rule, api, url.pathname, coords, used));
         let decided: FaultRule | undefined;
@@ -168,10 +237,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (reply === "hang") {
-      count("hang");
+      count("hang", url.pathname);
       return;
     }
-    count(String(reply.status));
+    count(String(reply.status), url.pathname);
     res.writeHead(reply.status, { "content-type": CONTENT_TYPE, ...reply.headers });
     if (reply.stream) {
       await streamBody(res, reply.stream(), (n) => {
@@ -185,7 +254,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      count("500");
+      count("500", new URL(req.url ?? "/", "http://simulator").pathname);
       if (!res.headersSent) res.writeHead(500, { "content-type": CONTENT_TYPE });
       res.end(JSON.stringify({ error: true, reason: `simulator bug: ${(error as Error).message}` }));
     });
@@ -207,6 +276,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       requests: stats.requests,
       byStatus: { ...stats.byStatus },
       bodyBytesSent: stats.bodyBytesSent,
+      byPath: Object.fromEntries(
+        Object.entries(stats.byPath).map(([k, v]) => [
+          k,
+          { requests: v.requests, byStatus: { ...v.byStatus } },
+        ]),
+      ),
+      openMeteoWeightedCalls: stats.openMeteoWeightedCalls,
     }),
     setFaults,
     close: () =>
@@ -244,7 +320,7 @@ async function streamBody(res: ServerResponse, chunks: Iterable<string>, sent: (
 }
 
 function apiOf(path: string): SimulatedApi | undefined {
-  if (path === OPEN_METEO_PATH) return "open-meteo";
+  if (path === OPEN_METEO_PATH || path === OPEN_METEO_ARCHIVE_PATH) return "open-meteo";
   if (path === OPENWEATHER_PATH) return "openweather";
   return undefined;
 }
@@ -287,21 +363,71 @@ const OM_VARIABLES = new Set([
   "is_day",
 ]);
 
+interface OmLocation {
+  coord: Coord;
+  /** Index in the coordinate list; the real API writes `location_id` when it is not 0. */
+  locationId: number;
+  zone: { name: string; abbr: string; offset: number };
+  window?: HourlyWindow;
+}
+
 interface OpenMeteoRequest {
   api: "open-meteo";
+  endpoint: OpenMeteoEndpoint;
   coords: Coord[];
+  /** One answer element per entry, in order (several dates for one coordinate give several). */
+  locations: OmLocation[];
   current: string[];
+  hourly: string[];
   windUnit: string;
   temperatureUnit: "celsius" | "fahrenheit";
   precipitationUnit: "mm" | "inch";
-  timezone: string | undefined;
+  /** Hours at or after this instant have no archive data yet (null), like ERA5's delay. */
+  archiveAvailableBeforeMs: number;
+  /** Weighted calls as the real server bills this request. */
+  weight: number;
 }
 
 function omError(reason: string): { error: Reply } {
   return { error: json(400, { error: true, reason }) };
 }
 
-function openMeteoRequest(q: URLSearchParams): OpenMeteoRequest | { error: Reply } {
+const VARIABLE_TYPE =
+  "SurfacePressureAndHeightVariable<VariableAndPreviousDay, VariableOrSpread<ForecastPressureVariable>, ForecastHeightVariable>";
+
+/** Variables as the server decodes them: comma lists, repeated parameters allowed; the error echoes the whole value. */
+function omVariables(q: URLSearchParams, name: string): string[] | { error: Reply } {
+  const out: string[] = [];
+  for (const value of q.getAll(name)) {
+    const parts = value.split(",").filter((s) => s !== "");
+    if (parts.some((v) => !OM_VARIABLES.has(v))) {
+      return omError(
+        `Data corrupted at path ''. Cannot initialize ${VARIABLE_TYPE} from invalid String value ${value}.`,
+      );
+    }
+    out.push(...parts);
+  }
+  return out;
+}
+
+function omInt(q: URLSearchParams, name: string): number | undefined | { error: Reply } {
+  const text = q.get(name);
+  if (text === null) return undefined;
+  if (!/^-?\d+$/.test(text)) {
+    return omError(
+      `Data corrupted at path '${name}'. Cannot initialize Int from invalid String value ${text}.`,
+    );
+  }
+  return Number(text);
+}
+
+function openMeteoRequest(
+  path: string,
+  q: URLSearchParams,
+  now: Date,
+  opts: SimulatorOptions,
+): OpenMeteoRequest | { error: Reply } {
+  const endpoint: OpenMeteoEndpoint = path === OPEN_METEO_ARCHIVE_PATH ? "archive" : "forecast";
   const lats = (q.get("latitude") ?? "").split(",").filter((s) => s !== "");
   const lons = (q.get("longitude") ?? "").split(",").filter((s) => s !== "");
   if (lats.length === 0 || lons.length === 0)
@@ -321,14 +447,12 @@ function openMeteoRequest(q: URLSearchParams): OpenMeteoRequest | { error: Reply
     }
     coords.push({ lat, lon });
   }
-  const current = (q.get("current") ?? "").split(",").filter((s) => s !== "");
-  const unknown = current.find((v) => !OM_VARIABLES.has(v));
-  if (unknown) {
-    return omError(
-      `Data corrupted at path ''. Cannot initialize ForecastVariable from invalid String value ${unknown}.`,
-    );
-  }
-  const windUnit = q.get("wind_speed_unit") ?? "kmh";
+  // The archive API has no current block: the real server ignores `current=` there.
+  const current = endpoint === "archive" ? [] : omVariables(q, "current");
+  if ("error" in current) return current;
+  const hourly = omVariables(q, "hourly");
+  if ("error" in hourly) return hourly;
+  const windUnit = q.get("wind_speed_unit") ?? q.get("windspeed_unit") ?? "kmh";
   if (!["kmh", "ms", "mph", "kn"].includes(windUnit)) {
     return omError(
       `Data corrupted at path ''. Cannot initialize WindspeedUnit from invalid String value ${windUnit}.`,
@@ -336,16 +460,77 @@ function openMeteoRequest(q: URLSearchParams): OpenMeteoRequest | { error: Reply
   }
   const timezone = q.get("timezone") ?? undefined;
   if (timezone !== undefined && timezone !== "auto" && !isTimeZone(timezone)) {
-    return omError(`Invalid timezone '${timezone}'`);
+    return omError("Invalid timezone");
   }
+  const ints: Partial<Record<"past_days" | "forecast_days" | "past_hours" | "forecast_hours", number>> = {};
+  for (const name of ["past_days", "forecast_days", "past_hours", "forecast_hours"] as const) {
+    const v = omInt(q, name);
+    if (typeof v === "object") return v;
+    if (v !== undefined) ints[name] = v;
+  }
+  let locations: OmLocation[];
+  try {
+    const list = (name: string, parse: (s: string) => number) =>
+      q.getAll(name).flatMap((v) =>
+        v
+          .split(",")
+          .filter((s) => s !== "")
+          .map(parse),
+      );
+    const params: TimeParams = {
+      startDate: list("start_date", parseIsoDate),
+      endDate: list("end_date", parseIsoDate),
+      startHour: list("start_hour", parseIsoDateTime),
+      endHour: list("end_hour", parseIsoDateTime),
+      ...(ints.past_days !== undefined ? { pastDays: ints.past_days } : {}),
+      ...(ints.forecast_days !== undefined ? { forecastDays: ints.forecast_days } : {}),
+      ...(ints.past_hours !== undefined ? { pastHours: ints.past_hours } : {}),
+      ...(ints.forecast_hours !== undefined ? { forecastHours: ints.forecast_hours } : {}),
+    };
+    const ranges = startEndRanges(params);
+    let pairs: [number, StartEnd | undefined][];
+    if (ranges.length === 0) pairs = coords.map((_, i) => [i, undefined]);
+    else if (ranges.length === 1) pairs = coords.map((_, i) => [i, ranges[0]]);
+    else if (coords.length === 1) pairs = ranges.map((range) => [0, range]);
+    else if (ranges.length === coords.length) pairs = coords.map((_, i) => [i, ranges[i]]);
+    else {
+      throw new OpenMeteoParamError(
+        "Parameter 'start_date' and 'end_date' must have the same number of elements as coordinates",
+      );
+    }
+    locations = pairs.map(([i, range]) => {
+      const coord = coords[i] as Coord;
+      const zone = zoneOf(timezone, coord.lon, now);
+      const location: OmLocation = { coord, locationId: i, zone };
+      // Time ranges are checked for every request, as the server does, even one without `hourly=`.
+      const window = hourlyWindow(endpoint, now.getTime(), zone.offset, params, range);
+      if (hourly.length > 0) location.window = window;
+      return Object.assign(location, { days: window.days });
+    });
+  } catch (error) {
+    if (error instanceof OpenMeteoParamError) return omError(error.message);
+    throw error;
+  }
+  const nVariables = current.length + hourly.length;
+  // ForecastApiResult.calculateQueryWeight: per location max(1, max(v/10, v/10 × days/14)).
+  const weight = locations.reduce((sum, l) => {
+    const v = nVariables / 10;
+    const days = (l as OmLocation & { days: number }).days;
+    return sum + Math.max(1, Math.max(v, (v * days) / 14));
+  }, 0);
+  const delayDays = opts.archiveDelayDays ?? 5;
   return {
     api: "open-meteo",
+    endpoint,
     coords,
+    locations,
     current,
+    hourly,
     windUnit,
     temperatureUnit: q.get("temperature_unit") === "fahrenheit" ? "fahrenheit" : "celsius",
     precipitationUnit: q.get("precipitation_unit") === "inch" ? "inch" : "mm",
-    timezone,
+    archiveAvailableBeforeMs: utcDay(now.getTime()) - (delayDays - 1) * 86_400_000,
+    weight,
   };
 }
 
@@ -396,11 +581,10 @@ function localIso(utcMs: number, offsetSeconds: number): string {
   return new Date(utcMs + offsetSeconds * 1000).toISOString().slice(0, 16);
 }
 
-function openMeteoLocation(req: OpenMeteoRequest, c: Coord, now: Date): Record<string, unknown> {
-  const zone = zoneOf(req.timezone, c.lon, now);
-  // `current` is the 15-minute slot containing now, in local wall time.
-  const slotMs = Math.floor((now.getTime() + zone.offset * 1000) / 900_000) * 900_000 - zone.offset * 1000;
-  const w = weatherAt(c.lat, c.lon, new Date(slotMs));
+type Values = Record<string, [string, number]>;
+
+/** Every variable's unit and value for one state and one precipitation amount (mm over the block's window). */
+function omValues(req: OpenMeteoRequest, w: SimulatedWeather, precipMm: number): Values {
   const tempUnit = req.temperatureUnit === "fahrenheit" ? "°F" : "°C";
   const temp = (x: number) => r(req.temperatureUnit === "fahrenheit" ? (x * 9) / 5 + 32 : x, 1);
   const windUnitLabel = { kmh: "km/h", ms: "m/s", mph: "mp/h", kn: "kn" }[req.windUnit] ?? "km/h";
@@ -416,16 +600,15 @@ function openMeteoLocation(req: OpenMeteoRequest, c: Coord, now: Date): Record<s
         return r(ms * 3.6, 1);
     }
   };
-  const precip15 = w.precipMmPerHour / 4;
-  const precip = req.precipitationUnit === "inch" ? r(precip15 / 25.4, 3) : r(precip15, 2);
+  const precip = req.precipitationUnit === "inch" ? r(precipMm / 25.4, 3) : r(precipMm, 2);
   const precipUnit = req.precipitationUnit === "inch" ? "inch" : "mm";
-  const values: Record<string, [string, number]> = {
+  return {
     temperature_2m: [tempUnit, temp(w.temperatureC)],
     relative_humidity_2m: ["%", w.humidityPct],
     apparent_temperature: [tempUnit, temp(w.apparentC)],
     precipitation: [precipUnit, precip],
     rain: [precipUnit, w.temperatureC > 0 ? precip : 0],
-    snowfall: ["cm", w.temperatureC > 0 ? 0 : r(precip15 * 0.7, 2)],
+    snowfall: ["cm", w.temperatureC > 0 ? 0 : r(precipMm * 0.7, 2)],
     weather_code: ["wmo code", w.wmoCode],
     cloud_cover: ["%", w.cloudPct],
     pressure_msl: ["hPa", r(w.pressureHpa, 1)],
@@ -435,14 +618,14 @@ function openMeteoLocation(req: OpenMeteoRequest, c: Coord, now: Date): Record<s
     wind_gusts_10m: [windUnitLabel, wind(w.gustMs)],
     is_day: ["", w.isDay ? 1 : 0],
   };
-  const units: Record<string, string> = { time: "iso8601", interval: "seconds" };
-  const current: Record<string, unknown> = { time: localIso(slotMs, zone.offset), interval: 900 };
-  for (const v of req.current) {
-    const [unit, value] = values[v] ?? ["", 0];
-    units[v] = unit;
-    current[v] = value;
-  }
-  return {
+}
+
+function openMeteoLocation(req: OpenMeteoRequest, loc: OmLocation, now: Date): Record<string, unknown> {
+  const c = loc.coord;
+  const zone = loc.zone;
+  const variant = req.endpoint === "archive" ? "reanalysis" : "forecast";
+  const meta = weatherAt(c.lat, c.lon, now);
+  const body: Record<string, unknown> = {
     // Snapped to a 0.02° grid, as the real API answers with its grid cell's centre.
     latitude: r(Math.round(c.lat / 0.02) * 0.02, 4),
     longitude: r(Math.round(c.lon / 0.02) * 0.02, 4),
@@ -450,10 +633,53 @@ function openMeteoLocation(req: OpenMeteoRequest, c: Coord, now: Date): Record<s
     utc_offset_seconds: zone.offset,
     timezone: zone.name,
     timezone_abbreviation: zone.abbr,
-    elevation: w.elevationM,
-    ...(req.current.length > 0 ? { current_units: units, current } : {}),
+    elevation: meta.elevationM,
+    ...(loc.locationId !== 0 ? { location_id: loc.locationId } : {}),
   };
+  if (req.current.length > 0) {
+    // `current` is the 15-minute slot containing now, in local wall time; precipitation is the slot's
+    // preceding 15 minutes, as Open-Meteo's 15-minutely sums are.
+    const slotMs = Math.floor((now.getTime() + zone.offset * 1000) / 900_000) * 900_000 - zone.offset * 1000;
+    const slot = new Date(slotMs);
+    const values = omValues(req, weatherAt(c.lat, c.lon, slot), precipitationMm(c.lat, c.lon, slot, 15));
+    const units: Record<string, string> = { time: "iso8601", interval: "seconds" };
+    const current: Record<string, unknown> = { time: localIso(slotMs, zone.offset), interval: 900 };
+    for (const v of req.current) {
+      const [unit, value] = values[v] ?? ["", 0];
+      units[v] = unit;
+      current[v] = value;
+    }
+    body.current_units = units;
+    body.current = current;
+  }
+  if (req.hourly.length > 0 && loc.window) {
+    const { labelsMs, readMs } = loc.window;
+    const units: Record<string, string> = { time: "iso8601" };
+    const unitLabels = omValues(req, UNIT_PROBE, 0);
+    for (const v of req.hourly) units[v] = unitLabels[v]?.[0] ?? "";
+    const columns: (number | null)[][] = req.hourly.map(() => new Array(labelsMs.length));
+    for (const [i, at] of readMs.entries()) {
+      const available = req.endpoint === "forecast" || at < req.archiveAvailableBeforeMs;
+      const instant = new Date(at);
+      const values = available
+        ? omValues(req, weatherAt(c.lat, c.lon, instant, variant), precipitationMm(c.lat, c.lon, instant, 60))
+        : undefined;
+      for (const [j, v] of req.hourly.entries()) {
+        (columns[j] as (number | null)[])[i] = values ? (values[v]?.[1] ?? null) : null;
+      }
+    }
+    const hourly: Record<string, unknown> = {
+      time: labelsMs.map((ms) => new Date(ms).toISOString().slice(0, 16)),
+    };
+    for (const [j, v] of req.hourly.entries()) hourly[v] = columns[j];
+    body.hourly_units = units;
+    body.hourly = hourly;
+  }
+  return body;
 }
+
+/** Any state: only the unit labels of its values are read. */
+const UNIT_PROBE: SimulatedWeather = weatherAt(0, 0, new Date(0));
 
 // ---------------------------------------------------------------------------------------------------
 // OpenWeatherMap
@@ -538,7 +764,7 @@ function owmBody(req: OwmRequest, now: Date): Record<string, unknown> {
 function normalReply(api: SimulatedApi, req: OpenMeteoRequest | OwmRequest, now: Date): Reply {
   if (req.api === "openweather") return json(200, owmBody(req, now));
   void api;
-  const bodies = req.coords.map((c) => openMeteoLocation(req, c, now));
+  const bodies = req.locations.map((l) => openMeteoLocation(req, l, now));
   return json(200, bodies.length === 1 ? bodies[0] : bodies);
 }
 
@@ -548,6 +774,13 @@ const OWM_MESSAGES: Record<number, string> = {
   404: "city not found",
   429: "Your account is temporary blocked due to exceeding of requests limitation of your subscription type. Please choose the proper subscription https://openweathermap.org/price",
 };
+
+/** RateLimiter.swift's texts, by exhausted window. */
+const OM_RATE_LIMIT_REASONS = {
+  minutely: "Minutely API request limit exceeded. Please try again in one minute.",
+  hourly: "Hourly API request limit exceeded. Please try again in the next hour.",
+  daily: "Daily API request limit exceeded. Please try again tomorrow.",
+} as const;
 
 /** The API's own error body for a status: OWM's `cod` is a number on 401/429/5xx and a string otherwise. */
 function errorReply(
@@ -560,7 +793,7 @@ function errorReply(
     const reason =
       message ??
       (status === 429
-        ? "Minutely API request limit exceeded. Please try again in one minute."
+        ? OM_RATE_LIMIT_REASONS.minutely
         : status >= 500
           ? "Internal Server Error"
           : "Bad request");
@@ -587,7 +820,8 @@ function faultReply(
     case "rate-limit": {
       const headers =
         fault.retryAfter === undefined ? undefined : { "retry-after": String(fault.retryAfter) };
-      return errorReply(api, 429, undefined, headers);
+      const reason = api === "open-meteo" && fault.window ? OM_RATE_LIMIT_REASONS[fault.window] : undefined;
+      return errorReply(api, 429, reason, headers);
     }
     case "server-error":
       return errorReply(api, fault.status ?? 500);
@@ -606,13 +840,19 @@ function faultReply(
     case "echo-request":
       return echoReply(api, req, now, url, fault.status);
     case "schema-drift": {
-      const field = fault.field ?? (api === "open-meteo" ? "current.temperature_2m" : "main.temp");
+      const field =
+        fault.field ??
+        (req.api === "openweather"
+          ? "main.temp"
+          : req.hourly.length > 0
+            ? "hourly.temperature_2m"
+            : "current.temperature_2m");
       const drift = (obj: Record<string, unknown>) =>
         driftField(obj, field, fault.change ?? "rename", fault.renameTo);
       if (req.api === "openweather") return json(200, drift(owmBody(req, now)));
-      const bodies = req.coords.map((c) => {
-        const body = openMeteoLocation(req, c, now);
-        return rule.at === undefined || sameCoord(c, rule.at) ? drift(body) : body;
+      const bodies = req.locations.map((l) => {
+        const body = openMeteoLocation(req, l, now);
+        return rule.at === undefined || sameCoord(l.coord, rule.at) ? drift(body) : body;
       });
       return json(200, bodies.length === 1 ? bodies[0] : bodies);
     }
@@ -724,15 +964,17 @@ async function main(): Promise<void> {
       port: { type: "string", default: "8787" },
       "latency-ms": { type: "string", default: "0" },
       "api-key": { type: "string" },
+      "archive-delay-days": { type: "string", default: "5" },
     },
   });
   const sim = await startSimulator({
     port: Number(values.port),
     latencyMs: Number(values["latency-ms"]),
+    archiveDelayDays: Number(values["archive-delay-days"]),
     ...(values["api-key"] ? { apiKey: values["api-key"] } : {}),
   });
   process.stderr.write(
-    `weather simulator on ${sim.url}\n  Open-Meteo:     ${sim.url}${OPEN_METEO_PATH}\n  OpenWeatherMap: ${sim.url}${OPENWEATHER_PATH}\nCtrl-C to stop.\n`,
+    `weather simulator on ${sim.url}\n  Open-Meteo:         ${sim.url}${OPEN_METEO_PATH}\n  Open-Meteo archive: ${sim.url}${OPEN_METEO_ARCHIVE_PATH}\n  OpenWeatherMap:     ${sim.url}${OPENWEATHER_PATH}\nCtrl-C to stop.\n`,
   );
   const stop = () => {
     sim.close().then(() => process.exit(0));

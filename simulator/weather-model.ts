@@ -7,7 +7,11 @@
  *   + a slow synoptic wave;
  * - a "storminess" wave per site drives clouds, humidity, low pressure, wind and precipitation together;
  * - feels-like is the Australian apparent temperature (humidity and wind), the weather code follows
- *   precipitation / fog / cloud cover, snow below 0 °C.
+ *   precipitation / fog / cloud cover, snow below 0 °C;
+ * - precipitation AMOUNTS are sums over a window ending at an instant ({@link precipitationMm}): the rate
+ *   integrated over 5-minute cells aligned to UTC, so an hour's sum equals its four quarter-hours' sums;
+ * - the "reanalysis" variant (Open-Meteo's archive) is the same weather with a small deterministic
+ *   per-(site, hour) correction: temperature within ±0.3 °C, pressure within ±0.5 hPa.
  */
 
 const DAY_MS = 86_400_000;
@@ -72,15 +76,54 @@ export function solarHour(lon: number, at: Date): number {
   return (((utcHours + lon / 15) % 24) + 24) % 24;
 }
 
-/** The weather at one place and instant. */
-export function weatherAt(lat: number, lon: number, at: Date): SimulatedWeather {
+/** The storminess index in about [-1, 1] that drives clouds, wind and precipitation. */
+function stormAt(hash: number, t: number): number {
+  return (
+    0.7 * Math.sin(TAU * (t / 4.3 + saltedNoise(hash, 1))) +
+    0.3 * Math.sin(TAU * (t / 1.7 + saltedNoise(hash, 2)))
+  );
+}
+
+const precipRate = (storm: number) => (storm > 0.55 ? (storm - 0.55) * 8 : 0);
+
+const PRECIP_CELL_MS = 300_000;
+
+/**
+ * Precipitation in mm that fell in the `minutes` before `end`: the rate at the midpoint of each 5-minute
+ * cell (cells aligned to UTC) times 5 minutes. `minutes` should be a multiple of 5 and `end` aligned.
+ */
+export function precipitationMm(lat: number, lon: number, end: Date, minutes: number): number {
+  const hash = coordinateHash(lat, lon);
+  const cells = Math.round(minutes / 5);
+  const last = Math.floor(end.getTime() / PRECIP_CELL_MS) * PRECIP_CELL_MS;
+  let sum = 0;
+  for (let i = 0; i < cells; i++) {
+    const mid = last - i * PRECIP_CELL_MS - PRECIP_CELL_MS / 2;
+    sum += precipRate(stormAt(hash, mid / DAY_MS));
+  }
+  return (sum * PRECIP_CELL_MS) / 3_600_000;
+}
+
+/**
+ * The weather at one place and instant. `variant: "reanalysis"` adds the archive's small deterministic
+ * correction (see the module header).
+ */
+export function weatherAt(
+  lat: number,
+  lon: number,
+  at: Date,
+  variant: "forecast" | "reanalysis" = "forecast",
+): SimulatedWeather {
   const t = at.getTime() / DAY_MS;
   const doy = dayOfYear(at);
   const phi = lat * RAD;
   const hash = coordinateHash(lat, lon);
   const n = (salt: number) => saltedNoise(hash, salt);
+  const hourIndex = Math.floor(at.getTime() / 3_600_000);
+  const correction = (salt: number) =>
+    variant === "reanalysis" ? saltedNoise(hash, salt * 1_000_003 + hourIndex) - 0.5 : 0;
 
-  const storm = 0.7 * Math.sin(TAU * (t / 4.3 + n(1))) + 0.3 * Math.sin(TAU * (t / 1.7 + n(2)));
+  const storm = stormAt(hash, t);
   const cloudPct = Math.round(clamp(50 + 55 * storm, 0, 100));
 
   const annualMean = 32 * Math.cos(phi) - 6;
@@ -89,14 +132,14 @@ export function weatherAt(lat: number, lon: number, at: Date): SimulatedWeather 
   const diurnalAmp = (3 + 3 * n(4)) * (1 - (0.5 * cloudPct) / 100);
   const diurnalShape = Math.cos((TAU * (solarHour(lon, at) - 15)) / 24);
   const synoptic = 2.5 * Math.sin(TAU * (t / 6.1 + n(5)));
-  const temperatureC = annualMean + seasonal + diurnalAmp * diurnalShape + synoptic;
+  const temperatureC = annualMean + seasonal + diurnalAmp * diurnalShape + synoptic + 0.6 * correction(11);
 
   const humidityPct = Math.round(clamp(65 + 25 * storm - 6 * diurnalShape, 12, 100));
-  const pressureHpa = 1013 - 18 * storm + 3 * Math.cos(TAU * (t / 2.9 + n(6)));
+  const pressureHpa = 1013 - 18 * storm + 3 * Math.cos(TAU * (t / 2.9 + n(6))) + correction(12);
   const windMs = 2 + 6 * Math.max(0, storm) + 1.2 * Math.max(0, diurnalShape) + 1.5 * n(7);
   const gustMs = windMs * 1.45 + 0.8;
   const windDirectionDeg = Math.round((((360 * n(8) + 60 * Math.sin(TAU * (t / 4.3))) % 360) + 360) % 360);
-  const precipMmPerHour = storm > 0.55 ? (storm - 0.55) * 8 : 0;
+  const precipMmPerHour = precipRate(storm);
 
   const vapourHpa = (humidityPct / 100) * 6.105 * Math.exp((17.27 * temperatureC) / (237.7 + temperatureC));
   const apparentC = temperatureC + 0.33 * vapourHpa - 0.7 * windMs - 4;

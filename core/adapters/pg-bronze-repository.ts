@@ -8,10 +8,12 @@ import { type Heartbeat, LEASE_REMAINING_MS, RUN_LEASE_EXPIRY, startHeartbeat } 
 import type { BronzeRepository, BronzeRow } from "../ports.ts";
 import { syncSites } from "../sql/sites.ts";
 
+// The key's columns come first: the upsert updates every column after them.
 const COLUMNS = [
   ["site_id", "text"],
   ["source", "text"],
   ["observed_at", "timestamptz"],
+  ["kind", "text"],
   ["temperature_c", "float8"],
   ["feels_like_c", "float8"],
   ["humidity_pct", "float8"],
@@ -31,12 +33,14 @@ const COLUMNS = [
 ] as const;
 
 const names = COLUMNS.map(([n]) => n);
+/** Bronze's key (migration 0070): a live reading and a history value of one instant are two rows. */
+const KEY = ["site_id", "source", "observed_at", "kind"] as const;
 // A changed payload replaces the row; an identical one leaves it untouched, so re-running an interval
 // rewrites nothing. change_xid (default: this transaction) marks the row for the next transform.
 const ON_CONFLICT = `
-on conflict (site_id, source, observed_at) do update set
+on conflict (${KEY.join(", ")}) do update set
   ${names
-    .slice(3)
+    .slice(KEY.length)
     .map((n) => `${n} = excluded.${n}`)
     .join(",\n  ")},
   change_xid = default
@@ -59,7 +63,7 @@ const COPY_SQL = `copy pg_temp.bronze_stage (${names.join(", ")}) from stdin`;
 const UPSERT_STAGED_SQL = `
 insert into bronze.weather_observations (${names.join(", ")})
 select ${names.join(", ")} from pg_temp.bronze_stage
-order by site_id, source, observed_at -- key order keeps the primary-key index inserts local
+order by ${KEY.join(", ")} -- key order keeps the primary-key index inserts local
 ${ON_CONFLICT}`;
 
 /** Rows at or above this count go through COPY (when the repository may use it). */
@@ -78,6 +82,7 @@ function toColumns(rows: BronzeRow[]): unknown[][] {
     rows.map((r) => r.siteId),
     rows.map((r) => r.source),
     rows.map((r) => r.observedAt.toISOString()),
+    rows.map((r) => r.kind),
     rows.map((r) => r.temperatureC),
     rows.map((r) => r.feelsLikeC),
     rows.map((r) => r.humidityPct),
@@ -179,6 +184,16 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
       heartbeats.set(run.runId, startHeartbeat(pool, target, rows[0]?.remaining ?? 0));
     },
 
+    async weightedCallsSince(source, since) {
+      const { rows } = await pool.query<{ at: Date; weighted_calls: number }>(
+        `select finished_at as at, weighted_calls from ops.ingestion_runs
+         where source = $1 and finished_at >= $2 and weighted_calls > 0
+         order by finished_at`,
+        [source, since.toISOString()],
+      );
+      return rows.map((r) => ({ at: new Date(r.at), weightedCalls: Number(r.weighted_calls) }));
+    },
+
     async finishRun(run, sites) {
       try {
         // Through a database restart the outcome is still recorded (else the lease expires: abandoned).
@@ -222,7 +237,7 @@ async function writeOutcome(
          sites_ok = c.ok, sites_failed = c.failed, sites_quarantined = c.quarantined,
          observations_loaded = $4, fetch_latency_p50_ms = $5, fetch_latency_p95_ms = $6,
          raw_object_keys = array(select distinct k from unnest(r.raw_object_keys || $7::text[]) as k order by k),
-         error = $8
+         error = $8, weighted_calls = r.weighted_calls + $9
        from (
          select count(*)::int as total,
            (count(*) filter (where status = 'ok'))::int as ok,
@@ -240,6 +255,8 @@ async function writeOutcome(
         run.fetchLatencyP95Ms,
         run.rawObjectKeys,
         run.error ?? null,
+        // Added, not set: every attempt of the hour spent its calls (0071_weighted_calls.sql).
+        run.weightedCalls ?? 0,
       ],
     );
     await client.query("commit");

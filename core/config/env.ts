@@ -14,6 +14,7 @@ export class ConfigError extends Error {
 
 const positiveInt = z.coerce.number().check(z.int(), z.positive());
 const nonNegativeInt = z.coerce.number().check(z.int(), z.gte(0));
+const positiveNumber = z.coerce.number().check(z.positive());
 const ratio = z.coerce.number().check(z.gte(0), z.lte(1));
 
 export const SOURCES = ["open-meteo", "openweather", "simulator"] as const;
@@ -66,6 +67,11 @@ export const envSchema = z.object({
   WEATHER_SOURCE: z._default(z.enum(SOURCES), "open-meteo"),
   SITES_FILE: z._default(z.string().check(z.minLength(1)), "config/sites.json"),
   OPEN_METEO_BASE_URL: z._default(z.string().check(z.url()), "https://api.open-meteo.com"),
+  /**
+   * Open-Meteo's Historical Weather API (`/v1/archive`): history older than the forecast API's 92
+   * past days. The simulator source uses SIMULATOR_URL for both.
+   */
+  OPEN_METEO_ARCHIVE_URL: z._default(z.string().check(z.url()), "https://archive-api.open-meteo.com"),
   OPENWEATHER_BASE_URL: z._default(z.string().check(z.url()), "https://api.openweathermap.org"),
   /**
    * The bundled API simulator, for WEATHER_SOURCE=simulator (the CLI starts its own; the local cloud
@@ -78,10 +84,22 @@ export const envSchema = z.object({
   /** Open-Meteo's free API serves about one request at a time per IP: batch, don't fan out. */
   OPEN_METEO_BATCH_SIZE: z._default(positiveInt, 50),
   OPEN_METEO_CONCURRENCY: z._default(positiveInt, 1),
-  OPEN_METEO_RATE_PER_MINUTE: z._default(positiveInt, 600),
-  /** OpenWeatherMap free tier: 60 calls per minute. */
+  /**
+   * Open-Meteo's quotas in weighted calls (a request weighs max(variables/10, 1) × max(days/14, 1) ×
+   * locations; providers/limits.ts), counted over sliding windows. Defaults: the free tier, 600 a
+   * minute, 5,000 an hour, 10,000 a day. A commercial plan is a change of these three.
+   */
+  OPEN_METEO_CALLS_PER_MINUTE: z._default(positiveNumber, 600),
+  OPEN_METEO_CALLS_PER_HOUR: z._default(positiveNumber, 5_000),
+  OPEN_METEO_CALLS_PER_DAY: z._default(positiveNumber, 10_000),
   OPENWEATHER_CONCURRENCY: z._default(positiveInt, 4),
-  OPENWEATHER_RATE_PER_MINUTE: z._default(positiveInt, 60),
+  /**
+   * OpenWeatherMap's quotas in calls (each request weighs 1). Free plan: 60 a minute and 1,000,000 a
+   * month; the month becomes 32,000 a day (31 × 32,000 < 1,000,000) and the hour 60 × 60 = 3,600.
+   */
+  OPENWEATHER_CALLS_PER_MINUTE: z._default(positiveNumber, 60),
+  OPENWEATHER_CALLS_PER_HOUR: z._default(positiveNumber, 3_600),
+  OPENWEATHER_CALLS_PER_DAY: z._default(positiveNumber, 32_000),
   HTTP_TIMEOUT_MS: z._default(positiveInt, 10_000),
   HTTP_MAX_ATTEMPTS: z._default(positiveInt, 4),
   HTTP_BACKOFF_BASE_MS: z._default(positiveInt, 500),
@@ -134,6 +152,13 @@ export const envSchema = z.object({
 
 export type Config = z.infer<typeof envSchema>;
 
+/** Variables that no longer exist, and what replaces them: set silently, they would change nothing. */
+const RETIRED: Record<string, string> = {
+  OPEN_METEO_RATE_PER_MINUTE:
+    "replaced by OPEN_METEO_CALLS_PER_MINUTE / _HOUR / _DAY (weighted calls, not requests)",
+  OPENWEATHER_RATE_PER_MINUTE: "replaced by OPENWEATHER_CALLS_PER_MINUTE / _HOUR / _DAY",
+};
+
 /**
  * Validates the environment once. Throws {@link ConfigError} naming every bad variable, so a
  * misconfigured Lambda fails at cold start with a message that says what to set.
@@ -146,6 +171,14 @@ export function loadConfig(
   const set = (o: Record<string, string | undefined>) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ""));
   const cleaned = { ...set(env), ...set(overrides) };
+  const retired = Object.keys(RETIRED).filter((name) => name in cleaned);
+  if (retired.length > 0) {
+    throw new ConfigError(
+      `Retired variables; limits are now weighted calls per minute, hour and day:\n${retired
+        .map((name) => `  ${name}: ${RETIRED[name]}`)
+        .join("\n")}`,
+    );
+  }
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);

@@ -42,6 +42,14 @@ export function intervalRange(from: Interval, to: Interval): Interval[] {
   return out;
 }
 
+/**
+ * A range of hours as one label, `2026-11-01T00..2026-11-14T23` (both included): history runs file it
+ * where an ingestion run files its hour. It sorts with its first hour.
+ */
+export function rangeLabel(from: Interval, to: Interval): string {
+  return `${from}..${to}`;
+}
+
 /** The archive's first hour: Open-Meteo's historical API starts in 1940; nothing earlier exists. */
 export const FIRST_INTERVAL = "1940-01-01T00" as Interval;
 

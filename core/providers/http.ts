@@ -1,7 +1,8 @@
 /**
  * The HTTP robustness layer shared by every provider: one request per batch with a per-attempt timeout,
  * exponential backoff with full jitter (the `exponential-backoff` package) on 5xx / 408 / 429 / timeouts /
- * network errors, `Retry-After` honoured, and a p-queue per provider for concurrency and rate.
+ * network errors, `Retry-After` honoured, and a request queue per provider for concurrency and weighted
+ * call limits (see {@link createRequestQueue} and limits.ts).
  *
  * Every attempt's outcome — errors included — becomes a {@link RawEnvelope} that the caller lands in the
  * raw store before anything is retried or parsed. Bodies are read as a stream and cut at
@@ -15,6 +16,7 @@
  * Also home of the small envelope helpers both providers' `parse` use (failure reasons, contract
  * reasons), so the two describe failures the same way.
  */
+import { setMaxListeners } from "node:events";
 import { backOff } from "exponential-backoff";
 import PQueue from "p-queue";
 import type * as z from "zod/mini";
@@ -22,7 +24,8 @@ import { type Config, DEFAULT_HTTP_MAX_BODY_BYTES } from "../config/env.ts";
 import type { Interval } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
-import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
+import type { RawEnvelope, SiteProblem, WeatherProvider } from "../ports.ts";
+import { createWeightedLimiter, type WeightedLimiter } from "./limits.ts";
 
 /** How hard to try one request. */
 export interface HttpPolicy {
@@ -121,6 +124,18 @@ export interface FetchBatchArgs {
   fetchImpl?: typeof fetch;
   /** Cancels the whole batch: the in-flight attempt is aborted and `fetchBatch` rejects with the reason. */
   signal?: AbortSignal;
+  /**
+   * Awaited before every attempt after the first: acquire the request's weight again
+   * (`() => queue.acquire(weight, signal)`), since the provider counts a retried request too.
+   */
+  beforeRetry?: () => Promise<void>;
+  /**
+   * An explicit request instead of `provider.url(sites, interval)` (a history request): `url` is sent,
+   * `redactedUrl` (the same without secrets) lands in the envelope and names the secrets to scrub.
+   */
+  request?: { url: string; redactedUrl: string };
+  /** A history request's hours: copied into every envelope (`RawEnvelope.range`). */
+  range?: { from: Interval; to: Interval };
 }
 
 /** Thrown inside the backoff loop so the library schedules another attempt; never escapes. */
@@ -150,8 +165,8 @@ class RetryableResponseError extends Error {
 export async function fetchBatch(args: FetchBatchArgs): Promise<RawEnvelope> {
   const { provider, sites, interval, batch, policy, onResponse, signal } = args;
   const fetchImpl = args.fetchImpl ?? fetch;
-  const url = provider.url(sites, interval);
-  const redactedUrl = provider.url(sites, interval, { redact: true });
+  const url = args.request?.url ?? provider.url(sites, interval);
+  const redactedUrl = args.request?.redactedUrl ?? provider.url(sites, interval, { redact: true });
   const scrub = cachedScrubber(secretValues(url, redactedUrl));
   const maxRetryAfterMs = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const maxBodyBytes = policy.maxBodyBytes ?? DEFAULT_HTTP_MAX_BODY_BYTES;
@@ -159,11 +174,13 @@ export async function fetchBatch(args: FetchBatchArgs): Promise<RawEnvelope> {
 
   const once = async (): Promise<RawEnvelope> => {
     signal?.throwIfAborted();
+    if (attempt > 0 && args.beforeRetry) await args.beforeRetry();
     attempt += 1;
     const base = {
       version: 1 as const,
       source: provider.source,
       interval,
+      ...(args.range ? { range: args.range } : {}),
       batch,
       sites,
       url: redactedUrl,
@@ -246,41 +263,65 @@ export async function fetchBatch(args: FetchBatchArgs): Promise<RawEnvelope> {
 }
 
 /**
- * The requests-in-flight and requests-per-minute limiter for one provider. Add one task per batch
- * (`queue.add(() => fetchBatch(...))`); retries of a batch run inside its task, so they hold its
- * concurrency slot but are not counted against the rate (a 429 is answered by `Retry-After` instead).
- *
- * The rate window is a strict sliding window sized by {@link rateWindow}: about one second, holding
- * exactly `ratePerMinute × window / 60 s` starts. A one-minute window would allow the whole minute's
- * budget in one burst; a window per request would lose throughput to timer jitter. With this one the
- * achieved rate converges on `ratePerMinute` when it, not concurrency, is the bound.
+ * One provider's request queue: p-queue bounds the requests in flight, a {@link WeightedLimiter}
+ * the weighted calls per minute, hour and day. Add one task per request with its weight
+ * (`queue.add(() => fetchBatch(...), { weight })`); the weight is acquired once the task holds a
+ * concurrency slot, right before it starts, so a grant is never spent late. Retries inside a task
+ * acquire their weight again through {@link RequestQueue.acquire} (pass it as `fetchBatch`'s
+ * `beforeRetry`): providers count every request they answer, failed ones included.
  */
-export function createRequestQueue(provider: Pick<WeatherProvider, "concurrency" | "ratePerMinute">): PQueue {
-  const { intervalCap, interval } = rateWindow(provider.ratePerMinute);
-  return new PQueue({ concurrency: provider.concurrency, intervalCap, interval, strict: true });
-}
-
-/** A request queue whose tasks not yet started can all be dropped at once (a fatal error). */
-export interface StoppableQueue {
-  add<T>(task: () => Promise<T>): Promise<T>;
-  /** Removes every task not yet started; their `add` promises reject with `reason`. Running ones go on. */
+export interface RequestQueue {
+  /** Runs `task` once a slot is free and `weight` fits every window. */
+  add<T>(task: () => Promise<T>, opts: { weight: number }): Promise<T>;
+  /** Acquires `weight` for a request made inside a running task (a retry). */
+  acquire(weight: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Removes every task not yet started (also one waiting for the limiter); their `add` promises reject
+   * with `reason`. Running ones go on. For a fatal error: the queue is unusable afterwards.
+   */
   dropQueued(reason: unknown): void;
+  /** Weighted calls acquired through this queue so far, retries included: the run's usage. */
+  readonly weightedCalls: number;
+  readonly limiter: WeightedLimiter;
 }
 
 /**
- * Wraps `queue` so queued tasks can be dropped. p-queue's own per-task `signal` does the same but costs
- * about 0.1 ms per task (3–6× the queue's overhead, measured with 20,000 tasks), and `clear()` alone
- * leaves the dropped tasks' promises pending forever.
+ * The request queue for `provider`: its concurrency, and `opts.limiter` (share one between the live
+ * ingestion and a history fetch of the same provider in one process) or a fresh limiter for its tier.
+ *
+ * Dropping uses one abort signal for the whole queue: p-queue's own per-task `signal` costs about
+ * 0.1 ms per task (3–6× the queue's overhead, measured with 20,000 tasks), and `clear()` alone leaves
+ * the dropped tasks' promises pending forever.
  */
-export function stoppable(queue: PQueue): StoppableQueue {
+export function createRequestQueue(
+  provider: Pick<WeatherProvider, "concurrency" | "limits" | "source">,
+  opts: { limiter?: WeightedLimiter } = {},
+): RequestQueue {
+  const limiter = opts.limiter ?? createWeightedLimiter(provider.limits, { source: provider.source });
+  const queue = new PQueue({ concurrency: provider.concurrency });
+  const dropped = new AbortController();
+  // Every task waiting for the limiter listens on it (up to the concurrency at once): not a leak.
+  setMaxListeners(0, dropped.signal);
   const waiting = new Set<(reason: unknown) => void>();
+  let weightedCalls = 0;
+  const acquire = async (weight: number, signal?: AbortSignal) => {
+    await limiter.acquire(weight, signal ? AbortSignal.any([signal, dropped.signal]) : dropped.signal);
+    weightedCalls += weight;
+  };
   return {
-    add<T>(task: () => Promise<T>): Promise<T> {
+    limiter,
+    get weightedCalls() {
+      return weightedCalls;
+    },
+    acquire,
+    add<T>(task: () => Promise<T>, { weight }: { weight: number }): Promise<T> {
+      if (dropped.signal.aborted) return Promise.reject(dropped.signal.reason);
       return new Promise<T>((resolve, reject) => {
         waiting.add(reject);
         queue
           .add(async () => {
             waiting.delete(reject);
+            await acquire(weight);
             return task();
           })
           .then(resolve, reject);
@@ -290,17 +331,9 @@ export function stoppable(queue: PQueue): StoppableQueue {
       queue.clear();
       for (const reject of waiting) reject(reason);
       waiting.clear();
+      dropped.abort(reason);
     },
   };
-}
-
-/** The sliding window for a per-minute rate: ≈1 s long (longer for slow rates), holding whole starts. */
-export function rateWindow(ratePerMinute: number): { intervalCap: number; interval: number } {
-  if (!(ratePerMinute > 0) || !Number.isFinite(ratePerMinute)) {
-    throw new RangeError(`ratePerMinute must be a positive number, got ${ratePerMinute}`);
-  }
-  const intervalCap = Math.max(1, Math.round(ratePerMinute / 60));
-  return { intervalCap, interval: (intervalCap * 60_000) / ratePerMinute };
 }
 
 function isRetryable(status: number): boolean {
@@ -548,7 +581,7 @@ export function httpFailureReason(envelope: RawEnvelope, detail?: string): strin
  * Every site quarantined when the body was cut at HTTP_MAX_BODY_BYTES, with a bounded excerpt; undefined
  * for a whole body. Checked first by both providers: a cut body never parses.
  */
-export function oversizedBody(envelope: RawEnvelope): SiteParseResult[] | undefined {
+export function oversizedBody(envelope: RawEnvelope): SiteProblem[] | undefined {
   if (!envelope.bodyTruncated) return undefined;
   const limit = envelope.maxBodyBytes ?? envelope.bodyBytes ?? envelope.body.length;
   return quarantineAll(
@@ -570,11 +603,11 @@ export function isSuccess(envelope: RawEnvelope): boolean {
   return envelope.networkError === undefined && envelope.status >= 200 && envelope.status < 300;
 }
 
-export function failAll(envelope: RawEnvelope, reason: string): SiteParseResult[] {
+export function failAll(envelope: RawEnvelope, reason: string): SiteProblem[] {
   return envelope.sites.map((s) => ({ siteId: s.id, status: "failed" as const, reason }));
 }
 
-export function quarantineAll(envelope: RawEnvelope, reason: string, payload: unknown): SiteParseResult[] {
+export function quarantineAll(envelope: RawEnvelope, reason: string, payload: unknown): SiteProblem[] {
   return envelope.sites.map((s) => ({ siteId: s.id, status: "quarantined" as const, reason, payload }));
 }
 

@@ -21,7 +21,7 @@ import type { Interval } from "../domain/interval.ts";
 import type { Observation } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import { fahrenheitToCelsius, inchesToMm, kmhToMs, mphToMs, round } from "../domain/units.ts";
-import type { RawEnvelope, SiteParseResult, WeatherProvider } from "../ports.ts";
+import type { RawEnvelope, SiteParseResult, SiteProblem, WeatherProvider } from "../ports.ts";
 import {
   bodyExcerpt,
   contractReason,
@@ -32,6 +32,7 @@ import {
   parseJson,
   quarantineAll,
 } from "./http.ts";
+import { openMeteoWeight, type ProviderLimits } from "./limits.ts";
 
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
 z.config(en());
@@ -56,8 +57,8 @@ export const openMeteoErrorSchema = z.object({ error: z.literal(true), reason: z
 
 const reading = z.optional(z.nullable(z.number()));
 
-/** One location's success body (the whole body for one coordinate, one array element for several). */
-export const openMeteoLocationSchema = z.object({
+/** The metadata every location element carries, whatever block it holds (current or hourly). */
+export const openMeteoLocationFields = {
   latitude: z.number(),
   longitude: z.number(),
   generationtime_ms: z.optional(z.number()),
@@ -66,6 +67,11 @@ export const openMeteoLocationSchema = z.object({
   timezone_abbreviation: z.optional(z.string()),
   elevation: z.optional(z.nullable(z.number())),
   location_id: z.optional(z.number().check(z.int())),
+};
+
+/** One location's success body (the whole body for one coordinate, one array element for several). */
+export const openMeteoLocationSchema = z.object({
+  ...openMeteoLocationFields,
   current_units: z.optional(z.record(z.string(), z.string())),
   current: z.object({
     time: z
@@ -90,7 +96,8 @@ export interface OpenMeteoOptions {
   baseUrl: string;
   batchSize: number;
   concurrency: number;
-  ratePerMinute: number;
+  /** Weighted calls per minute, hour and day (OPEN_METEO_CALLS_PER_*). */
+  limits: ProviderLimits;
 }
 
 /** Open-Meteo behind the common port. */
@@ -100,7 +107,10 @@ export function openMeteoProvider(opts: OpenMeteoOptions): WeatherProvider {
     source: "open-meteo",
     batchSize: opts.batchSize,
     concurrency: opts.concurrency,
-    ratePerMinute: opts.ratePerMinute,
+    limits: opts.limits,
+    // The current block is one day of OPEN_METEO_CURRENT_VARIABLES per location.
+    requestWeight: (sites) =>
+      openMeteoWeight({ variables: OPEN_METEO_CURRENT_VARIABLES.length, days: 1, locations: sites.length }),
     url(sites: Site[], _interval: Interval) {
       if (sites.length === 0) throw new RangeError("open-meteo: a request needs at least one site");
       // Commas stay literal: the API documents comma-separated lists and the URL stays readable in raw.
@@ -115,52 +125,67 @@ export function openMeteoProvider(opts: OpenMeteoOptions): WeatherProvider {
 
 /** Per-site results for one Open-Meteo envelope. Pure. */
 export function parseOpenMeteo(envelope: RawEnvelope): SiteParseResult[] {
+  const located = locationElements(envelope);
+  if (!located.ok) return located.results;
+  const n = envelope.sites.length;
+  const request = requestOf(envelope.url, "current");
+  return envelope.sites.map((site, i) =>
+    parseLocation(site, located.elements[i], request, n > 1 ? `[${i}]` : ""),
+  );
+}
+
+/**
+ * The body's location elements in request order, or every site's result when the envelope as a whole
+ * gives nothing (cut body, HTTP error, malformed JSON, API error, wrong number of locations). Shared by
+ * the current and the hourly (history) parsers.
+ */
+export function locationElements(
+  envelope: RawEnvelope,
+): { ok: true; elements: unknown[] } | { ok: false; results: SiteProblem[] } {
   const oversized = oversizedBody(envelope);
-  if (oversized) return oversized;
+  if (oversized) return { ok: false, results: oversized };
   if (!isSuccess(envelope)) {
     const err = parseJson(envelope.body);
     const detail = err.ok ? openMeteoErrorSchema.safeParse(err.value).data?.reason : undefined;
-    return failAll(envelope, httpFailureReason(envelope, detail));
+    return { ok: false, results: failAll(envelope, httpFailureReason(envelope, detail)) };
   }
   const json = parseJson(envelope.body);
   // Whole-batch problems carry an excerpt: the body once per site would multiply it by the batch size.
-  if (!json.ok) return quarantineAll(envelope, json.reason, bodyExcerpt(envelope.body));
+  if (!json.ok)
+    return { ok: false, results: quarantineAll(envelope, json.reason, bodyExcerpt(envelope.body)) };
   const body = json.value;
   const apiError = openMeteoErrorSchema.safeParse(body);
-  if (apiError.success) return failAll(envelope, httpFailureReason(envelope, apiError.data.reason));
+  if (apiError.success) {
+    return { ok: false, results: failAll(envelope, httpFailureReason(envelope, apiError.data.reason)) };
+  }
 
   const n = envelope.sites.length;
   let elements: unknown[];
   if (Array.isArray(body)) elements = body;
   else if (n === 1) elements = [body];
   else {
-    return quarantineAll(
-      envelope,
-      `schema drift: expected an array of ${n} locations, got one object`,
-      bodyExcerpt(envelope.body),
-    );
+    const reason = `schema drift: expected an array of ${n} locations, got one object`;
+    return { ok: false, results: quarantineAll(envelope, reason, bodyExcerpt(envelope.body)) };
   }
   if (elements.length !== n) {
-    return quarantineAll(
-      envelope,
-      `schema drift: expected ${n} locations in request order, got ${elements.length}`,
-      bodyExcerpt(envelope.body),
-    );
+    const reason = `schema drift: expected ${n} locations in request order, got ${elements.length}`;
+    return { ok: false, results: quarantineAll(envelope, reason, bodyExcerpt(envelope.body)) };
   }
-
-  const request = requestOf(envelope.url);
-  return envelope.sites.map((site, i) => parseLocation(site, elements[i], request, n > 1 ? `[${i}]` : ""));
+  return { ok: true, elements };
 }
 
-interface RequestShape {
+/** The response block a parser reads: `current` conditions or the `hourly` table. */
+export type OpenMeteoBlock = "current" | "hourly";
+
+export interface RequestShape {
   requested: Set<string>;
   defaultUnits: Record<"temperature" | "wind" | "precipitation", string>;
 }
 
-/** What the URL asked for: which variables must be present and which units to assume. */
-function requestOf(url: string): RequestShape {
+/** What the URL asked for in `block`: which variables must be present and which units to assume. */
+export function requestOf(url: string, block: OpenMeteoBlock): RequestShape {
   const q = new URL(url).searchParams;
-  const requested = new Set((q.get("current") ?? "").split(",").filter((v) => v !== ""));
+  const requested = new Set((q.get(block) ?? "").split(",").filter((v) => v !== ""));
   const wind = { ms: "m/s", kmh: "km/h", mph: "mp/h", kn: "kn" }[q.get("wind_speed_unit") ?? "kmh"] ?? "?";
   return {
     requested,
@@ -172,7 +197,85 @@ function requestOf(url: string): RequestShape {
   };
 }
 
-class UnitError extends Error {}
+/** A unit the parser cannot convert: the site is quarantined with this message. */
+export class UnitError extends Error {}
+
+/** One time step's values, by variable (a `current` block, or one row of the `hourly` table). */
+export type OpenMeteoReadings = Partial<Record<OpenMeteoVariable, number | null | undefined>>;
+
+/** The canonical measurements of one time step (everything but time, window and provenance). */
+export type Measurements = Pick<
+  Observation,
+  | "temperatureC"
+  | "feelsLikeC"
+  | "humidityPct"
+  | "pressureHpa"
+  | "windSpeedMs"
+  | "windGustMs"
+  | "windDirectionDeg"
+  | "cloudCoverPct"
+  | "precipitationMm"
+  | "conditionCode"
+  | "conditionSystem"
+>;
+
+/**
+ * A reader of one location's time steps into canonical measurements, following `units` (the
+ * response's `current_units` / `hourly_units`) and falling back to the units the request asked for.
+ * A unit is checked the first time a variable has a value; one it cannot convert throws
+ * {@link UnitError} naming `<block>_units.<variable>`. Built once per location, so a table of many
+ * hours resolves each converter once.
+ */
+export function measurementsReader(
+  units: Record<string, string> | undefined,
+  request: RequestShape,
+  at: string,
+  block: OpenMeteoBlock,
+): (readings: OpenMeteoReadings) => Measurements {
+  const field = (variable: OpenMeteoVariable, accepted: Record<string, Conv>, fallback: string) => {
+    let conv: Conv | undefined;
+    return (value: number | null | undefined): number | null => {
+      if (value === null || value === undefined) return null;
+      if (!conv) {
+        const unit = units?.[variable] ?? fallback;
+        conv = accepted[unit];
+        if (!conv) {
+          throw new UnitError(
+            `schema drift: ${at ? `${at}.` : ""}${block}_units.${variable}: unsupported unit "${unit}" (expected ${Object.keys(accepted).join(" or ")})`,
+          );
+        }
+      }
+      return round(conv(value));
+    };
+  };
+  const first = (accepted: Record<string, Conv>) => Object.keys(accepted)[0] ?? "";
+  const { temperature, wind, precipitation } = request.defaultUnits;
+  const temp = field("temperature_2m", TEMPERATURE, temperature);
+  const feels = field("apparent_temperature", TEMPERATURE, temperature);
+  const humidity = field("relative_humidity_2m", PERCENT, first(PERCENT));
+  const pressure = field("pressure_msl", HPA, first(HPA));
+  const speed = field("wind_speed_10m", WIND, wind);
+  const gust = field("wind_gusts_10m", WIND, wind);
+  const direction = field("wind_direction_10m", DEGREES, first(DEGREES));
+  const cloud = field("cloud_cover", PERCENT, first(PERCENT));
+  const precip = field("precipitation", PRECIPITATION, precipitation);
+  return (r) => {
+    const code = r.weather_code;
+    return {
+      temperatureC: temp(r.temperature_2m),
+      feelsLikeC: feels(r.apparent_temperature),
+      humidityPct: humidity(r.relative_humidity_2m),
+      pressureHpa: pressure(r.pressure_msl),
+      windSpeedMs: speed(r.wind_speed_10m),
+      windGustMs: gust(r.wind_gusts_10m),
+      windDirectionDeg: direction(r.wind_direction_10m),
+      cloudCoverPct: cloud(r.cloud_cover),
+      precipitationMm: precip(r.precipitation),
+      conditionCode: code === null || code === undefined ? null : String(code),
+      conditionSystem: code === null || code === undefined ? null : "wmo",
+    };
+  };
+}
 
 function parseLocation(site: Site, element: unknown, request: RequestShape, at: string): SiteParseResult {
   const quarantine = (reason: string): SiteParseResult => ({
@@ -190,48 +293,20 @@ function parseLocation(site: Site, element: unknown, request: RequestShape, at: 
     const fields = missing.map((v) => `${at ? `${at}.` : ""}current.${v}`).join(", ");
     return quarantine(`schema drift: ${fields}: requested but missing`);
   }
-  if (!nearby(site, loc.latitude, loc.longitude)) {
-    return quarantine(
-      `schema drift: ${at ? `${at}.` : ""}latitude/longitude (${loc.latitude}, ${loc.longitude}) is not near site (${site.lat}, ${site.lon}); response order mismatch`,
-    );
-  }
+  if (!nearby(site, loc.latitude, loc.longitude)) return quarantine(notNearby(site, loc, at));
 
-  const units = loc.current_units ?? {};
-  const unitOf = (v: OpenMeteoVariable, fallback: string) => units[v] ?? fallback;
   try {
     const c = loc.current;
-    const temp = (v: OpenMeteoVariable, x: number | null | undefined) =>
-      convert(x, unitOf(v, request.defaultUnits.temperature), TEMPERATURE, v, at);
-    const wind = (v: OpenMeteoVariable, x: number | null | undefined) =>
-      convert(x, unitOf(v, request.defaultUnits.wind), WIND, v, at);
-    const same = (v: OpenMeteoVariable, x: number | null | undefined, accepted: Record<string, Conv>) =>
-      convert(x, unitOf(v, Object.keys(accepted)[0] ?? ""), accepted, v, at);
     const observation: Observation = {
       siteId: site.id,
       source: "open-meteo",
       kind: "current",
       observedAt: localToUtc(c.time, loc.utc_offset_seconds),
-      temperatureC: temp("temperature_2m", c.temperature_2m),
-      feelsLikeC: temp("apparent_temperature", c.apparent_temperature),
-      humidityPct: same("relative_humidity_2m", c.relative_humidity_2m, PERCENT),
-      pressureHpa: same("pressure_msl", c.pressure_msl, HPA),
-      windSpeedMs: wind("wind_speed_10m", c.wind_speed_10m),
-      windGustMs: wind("wind_gusts_10m", c.wind_gusts_10m),
-      windDirectionDeg: same("wind_direction_10m", c.wind_direction_10m, DEGREES),
-      cloudCoverPct: same("cloud_cover", c.cloud_cover, PERCENT),
-      precipitationMm: convert(
-        c.precipitation,
-        unitOf("precipitation", request.defaultUnits.precipitation),
-        PRECIPITATION,
-        "precipitation",
-        at,
-      ),
+      ...measurementsReader(loc.current_units, request, at, "current")(c),
       precipitationWindowMinutes:
         c.precipitation === null || c.precipitation === undefined
           ? null
           : Math.round((c.interval ?? 900) / 60),
-      conditionCode: c.weather_code === null || c.weather_code === undefined ? null : String(c.weather_code),
-      conditionSystem: c.weather_code === null || c.weather_code === undefined ? null : "wmo",
       payload: element,
     };
     return { siteId: site.id, status: "ok", observation };
@@ -239,6 +314,11 @@ function parseLocation(site: Site, element: unknown, request: RequestShape, at: 
     if (error instanceof UnitError) return quarantine(error.message);
     throw error;
   }
+}
+
+/** The reason for a location whose coordinates are not the site's: the answer is out of order. */
+export function notNearby(site: Site, loc: { latitude: number; longitude: number }, at: string): string {
+  return `schema drift: ${at ? `${at}.` : ""}latitude/longitude (${loc.latitude}, ${loc.longitude}) is not near site (${site.lat}, ${site.lon}); response order mismatch`;
 }
 
 type Conv = (x: number) => number;
@@ -257,23 +337,6 @@ const PERCENT: Record<string, Conv> = { "%": identity };
 const HPA: Record<string, Conv> = { hPa: identity };
 const DEGREES: Record<string, Conv> = { "°": identity };
 
-function convert(
-  value: number | null | undefined,
-  unit: string,
-  accepted: Record<string, Conv>,
-  variable: string,
-  at: string,
-): number | null {
-  if (value === null || value === undefined) return null;
-  const conv = accepted[unit];
-  if (!conv) {
-    throw new UnitError(
-      `schema drift: ${at ? `${at}.` : ""}current_units.${variable}: unsupported unit "${unit}" (expected ${Object.keys(accepted).join(" or ")})`,
-    );
-  }
-  return round(conv(value));
-}
-
 /** `2026-10-03T12:30` local at `offsetSeconds` east of UTC → the UTC instant. */
 export function localToUtc(localTime: string, offsetSeconds: number): Date {
   const [date = "", time = ""] = localTime.split("T");
@@ -283,7 +346,7 @@ export function localToUtc(localTime: string, offsetSeconds: number): Date {
 }
 
 /** Open-Meteo snaps to its grid cell, never further than a fraction of a degree. */
-function nearby(site: Site, lat: number, lon: number): boolean {
+export function nearby(site: Site, lat: number, lon: number): boolean {
   const dLon = Math.abs(((((lon - site.lon) % 360) + 540) % 360) - 180);
   return Math.abs(lat - site.lat) <= 1 && dLon <= 1;
 }

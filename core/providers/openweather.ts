@@ -33,6 +33,7 @@ import {
   parseJson,
   quarantineAll,
 } from "./http.ts";
+import type { ProviderLimits } from "./limits.ts";
 
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
 z.config(en());
@@ -100,7 +101,8 @@ export interface OpenWeatherOptions {
    */
   apiKeyOrigin?: string;
   concurrency: number;
-  ratePerMinute: number;
+  /** Calls per minute, hour and day (OPENWEATHER_CALLS_PER_*); every request weighs 1. */
+  limits: ProviderLimits;
 }
 
 export class MissingApiKeyError extends Error {
@@ -133,7 +135,8 @@ export function openWeatherProvider(opts: OpenWeatherOptions): CredentialedProvi
     credential: { origin: opts.apiKeyOrigin ?? "OPENWEATHER_API_KEY", rejection: openWeatherKeyRejection },
     batchSize: 1,
     concurrency: opts.concurrency,
-    ratePerMinute: opts.ratePerMinute,
+    limits: opts.limits,
+    requestWeight: () => 1,
     url(sites: Site[], _interval: Interval, urlOpts?: { redact?: boolean }) {
       const [site] = sites;
       if (!site || sites.length !== 1) {

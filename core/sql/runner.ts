@@ -9,11 +9,18 @@
  * silver key if one was a full run). Both add the keys of the window [interval - lookback,
  * interval + 1 h) (lookback 0 by default) and silver the rows of the interval's ingestion runs. A
  * full run scopes (-infinity, infinity) for every site and truncates instead of deleting.
+ *
+ * A range run (a backfill or heal, transformRange) scopes the window [from, to + 1 h) whole: one range
+ * per (site, source) with bronze rows in it for silver, one per site with silver rows in it for gold
+ * (moving averages up to 167 h after it, the whole UTC days it touches), so a year costs a few range
+ * scans instead of one scope row per hour. It also takes what changed below since the layer's
+ * watermark outside the window, hour by hour, as an incremental run would: advancing the watermark
+ * past rows it did not transform would lose them.
  */
 import type pg from "pg";
 import { type Layer, readSql } from "./files.ts";
 
-export type TransformMode = "incremental" | "full";
+export type TransformMode = "incremental" | "full" | "range";
 
 export interface RelationCounts {
   relation: string;
@@ -25,7 +32,7 @@ export interface ScopeParams {
   mode: TransformMode;
   /** The interval label (`2026-11-22T13`): selects the ingestion runs whose rows are in scope. */
   interval: string;
-  /** Keys observed in [windowStart, windowEnd) are in scope too. */
+  /** Keys observed in [windowStart, windowEnd) are in scope too (a range run: the range itself). */
   windowStart: Date;
   windowEnd: Date;
   /**
@@ -37,9 +44,12 @@ export interface ScopeParams {
 
 export interface LayerRunResult {
   relations: RelationCounts[];
-  /** Distinct UTC hours recomputed (empty for a full run). */
+  /** Distinct UTC hours recomputed (empty for a full run; a range run: every hour of the range). */
   affectedHours: Date[];
-  /** (site, source, hour) keys in scope (full run: all keys read). */
+  /**
+   * (site, source, hour) keys in scope (full run: all keys read; range run: the silver rows written,
+   * or for gold the silver rows read).
+   */
   affectedKeys: number;
   /** Rows read from the layer below (bronze for silver, silver for gold). */
   sourceRowsRead: number;
@@ -126,6 +136,14 @@ const SILVER_KEYS = `insert into pg_temp.scope_keys (site_id, source, hour)
   from bronze.weather_observations
   where observed_at >= $2 and observed_at < $3`;
 
+// A range run adds what changed since the watermark outside its range ($2, $3), as SILVER_KEYS does.
+const SILVER_CHANGED_OUTSIDE = `insert into pg_temp.scope_keys (site_id, source, hour)
+  select distinct site_id, source, date_trunc('hour', observed_at, 'UTC')
+  from bronze.weather_observations
+  where change_xid >= pg_snapshot_xmin($1::pg_snapshot)
+    and not pg_visible_in_snapshot(change_xid, $1::pg_snapshot)
+    and (observed_at < $2 or observed_at >= $3)`;
+
 // Silver's runs record the hours they rewrote; gold recomputes every silver key of those hours
 // (observations_hour_idx), or all of silver after a full silver run.
 const GOLD_KEYS = `insert into pg_temp.scope_keys (site_id, source, hour)
@@ -147,12 +165,64 @@ const GOLD_KEYS = `insert into pg_temp.scope_keys (site_id, source, hour)
   select o.site_id, o.source, o.hour from silver.observations as o
   where o.hour >= $1 and o.hour < $2`;
 
+// The silver keys of the hours of silver runs committed since the watermark ($1), outside the range
+// ($2, $3); a full silver run since then: every silver key outside the range.
+const GOLD_CHANGED_OUTSIDE = `insert into pg_temp.scope_keys (site_id, source, hour)
+  with changed_runs as (
+    select mode, affected_hours from ops.transform_runs
+    where layer = 'silver' and status = 'succeeded'
+      and change_xid >= pg_snapshot_xmin($1::pg_snapshot)
+      and not pg_visible_in_snapshot(change_xid, $1::pg_snapshot)
+  ),
+  changed_hours as (
+    select distinct h.hour from changed_runs as r cross join lateral unnest(r.affected_hours) as h (hour)
+  )
+  select o.site_id, o.source, o.hour from silver.observations as o
+  where o.hour in (select hour from changed_hours) and (o.hour < $2 or o.hour >= $3)
+  union
+  select o.site_id, o.source, o.hour from silver.observations as o
+  where exists (select 1 from changed_runs where mode = 'full') and (o.hour < $2 or o.hour >= $3)`;
+
+/**
+ * Per-site ranges merged where they overlap or touch (gaps and islands), so no hour is computed,
+ * deleted or inserted twice. `ranges` selects (site_id, range_start, range_end).
+ */
+function mergedRanges(ranges: string): string {
+  return `with ranges as (${ranges}),
+      marked as (
+        select *,
+          case when range_start <= max(range_end) over (
+              partition by site_id order by range_start, range_end
+              rows between unbounded preceding and 1 preceding)
+            then 0 else 1 end as starts_island
+        from ranges
+      ),
+      islands as (
+        select *, sum(starts_island) over (partition by site_id order by range_start, range_end) as island
+        from marked
+      )
+      select site_id, min(range_start) as range_start, max(range_end) as range_end
+      from islands group by site_id, island`;
+}
+
 const ALL_TIME = `'-infinity'::timestamptz as range_start, 'infinity'::timestamptz as range_end`;
 
 async function buildSilverScope(client: pg.PoolClient, p: ScopeParams): Promise<void> {
   if (p.mode === "full") {
     await client.query(`create temp table scope_silver on commit drop as
       select site_id, source, ${ALL_TIME} from bronze.weather_observations group by site_id, source`);
+  } else if (p.mode === "range") {
+    // The changed keys lie outside the range, so no bronze row is read twice.
+    await client.query(
+      `create temp table scope_silver on commit drop as
+      select site_id, source, $1::timestamptz as range_start, $2::timestamptz as range_end
+      from bronze.weather_observations
+      where observed_at >= $1 and observed_at < $2
+      group by site_id, source
+      union all
+      select site_id, source, hour, hour + interval '1 hour' from pg_temp.scope_keys`,
+      [p.windowStart, p.windowEnd],
+    );
   } else {
     await client.query(`create temp table scope_silver on commit drop as
       select site_id, source, hour as range_start, hour + interval '1 hour' as range_end
@@ -169,6 +239,31 @@ async function buildGoldScope(client: pg.PoolClient, p: ScopeParams): Promise<vo
       await client.query(`create temp table ${t} on commit drop as
         select site_id, ${ALL_TIME} from pg_temp.scope_sites`);
     }
+  } else if (p.mode === "range") {
+    // The range for every site with silver rows in it, plus the changed hours outside it.
+    await client.query(
+      `create temp table scope_hour_ranges on commit drop as
+      select site_id, $1::timestamptz as range_start, $2::timestamptz as range_end
+      from silver.observations
+      where hour >= $1 and hour < $2
+      group by site_id
+      union all
+      select distinct site_id, hour, hour + interval '1 hour' from pg_temp.scope_keys`,
+      [p.windowStart, p.windowEnd],
+    );
+    await client.query(`create temp table scope_hours on commit drop as
+      ${mergedRanges("select site_id, range_start, range_end from pg_temp.scope_hour_ranges")}`);
+    // Whole UTC days: the daily model aggregates every hour of a day it recomputes.
+    await client.query(`create temp table scope_days on commit drop as
+      ${mergedRanges(`select site_id, date_trunc('day', range_start, 'UTC') as range_start,
+          date_trunc('day', range_end - interval '1 microsecond', 'UTC') + interval '1 day' as range_end
+        from pg_temp.scope_hours`)}`);
+    // Every hour whose 7-day window holds a recomputed hour: up to 167 h after each range.
+    await client.query(`create temp table scope_moving_avg on commit drop as
+      ${mergedRanges(`select site_id, range_start, range_end + interval '167 hours' as range_end
+        from pg_temp.scope_hours`)}`);
+    await client.query(`create temp table scope_sites on commit drop as
+      select distinct site_id from pg_temp.scope_hours`);
   } else {
     await client.query(`create temp table scope_hours on commit drop as
       select distinct site_id, hour as range_start, hour + interval '1 hour' as range_end
@@ -179,26 +274,10 @@ async function buildGoldScope(client: pg.PoolClient, p: ScopeParams): Promise<vo
         date_trunc('day', hour, 'UTC') + interval '1 day' as range_end
       from pg_temp.scope_keys`);
     // A changed hour h moves the moving averages of h ... h + 167 h. Overlapping ranges are merged
-    // (gaps and islands) so no hour is computed, deleted or inserted twice.
+    // so no hour is computed, deleted or inserted twice.
     await client.query(`create temp table scope_moving_avg on commit drop as
-      with ranges as (
-        select distinct site_id, hour as range_start, hour + interval '168 hours' as range_end
-        from pg_temp.scope_keys
-      ),
-      marked as (
-        select *,
-          case when range_start <= max(range_end) over (
-              partition by site_id order by range_start, range_end
-              rows between unbounded preceding and 1 preceding)
-            then 0 else 1 end as starts_island
-        from ranges
-      ),
-      islands as (
-        select *, sum(starts_island) over (partition by site_id order by range_start, range_end) as island
-        from marked
-      )
-      select site_id, min(range_start) as range_start, max(range_end) as range_end
-      from islands group by site_id, island`);
+      ${mergedRanges(`select distinct site_id, hour as range_start, hour + interval '168 hours' as range_end
+        from pg_temp.scope_keys`)}`);
     await client.query(`create temp table scope_sites on commit drop as
       select distinct site_id from pg_temp.scope_keys`);
   }
@@ -260,7 +339,26 @@ export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopePara
   // Before the scope is read: see LayerRunResult.nextWatermark.
   const mark = await client.query<{ snapshot: string }>("select pg_current_snapshot()::text as snapshot");
   const nextWatermark = mark.rows[0]?.snapshot as string;
-  if (p.mode === "incremental") {
+  if (p.mode === "range") {
+    await client.query(KEYS_TABLE);
+    const since = p.watermark ?? "1:1:";
+    await client.query(layer === "silver" ? SILVER_CHANGED_OUTSIDE : GOLD_CHANGED_OUTSIDE, [
+      since,
+      p.windowStart,
+      p.windowEnd,
+    ]);
+    await client.query("analyze pg_temp.scope_keys");
+    // Every hour of the range was recomputed (an hour without rows now has none in the layer).
+    const { rows } = await client.query<{ hours: Date[] | null }>(
+      `select array_agg(hour order by hour) as hours from (
+         select generate_series($1::timestamptz, $2::timestamptz - interval '1 hour', interval '1 hour') as hour
+         union
+         select hour from pg_temp.scope_keys
+       ) as h`,
+      [p.windowStart, p.windowEnd],
+    );
+    affectedHours = rows[0]?.hours ?? [];
+  } else if (p.mode === "incremental") {
     // Scope-sized statements never repay JIT compilation, yet range joins against the scope tables
     // are estimated at millions of rows on a long history, which switches it on (10-20 ms a statement,
     // hundreds with optimization). Local to the caller's transaction.
@@ -284,7 +382,7 @@ export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopePara
   else await buildGoldScope(client, p);
 
   const lineage = await readLineage(client, layer, p);
-  if (p.mode === "full") affectedKeys = lineage.rows_read;
+  if (p.mode === "full" || (p.mode === "range" && layer === "gold")) affectedKeys = lineage.rows_read;
 
   const relations: RelationCounts[] = [];
   for (const rel of RELATIONS[layer]) {
@@ -303,6 +401,7 @@ export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopePara
     );
     relations.push({ relation: rel.target, deleted, inserted: inserted.rowCount ?? 0 });
   }
+  if (p.mode === "range" && layer === "silver") affectedKeys = relations[0]?.inserted ?? 0;
   return {
     relations,
     affectedHours,

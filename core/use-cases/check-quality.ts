@@ -5,7 +5,8 @@
  * Steps:
  * 1. Derive the check window [interval - 24 h, interval + 1 h), widened back to the earliest hour the
  *    latest successful transform of the interval (per checked layer) recomputed, so the checks see
- *    every hour the transform wrote, however late (docs/decisions.md); and the reference time `now`. Record
+ *    every hour the transform wrote, however late (docs/decisions.md) — or take the caller's window
+ *    (a bulk transform's range); and the reference time `now`. Record
  *    the run as "running" in ops.quality_check_runs, leased for its time limit (DB_TASK_LEASE_MS),
  *    and mark running check rows whose lease expired (their process died) "abandoned".
  * 2. In one read-only, repeatable-read transaction (one snapshot for every check) set the
@@ -109,6 +110,12 @@ export interface CheckQualityArgs {
   layer?: Layer;
   /** Reference time for freshness (default: the clock). */
   now?: Date;
+  /**
+   * The hours to check, [start, end), instead of the interval's window (a bulk transform checks its
+   * range, core/use-cases/transform.ts transformRange). The interval still names the run and fills
+   * the `{{interval}}` placeholders.
+   */
+  window?: { start: Date; end: Date };
 }
 
 function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
@@ -124,20 +131,27 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
   const interval = parseInterval(args.interval);
   const layers = args.layer ? [args.layer] : [...LAYERS];
   const now = args.now ?? new Date();
-  const windowEnd = intervalStart(addHours(interval, 1));
-  // The transform records the hours it recomputed; a late hour older than the window widens it.
-  const recomputed = await deps.pool.query<{ earliest: Date | null }>(
-    `select min(h) as earliest
-     from (
-       select distinct on (layer) affected_hours from ops.transform_runs
-       where interval = $1 and layer = any($2) and status = 'succeeded'
-       order by layer, run_id desc
-     ) as r cross join lateral unnest(r.affected_hours) as h`,
-    [interval, layers],
-  );
-  const earliest = recomputed.rows[0]?.earliest ?? null;
-  const defaultStart = intervalStart(addHours(interval, -CHECK_WINDOW_HOURS));
-  const windowStart = earliest && earliest < defaultStart ? earliest : defaultStart;
+  let windowStart: Date;
+  let windowEnd: Date;
+  if (args.window) {
+    ({ start: windowStart, end: windowEnd } = args.window);
+  } else {
+    windowEnd = intervalStart(addHours(interval, 1));
+    // The transform records the hours it recomputed; a late hour older than the window widens it.
+    // Range runs (backfills, heals) filed under this interval are checked over their own range.
+    const recomputed = await deps.pool.query<{ earliest: Date | null }>(
+      `select min(h) as earliest
+       from (
+         select distinct on (layer) affected_hours from ops.transform_runs
+         where interval = $1 and layer = any($2) and status = 'succeeded' and mode <> 'range'
+         order by layer, run_id desc
+       ) as r cross join lateral unnest(r.affected_hours) as h`,
+      [interval, layers],
+    );
+    const earliest = recomputed.rows[0]?.earliest ?? null;
+    const defaultStart = intervalStart(addHours(interval, -CHECK_WINDOW_HOURS));
+    windowStart = earliest && earliest < defaultStart ? earliest : defaultStart;
+  }
   const checks = layers.flatMap((l) => declaredChecks(l));
   const params = {
     interval,

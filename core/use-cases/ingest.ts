@@ -17,7 +17,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { type Interval, intervalStart } from "../domain/interval.ts";
+import { type Interval, intervalStart, rangeLabel } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import type { Log } from "../observability/logger.ts";
@@ -28,8 +28,10 @@ import type {
   QuarantineEntry,
   RawEnvelope,
   RawStore,
+  SiteHistoryResult,
   SiteOutcome,
   SiteParseResult,
+  SiteProblem,
   WeatherProvider,
 } from "../ports.ts";
 import {
@@ -38,8 +40,8 @@ import {
   createRequestQueue,
   fetchBatch,
   type HttpPolicy,
-  stoppable,
 } from "../providers/http.ts";
+import { ledgerSeededLimiter, type WeightedLimiter } from "../providers/limits.ts";
 
 export interface IngestDeps {
   provider: WeatherProvider;
@@ -52,6 +54,12 @@ export interface IngestDeps {
   clock?: () => Date;
   /** Names this run's raw objects; defaults to {@link newRunToken}. Tests pin it. */
   runToken?: string;
+  /**
+   * The provider's weighted-call limiter. Pass one to share it with other work of the same provider
+   * in this process (a backfill fetching history while the live hour falls due); by default each run
+   * gets its own, seeded from the ledger's usage of the last day (`bronze.weightedCallsSince`).
+   */
+  limiter?: WeightedLimiter;
 }
 
 export interface IngestArgs {
@@ -133,21 +141,17 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   const runId = ingestionRunId(provider.source, args.interval);
   const startedAt = clock();
   const batches = chunk(args.sites, provider.batchSize);
-  const run: IngestionRunRecord = {
+  const run = openRunRecord({
     runId,
     source: provider.source,
     interval: args.interval,
     startedAt,
-    status: "running",
     sitesTotal: args.sites.length,
-    sitesOk: 0,
-    sitesFailed: 0,
-    sitesQuarantined: 0,
-    observationsLoaded: 0,
-    fetchLatencyP50Ms: null,
-    fetchLatencyP95Ms: null,
-    rawObjectKeys: [],
-  };
+  });
+  // Real time, not `clock`: the limiter paces real requests (tests pin the clock to old hours).
+  const limiter = deps.limiter ?? (await ledgerSeededLimiter(provider.source, provider.limits, bronze));
+  // A batch heavier than a whole window could never be sent: say so before anything is fetched.
+  for (const sites of batches) limiter.assertFits(provider.requestWeight(sites));
   await bronze.startRun(run);
   await bronze.upsertSites(args.sites);
   log.info("ingestion started", {
@@ -166,7 +170,7 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     args.clockToleranceMinutes ?? DEFAULT_CLOCK_TOLERANCE_MINUTES,
   );
   const latencies: number[] = [];
-  const queue = stoppable(createRequestQueue(provider));
+  const queue = createRequestQueue(provider, { limiter });
   // A rejected key fails every request alike: the first rejection drops the queued batches and aborts
   // the ones in flight, and the run ends failed with that error.
   const stop = new AbortController();
@@ -176,38 +180,44 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     batches.map((sites, i) =>
       (async () => {
         const batch = i + 1;
+        // What the provider bills for this request (Open-Meteo: locations × the variable factor).
+        const weight = provider.requestWeight(sites);
         // The key of the attempt that was parsed (the last one): every attempt lands under its own.
         let key = rawObjectKey(provider.source, args.interval, runToken, batch, 1);
         let envelope: RawEnvelope;
         try {
           // Only the request (and landing its response) holds a queue slot; parsing and the bronze
           // write happen outside it, so the next request starts as soon as this one has landed.
-          envelope = await queue.add(async () => {
-            try {
-              return await fetchBatch({
-                provider,
-                sites,
-                interval: args.interval,
-                batch,
-                policy: deps.policy,
-                fetchImpl: deps.fetchImpl,
-                signal: stop.signal,
-                onResponse: async (attempt) => {
-                  latencies.push(attempt.latencyMs);
-                  key = rawObjectKey(provider.source, args.interval, runToken, batch, attempt.attempt);
-                  await rawStore.put(key, JSON.stringify(attempt));
-                },
-              });
-            } catch (e) {
-              // Stopped inside the task, before p-queue can start the next one.
-              if (e instanceof AuthenticationError && !stop.signal.aborted) {
-                fatal = { error: e, batch };
-                stop.abort(e);
-                queue.dropQueued(e);
+          envelope = await queue.add(
+            async () => {
+              try {
+                return await fetchBatch({
+                  provider,
+                  sites,
+                  interval: args.interval,
+                  batch,
+                  policy: deps.policy,
+                  fetchImpl: deps.fetchImpl,
+                  signal: stop.signal,
+                  beforeRetry: () => queue.acquire(weight, stop.signal),
+                  onResponse: async (attempt) => {
+                    latencies.push(attempt.latencyMs);
+                    key = rawObjectKey(provider.source, args.interval, runToken, batch, attempt.attempt);
+                    await rawStore.put(key, JSON.stringify(attempt));
+                  },
+                });
+              } catch (e) {
+                // Stopped inside the task, before p-queue can start the next one.
+                if (e instanceof AuthenticationError && !stop.signal.aborted) {
+                  fatal = { error: e, batch };
+                  stop.abort(e);
+                  queue.dropQueued(e);
+                }
+                throw e;
               }
-              throw e;
-            }
-          });
+            },
+            { weight },
+          );
         } catch (e) {
           if (fatal) {
             const rejected = fatal.batch === batch;
@@ -240,13 +250,24 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   if (fatal) {
     // Recorded before rethrowing, so the ledger says why the run stopped; the caller exits 2.
     await bronze.finishRun(
-      { ...run, ...result, status: "failed", error: fatal.error.message, startedAt, finishedAt: clock() },
+      {
+        ...run,
+        ...result,
+        status: "failed",
+        error: fatal.error.message,
+        startedAt,
+        finishedAt: clock(),
+        weightedCalls: queue.weightedCalls,
+      },
       result.sites,
     );
     log.error("ingestion stopped", { runId, error: fatal.error.message });
     throw fatal.error;
   }
-  await bronze.finishRun({ ...run, ...result, startedAt, finishedAt: clock() }, result.sites);
+  await bronze.finishRun(
+    { ...run, ...result, startedAt, finishedAt: clock(), weightedCalls: queue.weightedCalls },
+    result.sites,
+  );
   log.info("ingestion finished", {
     runId,
     status: result.status,
@@ -260,18 +281,23 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
 
 /**
  * Turns landed envelopes into bronze rows, quarantine entries and per-site outcomes. Shared by
- * ingestion and replay, so both give the same rows for the same raw objects.
+ * ingestion, history and replay, so all give the same rows for the same raw objects. An envelope with
+ * a `range` is a history request: its provider's history parser reads it (many hours per site).
  */
 export class EnvelopeLoader {
+  /**
+   * The latest outcome per site (live), or per site and history range: a retry's outcome replaces
+   * the failed attempt's, and a site's ranges stay apart until {@link siteOutcomes} combines them.
+   */
   readonly outcomes = new Map<string, SiteOutcome>();
   readonly keys = new Set<string>();
   observationsLoaded = 0;
   rowsChanged = 0;
   dbErrors = 0;
-  private pending: { rows: BronzeRow[]; quarantine: QuarantineEntry[]; siteIds: string[] } = {
+  private pending: { rows: BronzeRow[]; quarantine: QuarantineEntry[]; outcomeIds: string[] } = {
     rows: [],
     quarantine: [],
-    siteIds: [],
+    outcomeIds: [],
   };
   // Writes are chained so batches finishing together never interleave (embedded PGlite is one session).
   private writes: Promise<void> = Promise.resolve();
@@ -285,31 +311,38 @@ export class EnvelopeLoader {
     private readonly flushRows = 1000,
   ) {}
 
-  fail(sites: Site[], reason: string, key: string | null): void {
+  fail(sites: Site[], reason: string, key: string | null, range?: RawEnvelope["range"]): void {
     for (const s of sites)
-      this.outcomes.set(s.id, { siteId: s.id, status: "failed", reason, rawObjectKey: key });
+      this.outcomes.set(outcomeId(s.id, range), {
+        siteId: s.id,
+        status: "failed",
+        reason,
+        rawObjectKey: key,
+      });
   }
 
   async load(envelope: RawEnvelope, key: string): Promise<void> {
     this.keys.add(key);
-    for (const r of parseSafely(this.provider, envelope)) {
-      const result = r.status === "ok" ? this.checkClock(r, envelope) : r;
+    for (const result of this.parse(envelope)) {
+      const id = outcomeId(result.siteId, envelope.range);
       if (result.status === "ok") {
-        this.pending.rows.push({
-          ...result.observation,
-          // The envelope's label wins over the parser's dialect: simulator data parsed as Open-Meteo
-          // stays labelled `simulator`.
-          source: envelope.source,
-          ingestionRunId: this.runId,
-          // Load-time columns come from the envelope, so a replay writes the same bytes.
-          ingestedAt: new Date(envelope.fetchedAt),
-          rawObjectKey: key,
-        });
-        this.pending.siteIds.push(result.siteId);
+        for (const observation of result.observations) {
+          this.pending.rows.push({
+            ...observation,
+            // The envelope's label wins over the parser's dialect: simulator data parsed as Open-Meteo
+            // stays labelled `simulator`.
+            source: envelope.source,
+            ingestionRunId: this.runId,
+            // Load-time columns come from the envelope, so a replay writes the same bytes.
+            ingestedAt: new Date(envelope.fetchedAt),
+            rawObjectKey: key,
+          });
+        }
+        this.pending.outcomeIds.push(id);
       } else if (result.status === "quarantined") {
         this.pending.quarantine.push({
           source: envelope.source,
-          interval: envelope.interval,
+          interval: envelope.range ? rangeLabel(envelope.range.from, envelope.range.to) : envelope.interval,
           siteId: result.siteId,
           rawObjectKey: key,
           reason: result.reason,
@@ -325,7 +358,7 @@ export class EnvelopeLoader {
       } else {
         this.log.warn("site failed", { siteId: result.siteId, reason: result.reason, rawObjectKey: key });
       }
-      this.outcomes.set(result.siteId, {
+      this.outcomes.set(id, {
         siteId: result.siteId,
         status: result.status,
         reason: result.status === "ok" ? null : result.reason,
@@ -333,6 +366,34 @@ export class EnvelopeLoader {
       });
     }
     if (this.pending.rows.length + this.pending.quarantine.length >= this.flushRows) await this.flush();
+  }
+
+  /**
+   * One outcome per site, by site id. A history site's ranges combine: its first failed range speaks
+   * for it, else its first quarantined one, else it is ok (the reason names the range).
+   */
+  siteOutcomes(): SiteOutcome[] {
+    const rank = { failed: 2, quarantined: 1, ok: 0 } as const;
+    const bySite = new Map<string, SiteOutcome>();
+    for (const [id, outcome] of this.outcomes) {
+      const prior = bySite.get(outcome.siteId);
+      if (prior && rank[prior.status] >= rank[outcome.status]) continue;
+      const range = id.split("\u0000")[1];
+      const reason = range && outcome.reason !== null ? `${range}: ${outcome.reason}` : outcome.reason;
+      bySite.set(outcome.siteId, { ...outcome, reason });
+    }
+    return [...bySite.values()].sort((a, b) => a.siteId.localeCompare(b.siteId));
+  }
+
+  /** Per-site results with all their observations: history envelopes by range, live ones clock-checked. */
+  private parse(envelope: RawEnvelope): SiteHistoryResult[] {
+    if (envelope.range) return parseHistorySafely(this.provider, envelope);
+    return parseSafely(this.provider, envelope).map((r) => {
+      const checked = r.status === "ok" ? this.checkClock(r, envelope) : r;
+      return checked.status === "ok"
+        ? { siteId: checked.siteId, status: "ok", observations: [checked.observation] }
+        : checked;
+    });
   }
 
   /**
@@ -358,7 +419,7 @@ export class EnvelopeLoader {
   /** Writes what is pending; a database error fails those sites (counted as DbErrors), not the run. */
   flush(): Promise<void> {
     const batch = this.pending;
-    this.pending = { rows: [], quarantine: [], siteIds: [] };
+    this.pending = { rows: [], quarantine: [], outcomeIds: [] };
     this.writes = this.writes.then(async () => {
       if (batch.rows.length === 0 && batch.quarantine.length === 0) return;
       try {
@@ -369,10 +430,10 @@ export class EnvelopeLoader {
         this.dbErrors += 1;
         const reason = `database write failed: ${(e as Error).message}`;
         this.log.error("bronze write failed", { error: (e as Error).message, rows: batch.rows.length });
-        for (const id of batch.siteIds) {
+        for (const id of batch.outcomeIds) {
           const prior = this.outcomes.get(id);
           this.outcomes.set(id, {
-            siteId: id,
+            siteId: prior?.siteId ?? id,
             status: "failed",
             reason,
             rawObjectKey: prior?.rawObjectKey ?? null,
@@ -385,14 +446,15 @@ export class EnvelopeLoader {
 }
 
 /**
- * One row per bronze key, as if the rows were upserted one after another: a later row replaces an
- * earlier one only when its payload differs (the upsert's own rule). A replay meets the same key
- * twice when two runs of an hour saw the same observation; one statement cannot upsert a key twice.
+ * One row per bronze key (site, source, observed_at, kind), as if the rows were upserted one after
+ * another: a later row replaces an earlier one only when its payload differs (the upsert's own
+ * rule). A replay meets the same key twice when two runs of an hour saw the same observation; one
+ * statement cannot upsert a key twice.
  */
 export function collapseSameKey(rows: BronzeRow[]): BronzeRow[] {
   const byKey = new Map<string, BronzeRow>();
   for (const row of rows) {
-    const key = `${row.siteId}\u0000${row.source}\u0000${row.observedAt.getTime()}`;
+    const key = `${row.siteId}\u0000${row.source}\u0000${row.observedAt.getTime()}\u0000${row.kind}`;
     const prior = byKey.get(key);
     if (!prior || JSON.stringify(prior.payload) !== JSON.stringify(row.payload)) byKey.set(key, row);
   }
@@ -410,10 +472,27 @@ export function excerptOf(payload: unknown): string {
   return bodyExcerpt(text);
 }
 
+/** Live outcomes are keyed by site; history outcomes by site and range, combined by `siteOutcomes`. */
+export function outcomeId(siteId: string, range: RawEnvelope["range"]): string {
+  return range ? `${siteId}\u0000${rangeLabel(range.from, range.to)}` : siteId;
+}
+
+/** {@link parseSafely} for history envelopes; a provider without history quarantines the envelope. */
+function parseHistorySafely(provider: WeatherProvider, envelope: RawEnvelope): SiteHistoryResult[] {
+  return quarantineOnThrow(envelope, () => {
+    if (!provider.history) throw new Error(`${provider.source} has no history parser`);
+    return provider.history.parse(envelope);
+  });
+}
+
 /** A provider bug must not lose the batch: the envelope is already landed, so quarantine it whole. */
 function parseSafely(provider: WeatherProvider, envelope: RawEnvelope): SiteParseResult[] {
+  return quarantineOnThrow(envelope, () => provider.parse(envelope));
+}
+
+function quarantineOnThrow<T>(envelope: RawEnvelope, parse: () => T[]): (T | SiteProblem)[] {
   try {
-    return provider.parse(envelope);
+    return parse();
   } catch (e) {
     const reason = `parser error: ${(e as Error).message}`;
     return envelope.sites.map((s) => ({
@@ -423,6 +502,23 @@ function parseSafely(provider: WeatherProvider, envelope: RawEnvelope): SitePars
       payload: envelope.body,
     }));
   }
+}
+
+/** A ledger row for a run that is starting: nothing counted yet. */
+export function openRunRecord(
+  meta: Pick<IngestionRunRecord, "runId" | "source" | "interval" | "startedAt" | "sitesTotal">,
+): IngestionRunRecord {
+  return {
+    ...meta,
+    status: "running",
+    sitesOk: 0,
+    sitesFailed: 0,
+    sitesQuarantined: 0,
+    observationsLoaded: 0,
+    fetchLatencyP50Ms: null,
+    fetchLatencyP95Ms: null,
+    rawObjectKeys: [],
+  };
 }
 
 export function summarize(
@@ -436,22 +532,13 @@ export function summarize(
     failureThreshold: number;
   },
 ): IngestResult {
-  const sites = [...loader.outcomes.values()].sort((a, b) => a.siteId.localeCompare(b.siteId));
-  const count = (s: SiteOutcome["status"]) => sites.filter((o) => o.status === s).length;
-  const sitesOk = count("ok");
-  const sitesFailed = count("failed");
-  const sitesQuarantined = count("quarantined");
-  const ratio = meta.sitesTotal === 0 ? 0 : (sitesFailed + sitesQuarantined) / meta.sitesTotal;
+  const sites = loader.siteOutcomes();
   return {
     runId: meta.runId,
     source: meta.source,
     interval: meta.interval,
-    status: ratio > meta.failureThreshold ? "failed" : "succeeded",
+    ...countOutcomes(sites, meta.sitesTotal, meta.failureThreshold),
     sitesTotal: meta.sitesTotal,
-    sitesOk,
-    sitesFailed,
-    sitesQuarantined,
-    siteFailureRatio: ratio,
     observationsLoaded: loader.observationsLoaded,
     rowsChanged: loader.rowsChanged,
     fetchLatencyP50Ms: percentile(meta.latencies, 0.5),
@@ -460,6 +547,26 @@ export function summarize(
     dbErrors: loader.dbErrors,
     rawObjectKeys: [...loader.keys].sort(),
     sites,
+  };
+}
+
+/** Site counts and the run status: failed when (failed + quarantined) / total exceeds the threshold. */
+export function countOutcomes(
+  sites: SiteOutcome[],
+  sitesTotal: number,
+  failureThreshold: number,
+): Pick<IngestResult, "status" | "sitesOk" | "sitesFailed" | "sitesQuarantined" | "siteFailureRatio"> {
+  const count = (s: SiteOutcome["status"]) => sites.filter((o) => o.status === s).length;
+  const sitesOk = count("ok");
+  const sitesFailed = count("failed");
+  const sitesQuarantined = count("quarantined");
+  const ratio = sitesTotal === 0 ? 0 : (sitesFailed + sitesQuarantined) / sitesTotal;
+  return {
+    status: ratio > failureThreshold ? "failed" : "succeeded",
+    sitesOk,
+    sitesFailed,
+    sitesQuarantined,
+    siteFailureRatio: ratio,
   };
 }
 

@@ -17,16 +17,26 @@
  * Concurrent runs of one layer serialize on the lock and each recomputes the same scope, so two
  * runs for one interval leave the same rows as one. Quality checks are not run here: the workflow's
  * SilverChecks state gates Gold, so the gate shows in the execution history.
+ *
+ * transformRange is the bulk variant for backfills and the daily heal: one silver run, the silver
+ * checks, one gold run and the gold checks over a range of hours (mode `range`, see its doc).
  */
 import type pg from "pg";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
 import { retryWhileUnavailable } from "#core/db/errors.ts";
-import { ABANDONED_ERROR, TASK_LEASE_EXPIRY } from "#core/db/leases.ts";
+import {
+  ABANDONED_ERROR,
+  LEASE_REMAINING_MS,
+  RUN_LEASE_EXPIRY,
+  startHeartbeat,
+  TASK_LEASE_EXPIRY,
+} from "#core/db/leases.ts";
 import { addHours, type Interval, intervalOf, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
 import type { Layer } from "#core/sql/files.ts";
 import { type RelationCounts, runLayer, type TransformMode } from "#core/sql/runner.ts";
+import { type CheckReport, runQualityChecks } from "#core/use-cases/check-quality.ts";
 
 /**
  * Hours before the interval an incremental run recomputes in addition to what changed since the
@@ -69,6 +79,8 @@ export interface TransformResult {
   ingestionRunIds: string[];
   rawObjectKeys: number;
   durationMs: number;
+  /** Range runs only (mode `range`): what started the run. */
+  trigger?: RangeTrigger;
 }
 
 export class TransformInputError extends Error {
@@ -111,20 +123,56 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
   const lookbackHours = parsed.data.lookbackHours ?? DEFAULT_LOOKBACK_HOURS;
   const windowStart = intervalStart(addHours(interval, -lookbackHours));
   const windowEnd = intervalStart(addHours(interval, 1));
+  const { result } = await executeRun(deps, { layer, interval, mode, lookbackHours, windowStart, windowEnd });
+  return result;
+}
+
+interface RunSpec {
+  layer: Layer;
+  interval: Interval;
+  mode: TransformMode;
+  lookbackHours: number;
+  windowStart: Date;
+  windowEnd: Date;
+  /** Range runs only: what started them (ops.transform_runs.trigger). */
+  trigger?: RangeTrigger;
+}
+
+/** One run of one layer in one transaction (module doc, steps 2-4); also returns the hours it recomputed. */
+async function executeRun(
+  deps: TransformDeps,
+  spec: RunSpec,
+): Promise<{ result: TransformResult; hours: Date[] }> {
+  const { layer, interval, mode, lookbackHours, windowStart, windowEnd } = spec;
+  const trigger = spec.trigger ?? null;
   const started = performance.now();
   const { pool, log } = deps;
 
-  const runRow = await pool.query<{ run_id: number }>(
+  const runRow = await pool.query<{ run_id: number; remaining: number }>(
     `with takeover as (
        update ops.transform_runs set status = 'abandoned', error = $7
        where layer = $1 and status = 'running' and lease_expires_at < now()
      )
      insert into ops.transform_runs
-       (layer, interval, mode, lookback_hours, window_start, window_end, status, started_at, lease_expires_at)
-     values ($1, $2, $3, $4, $5, $6, 'running', clock_timestamp(), ${TASK_LEASE_EXPIRY}) returning run_id`,
-    [layer, interval, mode, lookbackHours, windowStart, windowEnd, ABANDONED_ERROR],
+       (layer, interval, mode, lookback_hours, window_start, window_end, status, started_at, lease_expires_at,
+        trigger)
+     values ($1, $2, $3, $4, $5, $6, 'running', clock_timestamp(),
+       ${mode === "range" ? RUN_LEASE_EXPIRY : TASK_LEASE_EXPIRY}, $8)
+     returning run_id, ${LEASE_REMAINING_MS("transform_runs")} as remaining`,
+    [layer, interval, mode, lookbackHours, windowStart, windowEnd, ABANDONED_ERROR, trigger],
   );
   const runId = runRow.rows[0]?.run_id as number;
+  // A range run may outlast any fixed time limit (a year of history): its lease is renewed while it
+  // runs, like an ingestion run's, so no other run of the layer takes it for dead.
+  const heartbeat =
+    mode === "range"
+      ? startHeartbeat(
+          pool,
+          { table: "ops.transform_runs", keyColumn: "run_id", key: runId },
+          runRow.rows[0]?.remaining ?? 0,
+          log,
+        )
+      : undefined;
   const fail = async (error: unknown) => {
     log?.error("transform failed", { layer, interval, runId, error: String(error) });
     // Best effort: the original error is what the caller (and the state machine) must see.
@@ -140,6 +188,7 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
   };
 
   let result: TransformResult | undefined;
+  let hours: Date[] = [];
   let failure: unknown;
   let client: pg.PoolClient | undefined;
   let broken = false;
@@ -150,7 +199,7 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
     await client.query("select pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, LOCK_KEY[layer]]);
     // Transforms sort and window whole scopes (a full rebuild: whole tables); spilling to disk at
     // the default 4 MB is what makes them slow. Two layers at most run at once (the locks).
-    await client.query(`set local work_mem = '${mode === "full" ? "256MB" : "64MB"}'`);
+    await client.query(`set local work_mem = '${mode === "incremental" ? "64MB" : "256MB"}'`);
     const mark = await client.query<{ watermark: string }>(
       "select watermark::text as watermark from ops.transform_watermarks where layer = $1",
       [layer],
@@ -198,7 +247,9 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
       ingestionRunIds: out.ingestionRunIds,
       rawObjectKeys: out.rawObjectKeys.length,
       durationMs: Math.round(performance.now() - started),
+      ...(trigger ? { trigger } : {}),
     };
+    hours = out.affectedHours;
   } catch (e) {
     failure = e;
     await client?.query("rollback").catch(() => {
@@ -210,9 +261,131 @@ export async function runTransform(deps: TransformDeps, args: TransformArgs): Pr
   }
   if (!result) {
     await fail(failure);
+    await heartbeat?.stop();
     throw failure;
   }
+  await heartbeat?.stop();
   log?.info("transform succeeded", { ...result });
+  return { result, hours };
+}
+
+/** What started a bulk transform: an on-demand backfill, or the scheduled gap healing. */
+export type RangeTrigger = "backfill" | "heal";
+
+export interface TransformRangeArgs {
+  /** The first hour of the range. */
+  from: Interval | string;
+  /** The last hour of the range (included). */
+  to: Interval | string;
+  trigger: RangeTrigger;
+  /** Reference time for the freshness check (default: the clock, at most the end of `to`). */
+  now?: Date;
+}
+
+export interface TransformRangeResult {
+  from: Interval;
+  to: Interval;
+  trigger: RangeTrigger;
+  /** [from, to + 1 h): the window both runs recorded in ops.transform_runs. */
+  window: { start: string; end: string };
+  /** The silver run (mode `range`); its interval is `to`. */
+  silver: TransformResult;
+  /** The silver gate over the range: gold runs only if it passed. */
+  silverChecks: CheckReport;
+  /** The gold run (mode `range`): hourly rows of the range, daily rows of its UTC days, moving averages up to `to` + 167 h. */
+  gold: TransformResult;
+  goldChecks: CheckReport;
+  durationMs: number;
+}
+
+const rangeSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  trigger: z.enum(["backfill", "heal"]),
+  now: z.optional(z.date()),
+});
+
+/**
+ * Transforms a range of hours in bulk, for a backfill or the daily heal: ONE silver run over every
+ * (site, source) with bronze rows in [from, to + 1 h) (precedence picks one row per hour), the silver
+ * checks over the range, ONE gold run (hourly rows of the range, daily rows of the UTC days it
+ * touches, moving averages of every hour whose 7-day window holds a range hour, latest conditions),
+ * then the gold checks over the range — the workflow's steps and gates, not one workflow per hour.
+ *
+ * Both runs are recorded in ops.transform_runs with mode `range`, the trigger, the range as window and
+ * `to` as interval; the check runs in ops.quality_check_runs with the range (widened back to any
+ * earlier hour the runs recomputed) as window and `to` as interval. Each run also takes what changed
+ * below since its layer's watermark outside the range, so it can advance the watermark: a later
+ * incremental run neither misses a row nor redoes the range.
+ * @throws TransformInputError on a bad hour, `from` after `to`, or an unknown trigger.
+ * @throws QualityCheckFailedError when a check of severity error fails (silver: gold is not run).
+ */
+export async function transformRange(
+  deps: TransformDeps,
+  args: TransformRangeArgs,
+): Promise<TransformRangeResult> {
+  const parsed = rangeSchema.safeParse(args);
+  if (!parsed.success) {
+    throw new TransformInputError(
+      `Invalid range transform arguments: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}. ` +
+        `Pass { from: "YYYY-MM-DDTHH", to: "YYYY-MM-DDTHH", trigger: "backfill" | "heal" }.`,
+    );
+  }
+  let from: Interval;
+  let to: Interval;
+  try {
+    from = parseInterval(parsed.data.from);
+    to = parseInterval(parsed.data.to);
+  } catch (e) {
+    throw new TransformInputError((e as Error).message);
+  }
+  if (from > to)
+    throw new TransformInputError(`The range starts at ${from}, after its end ${to}: swap them.`);
+  const { trigger } = parsed.data;
+  const started = performance.now();
+  const windowStart = intervalStart(from);
+  const windowEnd = intervalStart(addHours(to, 1));
+  const spec = { interval: to, mode: "range", lookbackHours: 0, windowStart, windowEnd, trigger } as const;
+  // As the workflow's checks: a backfilled hour was fresh when it was due (docs/decisions.md).
+  const now = parsed.data.now ?? new Date(Math.min(Date.now(), windowEnd.getTime()));
+  // The checks look at every hour a run recomputed: the range, and earlier hours that changed.
+  const checkWindow = (hours: Date[]) => {
+    const earliest = hours[0];
+    return { start: earliest && earliest < windowStart ? earliest : windowStart, end: windowEnd };
+  };
+  const silver = await executeRun(deps, { ...spec, layer: "silver" });
+  const silverChecks = await runQualityChecks(deps, {
+    interval: to,
+    layer: "silver",
+    now,
+    window: checkWindow(silver.hours),
+  });
+  const gold = await executeRun(deps, { ...spec, layer: "gold" });
+  const goldChecks = await runQualityChecks(deps, {
+    interval: to,
+    layer: "gold",
+    now,
+    window: checkWindow(gold.hours),
+  });
+  const result: TransformRangeResult = {
+    from,
+    to,
+    trigger,
+    window: { start: windowStart.toISOString(), end: windowEnd.toISOString() },
+    silver: silver.result,
+    silverChecks,
+    gold: gold.result,
+    goldChecks,
+    durationMs: Math.round(performance.now() - started),
+  };
+  deps.log?.info("range transformed", {
+    from,
+    to,
+    trigger,
+    silverRows: silver.result.relations[0]?.inserted,
+    goldHours: gold.result.relations[0]?.inserted,
+    durationMs: result.durationMs,
+  });
   return result;
 }
 

@@ -20,6 +20,7 @@ select
     h.condition_code,
     h.condition_system,
     h.source_count,
-    h.sources
+    h.sources,
+    h.kinds
 from gold_internal.site_hourly as h
 left join silver.sites as s on s.site_id = h.site_id;

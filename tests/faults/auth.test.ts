@@ -56,7 +56,9 @@ describe("a rejected API key through ingestInterval", () => {
       {
         OPENWEATHER_BASE_URL: sim.url,
         OPENWEATHER_CONCURRENCY: concurrency,
-        OPENWEATHER_RATE_PER_MINUTE: "60000",
+        OPENWEATHER_CALLS_PER_MINUTE: "60000",
+        OPENWEATHER_CALLS_PER_HOUR: "1000000",
+        OPENWEATHER_CALLS_PER_DAY: "1000000",
       },
       {},
     );

@@ -19,7 +19,12 @@ import { type PrivatePostgres, startPrivatePostgres } from "./support/private-po
 const SITES = 3000;
 const INTERVAL = "2026-11-22T13";
 // Fast simulated API: the bound here is the database, not the rate limit.
-const ENV = { OPEN_METEO_RATE_PER_MINUTE: "100000", OPEN_METEO_CONCURRENCY: "4" };
+const ENV = {
+  OPEN_METEO_CALLS_PER_MINUTE: "1000000",
+  OPEN_METEO_CALLS_PER_HOUR: "1000000",
+  OPEN_METEO_CALLS_PER_DAY: "1000000",
+  OPEN_METEO_CONCURRENCY: "4",
+};
 
 // Observation content; the load-time provenance (ingested_at, raw_object_key) differs per attempt by design.
 const CHECKSUM = `select count(*)::int as n, md5(string_agg(t::text, '|' order by t::text)) as sum from (

@@ -70,8 +70,10 @@ beforeAll(async () => {
   const env = {
     OPENWEATHER_BASE_URL: sim.url,
     OPENWEATHER_API_KEY: KEY,
-    // The free tier's 60 calls/min would make 22 sites take 22 s; the limiter is not under test here.
-    OPENWEATHER_RATE_PER_MINUTE: "60000",
+    // The free tier's 60 calls/min would make 22 sites wait a minute; the limiter is not under test here.
+    OPENWEATHER_CALLS_PER_MINUTE: "60000",
+    OPENWEATHER_CALLS_PER_HOUR: "1000000",
+    OPENWEATHER_CALLS_PER_DAY: "1000000",
     OPENWEATHER_CONCURRENCY: "4",
   };
   // A run whose every answer echoes the key, then one whose key is "rejected" with an echoing 401.

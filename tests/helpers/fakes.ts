@@ -81,7 +81,14 @@ export function memoryBronze(): MemoryBronze {
       bronze.runs.set(run.runId, { run, sites: [] });
     },
     async finishRun(run, sites) {
-      bronze.runs.set(run.runId, { run, sites });
+      // The ledger adds each attempt's calls to the run's count, as the Postgres adapter does.
+      const prior = bronze.runs.get(run.runId)?.run.weightedCalls ?? 0;
+      bronze.runs.set(run.runId, { run: { ...run, weightedCalls: prior + (run.weightedCalls ?? 0) }, sites });
+    },
+    async weightedCallsSince(source, since) {
+      return [...bronze.runs.values()]
+        .filter(({ run }) => run.source === source && run.finishedAt !== undefined && run.finishedAt >= since)
+        .map(({ run }) => ({ at: run.finishedAt as Date, weightedCalls: run.weightedCalls ?? 0 }));
     },
   };
   return bronze;

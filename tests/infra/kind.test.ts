@@ -252,8 +252,12 @@ describe("ingest CronJob", () => {
       "WEATHER_SOURCE",
       "SITES_FILE",
       "RAW_STORE",
-      "OPEN_METEO_RATE_PER_MINUTE",
-      "OPENWEATHER_RATE_PER_MINUTE",
+      "OPEN_METEO_CALLS_PER_MINUTE",
+      "OPEN_METEO_CALLS_PER_HOUR",
+      "OPEN_METEO_CALLS_PER_DAY",
+      "OPENWEATHER_CALLS_PER_MINUTE",
+      "OPENWEATHER_CALLS_PER_HOUR",
+      "OPENWEATHER_CALLS_PER_DAY",
     ]) {
       expect(Object.keys(configMap.data)).toContain(required);
     }

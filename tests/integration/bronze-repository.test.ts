@@ -15,11 +15,11 @@ afterAll(async () => {
   await db?.destroy();
 });
 
-function rows(n: number, tweak = ""): BronzeRow[] {
+function rows(n: number, tweak = "", kind: BronzeRow["kind"] = "current"): BronzeRow[] {
   return Array.from({ length: n }, (_, i) => ({
     siteId: `site-${i}`,
     source: "open-meteo",
-    kind: "current",
+    kind,
     observedAt: new Date(Date.UTC(2026, 10, 22, 13)),
     temperatureC: i / 10,
     feelsLikeC: null,
@@ -45,7 +45,7 @@ const dump = async () =>
   (
     await db.pool.query(
       // change_xid marks which transaction wrote a row (for the transform), not its content.
-      `select md5(string_agg((to_jsonb(t) - 'change_xid')::text, '|' order by site_id)) as sum, count(*) as n
+      `select md5(string_agg((to_jsonb(t) - 'change_xid')::text, '|' order by site_id, kind)) as sum, count(*) as n
        from bronze.weather_observations t`,
     )
   ).rows[0];
@@ -70,5 +70,35 @@ describe("bronze repository", () => {
     expect(await pgBronzeRepository(db.pool, { copy: true }).upsertObservations(rows(n))).toBe(n);
     expect(await dump()).toEqual(viaUnnest);
     expect(await pgBronzeRepository(db.pool, { copy: true }).upsertObservations(rows(n))).toBe(0);
+  });
+
+  it("keeps a live reading and a history value of the same instant as two rows, on both paths", async () => {
+    // Prepare: the same site, source and observed_at as current, forecast and archive (COPY: servers only)
+    const paths = db.embedded
+      ? [{ copy: false, n: 3 }]
+      : [
+          { copy: false, n: 3 },
+          { copy: true, n: COPY_THRESHOLD },
+        ];
+    for (const { copy, n } of paths) {
+      await db.pool.query("truncate bronze.weather_observations");
+      const repo = pgBronzeRepository(db.pool, { copy });
+      // Act
+      const written =
+        (await repo.upsertObservations(rows(n, "", "current"))) +
+        (await repo.upsertObservations(rows(n, "", "forecast"))) +
+        (await repo.upsertObservations([...rows(n, "", "archive"), ...rows(n, "again", "forecast")]));
+      // Assess: three rows per site; the changed forecast replaced the first, the live row untouched
+      expect(written, copy ? "copy" : "unnest").toBe(4 * n);
+      const { rows: kinds } = await db.pool.query(
+        `select kind, count(*)::int as n, count(*) filter (where payload ->> 'note' like '%again')::int as again
+         from bronze.weather_observations group by kind order by kind`,
+      );
+      expect(kinds).toEqual([
+        { kind: "archive", n, again: 0 },
+        { kind: "current", n, again: 0 },
+        { kind: "forecast", n, again: n },
+      ]);
+    }
   });
 });

@@ -16,6 +16,7 @@ import { memoryLog } from "#core/observability/logger.ts";
 import type { RawStore } from "#core/ports.ts";
 import type { HttpPolicy } from "#core/providers/http.ts";
 import { createProvider, parsersFor } from "#core/providers/index.ts";
+import { ledgerSeededLimiter, WeightExceedsLimitError } from "#core/providers/limits.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
 import { replayIntervals } from "#core/use-cases/replay.ts";
 import { type FaultRule, type Simulator, startSimulator } from "../../simulator/server.ts";
@@ -53,7 +54,12 @@ beforeEach(async () => {
   );
 });
 
-function ingest(source: "open-meteo" | "openweather", faults: FaultRule[] = [], log = memoryLog()) {
+function ingest(
+  source: "open-meteo" | "openweather",
+  faults: FaultRule[] = [],
+  log = memoryLog(),
+  env: Record<string, string> = {},
+) {
   sim.setFaults(faults);
   // The free tier's 60 calls/min would make each OpenWeatherMap run take ~20 s; the limiter itself
   // is measured in bench/ingest.ts.
@@ -61,8 +67,11 @@ function ingest(source: "open-meteo" | "openweather", faults: FaultRule[] = [], 
     {
       OPEN_METEO_BASE_URL: sim.url,
       OPENWEATHER_BASE_URL: sim.url,
-      OPENWEATHER_RATE_PER_MINUTE: "60000",
+      OPENWEATHER_CALLS_PER_MINUTE: "60000",
+      OPENWEATHER_CALLS_PER_HOUR: "1000000",
+      OPENWEATHER_CALLS_PER_DAY: "1000000",
       OPENWEATHER_CONCURRENCY: "8",
+      ...env,
     },
     {},
   );
@@ -327,5 +336,54 @@ describe("ingest", () => {
     const { rows } = await db.pool.query("select status, error from ops.ingestion_runs");
     expect(rows[0].status).toBe("failed");
     expect(rows[0].error).toMatch(/^2 raw object\(s\) not replayed/);
+  });
+});
+
+describe("weighted calls in the ledger", () => {
+  const weightedCalls = async () =>
+    (await db.pool.query("select weighted_calls from ops.ingestion_runs")).rows.map((r) => r.weighted_calls);
+
+  it("records each run's weighted calls, retries included, and adds a rerun's to them", async () => {
+    // Act: 22 sites in one Open-Meteo request (10 variables, one day: 1 per location), answered 503 once.
+    await ingest("open-meteo", [
+      { api: "open-meteo", times: 1, fault: { kind: "server-error", status: 503 } },
+    ]);
+    // Assess: two requests of weight 22.
+    expect(await weightedCalls()).toEqual([2 * sites.length]);
+    await ingest("open-meteo");
+    expect(await weightedCalls()).toEqual([3 * sites.length]);
+    const usage = await pgBronzeRepository(db.pool).weightedCallsSince(
+      "open-meteo",
+      new Date(Date.now() - 60_000),
+    );
+    expect(usage).toEqual([{ at: expect.any(Date), weightedCalls: 3 * sites.length }]);
+    expect(await pgBronzeRepository(db.pool).weightedCallsSince("openweather", new Date(0))).toEqual([]);
+  });
+
+  it("makes the next run, in any process, start from the day's usage so far", async () => {
+    // Prepare: one run spent 22 of a day's 30.
+    await ingest("open-meteo");
+    // Act: a new process's limiter for the same source, seeded from the shared ledger.
+    const limiter = await ledgerSeededLimiter(
+      "open-meteo",
+      { perMinute: 600, perHour: 5_000, perDay: 30 },
+      pgBronzeRepository(db.pool),
+    );
+    // Assess: 22 more would break the day quota, so it waits (it is not rejected: it fits tomorrow).
+    expect(limiter.usage()).toEqual({ minute: sites.length, hour: sites.length, day: sites.length });
+    const stop = new AbortController();
+    const next = limiter.acquire(sites.length, stop.signal);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(limiter.pending).toBe(1);
+    stop.abort(new Error("test over"));
+    await expect(next).rejects.toThrow("test over");
+  });
+
+  it("refuses, before fetching anything, a batch heavier than a whole window", async () => {
+    const run = ingest("open-meteo", [], memoryLog(), { OPEN_METEO_CALLS_PER_MINUTE: "10" });
+    await expect(run).rejects.toBeInstanceOf(WeightExceedsLimitError);
+    await expect(run).rejects.toThrow(/OPEN_METEO_CALLS_PER_MINUTE.*OPEN_METEO_BATCH_SIZE/s);
+    expect(await raw.list("")).toEqual([]);
+    expect(await weightedCalls()).toEqual([]);
   });
 });

@@ -215,7 +215,7 @@ beforeAll(async () => {
       OPENWEATHER_BASE_URL: sim.url,
       // Five sites per Open-Meteo call, so one failing call fails 5 of 22 sites (23 %), not all.
       OPEN_METEO_BATCH_SIZE: "5",
-      OPENWEATHER_RATE_PER_MINUTE: "600",
+      OPENWEATHER_CALLS_PER_MINUTE: "600",
     },
     noDataPeriods: 1,
   });

@@ -86,6 +86,13 @@ const BREAKS: Record<string, (pool: pg.Pool) => Promise<unknown>> = {
     pool.query(
       `update silver.observations set observed_at = observed_at + interval '2 hours' where ${ALPHA_200}`,
     ),
+  // silver keeps a forecast row although a live reading of the same hour is in bronze
+  silver__precedence: async (pool) => {
+    await insertBronze(pool, [reading("alpha", 200, 0, { kind: "forecast", raw_object_key: BREAK_OBJECT })]);
+    await pool.query(
+      `update silver.observations set kind = 'forecast', observed_at = hour where ${ALPHA_200}`,
+    );
+  },
   silver__plausibility_flags: (pool) =>
     pool.query(`update silver.observations set implausible_reason = 'manual' where ${ALPHA_200}`),
   // silver, warn: physically impossible values arrive from a provider (silver flags them)

@@ -12,11 +12,11 @@ import {
   fetchBatch,
   type HttpPolicy,
   httpPolicyFromConfig,
-  rateWindow,
   retryAfterMs,
   secretScrubber,
 } from "#core/providers/http.ts";
 import { createProvider } from "#core/providers/index.ts";
+import { UNLIMITED } from "#core/providers/limits.ts";
 import { type Simulator, startSimulator } from "../../simulator/server.ts";
 
 const site = (id: string, lat: number, lon: number): Site => ({
@@ -558,37 +558,69 @@ describe("retryAfterMs", () => {
   });
 });
 
-describe("rate limiting and policy", () => {
-  it.each([
-    [60, { intervalCap: 1, interval: 1000 }],
-    [600, { intervalCap: 10, interval: 1000 }],
-    [100, { intervalCap: 2, interval: 1200 }],
-    [6000, { intervalCap: 100, interval: 1000 }],
-  ])("%i/min → a sliding window of %j", (rate, expected) => {
-    expect(rateWindow(rate)).toEqual(expected);
+describe("request queue and policy", () => {
+  const limits = { perMinute: 6, perHour: 100, perDay: 1000 };
+
+  it("runs at most the provider's concurrency at once", async () => {
+    const queue = createRequestQueue({ source: "open-meteo", concurrency: 3, limits: UNLIMITED });
+    let running = 0;
+    let most = 0;
+    const task = async () => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running -= 1;
+    };
+    await Promise.all(Array.from({ length: 10 }, () => queue.add(task, { weight: 1 })));
+    expect(most).toBe(3);
   });
 
-  it("keeps slow rates exact with a longer window", () => {
-    const w = rateWindow(7);
-    expect(w.intervalCap).toBe(1);
-    expect((w.intervalCap * 60_000) / w.interval).toBeCloseTo(7, 10);
-  });
-
-  it("builds a queue with the provider's concurrency", () => {
-    const queue = createRequestQueue({ concurrency: 3, ratePerMinute: 120 });
-    expect(queue.concurrency).toBe(3);
-  });
-
-  it("never starts more than the window's cap at once", async () => {
-    // Prepare: 6 per minute is one start per 10 s window; five instant tasks.
-    const queue = createRequestQueue({ concurrency: 10, ratePerMinute: 6 });
+  it("starts a task only when its weight fits, and counts the weight the queue spent", async () => {
+    // Prepare: 6 weighted calls a minute; tasks of weight 4 and 2 fit, the third (1) must wait.
+    const queue = createRequestQueue({ source: "open-meteo", concurrency: 10, limits });
     const started: number[] = [];
     // Act
-    for (let i = 0; i < 5; i++) void queue.add(async () => started.push(i));
-    await new Promise((r) => setTimeout(r, 50));
-    // Assess: only the first window's one has run so far.
-    expect(started).toEqual([0]);
-    queue.clear();
+    const runs = [4, 2, 1].map((weight, i) => queue.add(async () => started.push(i), { weight }));
+    await Promise.all(runs.slice(0, 2));
+    await new Promise((r) => setTimeout(r, 30));
+    // Assess
+    expect(started).toEqual([0, 1]);
+    expect(queue.weightedCalls).toBe(6);
+    queue.dropQueued(new Error("test over"));
+    await expect(runs[2]).rejects.toThrow("test over");
+    expect(queue.weightedCalls).toBe(6);
+  });
+
+  it("fails a task heavier than a whole window at once, naming the setting", async () => {
+    const queue = createRequestQueue({ source: "open-meteo", concurrency: 1, limits });
+    await expect(queue.add(async () => "never", { weight: 7 })).rejects.toThrow(
+      /OPEN_METEO_CALLS_PER_MINUTE/,
+    );
+  });
+
+  it("acquires the weight again before every retry", async () => {
+    // Prepare: a 503 then a 200 — two requests the provider counts.
+    sim.setFaults([{ api: "open-meteo", times: 1, fault: { kind: "server-error", status: 503 } }]);
+    const provider = openMeteo();
+    const queue = createRequestQueue(provider);
+    const weight = provider.requestWeight([OSLO, LIMA]);
+    // Act
+    const envelope = await queue.add(
+      () =>
+        fetchBatch({
+          provider,
+          sites: [OSLO, LIMA],
+          interval,
+          batch: 1,
+          policy,
+          onResponse: async () => {},
+          beforeRetry: () => queue.acquire(weight),
+        }),
+      { weight },
+    );
+    // Assess
+    expect(envelope.attempt).toBe(2);
+    expect(queue.weightedCalls).toBe(2 * weight);
   });
 
   it("maps the HTTP_* variables", () => {

@@ -67,16 +67,21 @@ describe("Open-Meteo request URL", () => {
     expect(url.searchParams.get("timezone")).toBe("auto");
   });
 
-  it("takes batch size, concurrency and rate from the config", () => {
+  it("takes batch size, concurrency and weighted-call limits from the config", () => {
     const p = createProvider(
       loadConfig({
         OPEN_METEO_BATCH_SIZE: "25",
         OPEN_METEO_CONCURRENCY: "2",
-        OPEN_METEO_RATE_PER_MINUTE: "120",
+        OPEN_METEO_CALLS_PER_MINUTE: "120",
+        OPEN_METEO_CALLS_PER_HOUR: "1000",
+        OPEN_METEO_CALLS_PER_DAY: "2000",
       }),
       "open-meteo",
     );
-    expect([p.source, p.batchSize, p.concurrency, p.ratePerMinute]).toEqual(["open-meteo", 25, 2, 120]);
+    expect([p.source, p.batchSize, p.concurrency]).toEqual(["open-meteo", 25, 2]);
+    expect(p.limits).toEqual({ perMinute: 120, perHour: 1000, perDay: 2000 });
+    // Ten current variables over one day weigh one call per location.
+    expect(p.requestWeight([BERLIN, KATHMANDU, ST_JOHNS])).toBe(3);
     expect(provider.batchSize).toBe(50);
   });
 });

@@ -77,9 +77,11 @@ describe("OpenWeatherMap request URL and key handling", () => {
     expect(redacted).not.toContain(KEY);
   });
 
-  it("takes one site per request, and concurrency and rate from the config", () => {
+  it("takes one site per request, and concurrency and the free plan's limits from the config", () => {
     expect(provider.batchSize).toBe(1);
-    expect([provider.concurrency, provider.ratePerMinute]).toEqual([4, 60]);
+    expect(provider.concurrency).toBe(4);
+    expect(provider.limits).toEqual({ perMinute: 60, perHour: 3600, perDay: 32_000 });
+    expect(provider.requestWeight([ZOCCA])).toBe(1);
     expect(() => provider.url([ZOCCA, LONDON], interval)).toThrow(RangeError);
   });
 

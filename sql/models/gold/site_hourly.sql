@@ -2,6 +2,8 @@
 -- Sources are combined: numeric values are averaged, gusts take the maximum, and the direction and
 -- condition come from the latest observation (ties: the first source by name), since averaging
 -- angles or codes would be meaningless.
+-- Kinds are not combined: silver already keeps one kind per site, source and hour (precedence), so
+-- a history row and a live row of one hour never count twice; kinds lists the kinds behind the row.
 -- Scope: pg_temp.scope_hours (site_id, range_start, range_end), hour-aligned.
 with
 
@@ -61,7 +63,9 @@ aggregated as (
         max(condition_code) filter (where recency = 1) as condition_code,
         max(condition_system) filter (where recency = 1) as condition_system,
         count(*)::integer as source_count,
-        max(sources) as sources
+        max(sources) as sources,
+        -- A bit per kind instead of string_agg(distinct ...): no sort per group (see ranked).
+        bit_or(case kind when 'archive' then 1 when 'current' then 2 when 'forecast' then 4 end) as kind_bits
     from ranked
     group by site_id, hour
 ),
@@ -83,7 +87,13 @@ final as (
         condition_code,
         condition_system,
         source_count,
-        sources
+        sources,
+        concat_ws(
+            ',',
+            case when kind_bits & 1 > 0 then 'archive' end,
+            case when kind_bits & 2 > 0 then 'current' end,
+            case when kind_bits & 4 > 0 then 'forecast' end
+        ) as kinds
     from aggregated
 )
 

@@ -1,8 +1,14 @@
 -- silver.observations: one typed, deduplicated observation per (site_id, source, UTC hour).
 -- Scope: the runner fills pg_temp.scope_silver with hour-aligned ranges per (site_id, source) and
 -- deletes the same ranges from the target first (core/sql/runner.ts).
--- Dedupe rule: the latest observed_at within the hour wins. Bronze's key is (site_id, source,
--- observed_at), so there are no ties, and (site_id, source, observed_at) names the bronze row kept.
+-- Precedence (docs/decisions.md): within a (site, source, hour) the kept row is the one of the best
+-- kind, `current` (a live reading) > `archive` (reanalysis) > `forecast` (the forecast API's past
+-- hours); then the latest observed_at; then the latest ingested_at. Bronze's key is (site_id, source,
+-- observed_at, kind), so there are no ties, and (site_id, source, observed_at, kind) names the
+-- bronze row kept. A history row never replaces a live one, and a later archive row replaces a
+-- forecast; rows of a worse kind leave the kept row, and so gold, unchanged.
+-- observations_in_hour counts the bronze rows of the kept kind in the hour (for live data: the
+-- readings the latest one was chosen from, as before kinds existed).
 -- Plausibility: a row with any physically implausible value keeps its values, is flagged
 -- is_plausible = false with every reason listed, and gold ignores it.
 with
@@ -34,6 +40,8 @@ typed as (
         source,
         date_trunc('hour', observed_at, 'UTC') as hour,
         observed_at,
+        kind,
+        case kind when 'current' then 1 when 'archive' then 2 when 'forecast' then 3 end as kind_rank,
         temperature_c::double precision as temperature_c,
         feels_like_c::double precision as feels_like_c,
         humidity_pct::double precision as humidity_pct,
@@ -55,12 +63,14 @@ typed as (
 ranked as (
     select
         *,
-        row_number() over latest_first as rank_in_hour,
-        count(*) over (partition by site_id, source, hour) as observations_in_hour
+        row_number() over best_first as rank_in_hour,
+        -- kind_rank (one per kind) rather than kind: the partition is a prefix of best_first, so one
+        -- sort serves both windows.
+        count(*) over (partition by site_id, source, hour, kind_rank) as observations_in_hour
     from typed
-    window latest_first as (
+    window best_first as (
         partition by site_id, source, hour
-        order by observed_at desc
+        order by kind_rank, observed_at desc, ingested_at desc
     )
 ),
 
@@ -111,6 +121,7 @@ final as (
         source,
         hour,
         observed_at,
+        kind,
         temperature_c,
         feels_like_c,
         humidity_pct,
