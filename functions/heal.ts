@@ -29,7 +29,9 @@ z.config(en());
 // Validated once per container: a misconfigured function fails at cold start, naming the variable.
 const config = loadConfig();
 const obs = observability(config);
-const runtime = lazy(() => openRuntime(config, { max: 2 }));
+// One connection: a daily job gains nothing from two, and on the embedded PGlite (`weather invoke heal`)
+// a second client would wait behind the first one's open transaction.
+const runtime = lazy(() => openRuntime(config, { max: 1 }));
 
 // Loose: a scheduled event's own fields (time, detail-type, ...) may come along and are ignored.
 export const eventSchema = z.looseObject({
