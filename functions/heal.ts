@@ -14,9 +14,12 @@ import { isDatabaseError } from "#core/db/errors.ts";
 import { parseEvent } from "#core/domain/events.ts";
 import type { Interval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
-import { openRuntime } from "#core/runtime.ts";
+import { httpPolicyFromConfig } from "#core/providers/http.ts";
+import { openRuntime, providerFor } from "#core/runtime.ts";
 import { readCoverage } from "#core/use-cases/coverage.ts";
-import { HEAL_DAYS, type HealDeps, heal } from "#core/use-cases/heal.ts";
+import { HEAL_DAYS, heal } from "#core/use-cases/heal.ts";
+import { fetchHistory, historyWeight } from "#core/use-cases/history.ts";
+import { transformRange } from "#core/use-cases/transform.ts";
 import { lazy } from "./shared/lazy.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
@@ -26,7 +29,9 @@ z.config(en());
 // Validated once per container: a misconfigured function fails at cold start, naming the variable.
 const config = loadConfig();
 const obs = observability(config);
-const runtime = lazy(() => openRuntime(config, { max: 2 }));
+// One connection: a daily job gains nothing from two, and on the embedded PGlite (`weather invoke heal`)
+// a second client would wait behind the first one's open transaction.
+const runtime = lazy(() => openRuntime(config, { max: 1 }));
 
 // Loose: a scheduled event's own fields (time, detail-type, ...) may come along and are ignored.
 export const eventSchema = z.looseObject({
@@ -72,17 +77,25 @@ export async function lambdaHandler(event: unknown): Promise<HealSummary> {
 async function run(days: number) {
   const rt = await runtime();
   const source = config.WEATHER_SOURCE;
-  const deps: HealDeps = {
-    log: obs.logger,
-    coverage: (from, to, siteIds) => readCoverage(rt.db.pool, { from, to, siteIds, source }),
-    fetchHistory: async () => {
-      throw new Error("fetchHistory is not wired yet (issue 12: waiting for core/use-cases/history.ts)");
+  const provider = await providerFor(config, source);
+  const log = obs.logger;
+  return heal(
+    {
+      log,
+      coverage: (from, to, siteIds) => readCoverage(rt.db.pool, { from, to, siteIds, source }),
+      fetchHistory: (sites, from, to) =>
+        fetchHistory(
+          { provider, rawStore: rt.rawStore, bronze: rt.bronze, policy: httpPolicyFromConfig(config), log },
+          { sites, from, to, failureThreshold: config.SITE_FAILURE_THRESHOLD },
+        ),
+      transformRange: async (from, to) => {
+        const r = await transformRange({ pool: rt.db.pool, log }, { from, to, trigger: "heal" });
+        return { status: "succeeded", runId: `silver ${r.silver.runId}, gold ${r.gold.runId}` };
+      },
+      weight: (d, locations) => historyWeight(provider.history?.variables.length ?? 0, d, locations),
     },
-    transformRange: async () => {
-      throw new Error("transformRange is not wired yet (issue 12: waiting for core/use-cases/transform.ts)");
-    },
-  };
-  return heal(deps, { days, sites: await loadSites(config.SITES_FILE) });
+    { days, sites: await loadSites(config.SITES_FILE) },
+  );
 }
 
 export const handler = wrap(lambdaHandler, obs);

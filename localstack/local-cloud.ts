@@ -149,7 +149,9 @@ export async function deployLocalCloud(opts: DeployOptions): Promise<LocalCloud>
   try {
     const context = [
       ...["-c", `stage=${STAGE}`, "-c", "nag=false"],
-      ...["-c", `functionEnv=${JSON.stringify(opts.functionEnv)}`],
+      // The functions call back into this LocalStack wherever it listens (LOCALSTACK_PORT), not the
+      // local stage's default 4566: two clones can each run a LocalStack suite at once.
+      ...["-c", `functionEnv=${JSON.stringify({ AWS_ENDPOINT_URL: ENDPOINT, ...opts.functionEnv })}`],
       ...(opts.noDataPeriods ? ["-c", `noDataPeriods=${opts.noDataPeriods}`] : []),
       ...(opts.healSchedule ? ["-c", `healSchedule=${opts.healSchedule}`] : []),
       ...(opts.healDays ? ["-c", `healDays=${opts.healDays}`] : []),

@@ -2,8 +2,12 @@
 import type { Command } from "commander";
 import { addHours, type Interval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
+import { httpPolicyFromConfig } from "#core/providers/http.ts";
+import { providerFor } from "#core/runtime.ts";
 import { readCoverage } from "#core/use-cases/coverage.ts";
 import { HEAL_DAYS, type HealReport, heal, healWindow } from "#core/use-cases/heal.ts";
+import { fetchHistory, historyWeight } from "#core/use-cases/history.ts";
+import { transformRange } from "#core/use-cases/transform.ts";
 import { action, common } from "../command.ts";
 import { withRuntime, withSource } from "../context.ts";
 import { EXIT, UsageError } from "../errors.ts";
@@ -30,21 +34,37 @@ export function register(program: Command): void {
       const report = await withSource(config, healWindow(days, now).to, (session) =>
         withRuntime(
           session.config,
-          (rt) =>
-            heal(
+          async (rt) => {
+            const provider = await providerFor(session.config, session.source);
+            return heal(
               {
                 log,
                 coverage: (from, to, siteIds) =>
                   readCoverage(rt.db.pool, { from, to, siteIds, source: session.source }),
-                fetchHistory: async () => {
-                  throw new Error("wire fetchHistory");
+                fetchHistory: (group, from, to) => {
+                  out.say(`Fetching ${session.source} history ${from} → ${to} for ${group.length} sites`);
+                  return fetchHistory(
+                    {
+                      provider,
+                      rawStore: rt.rawStore,
+                      bronze: rt.bronze,
+                      policy: httpPolicyFromConfig(session.config),
+                      log,
+                    },
+                    { sites: group, from, to, failureThreshold: session.config.SITE_FAILURE_THRESHOLD },
+                  );
                 },
-                transformRange: async () => {
-                  throw new Error("wire transformRange");
+                transformRange: async (from, to) => {
+                  out.say(`Transforming ${from} → ${to} (silver → silver checks → gold → gold checks)`);
+                  const r = await transformRange({ pool: rt.db.pool, log }, { from, to, trigger: "heal" });
+                  return { status: "succeeded", runId: `silver ${r.silver.runId}, gold ${r.gold.runId}` };
                 },
+                weight: (d, locations) =>
+                  historyWeight(provider.history?.variables.length ?? 0, d, locations),
               },
               { days, sites, clock: () => now },
-            ),
+            );
+          },
           { writesRaw: true },
         ),
       );
@@ -68,7 +88,8 @@ function daysFlag(value: string | boolean | undefined): number {
 function describeHeal(r: HealReport): string {
   const w = r.window;
   const lines = [
-    `heal ${w.from} → ${w.to} (${w.days} days, ${r.sitesChecked} sites): ${r.siteHoursMissingBefore} site-hours missing`,
+    `heal ${w.from} → ${w.to} (${w.days} day${w.days === 1 ? "" : "s"}, ${r.sitesChecked} sites): ` +
+      `${r.siteHoursMissingBefore} site-hours missing`,
   ];
   for (const q of r.requests)
     lines.push(

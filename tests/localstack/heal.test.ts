@@ -210,7 +210,11 @@ describe("the daily heal deployed to LocalStack (schedule overridden to one minu
     // Act: nothing but the schedule; wait for a heal that saw the gap.
     const healed = await waitFor(
       "a scheduled heal that found the deleted hour",
-      async () => (await healRuns(deletedAt - 5_000)).find((r) => r.siteHoursMissingBefore > 0),
+      async () =>
+        (await healRuns(deletedAt)).find(
+          // By the line's own time: LocalStack stamps log events when the invocation's logs arrive.
+          (r) => Date.parse(r.timestamp) > deletedAt && r.siteHoursMissingBefore > 0,
+        ),
       180_000,
     );
 
