@@ -50,7 +50,7 @@ export function register(program: Command): void {
       .addOption(
         new Option(
           "--catch-up <policy>",
-          "hours with gaps: fetch all, only the latest, or skip them (replay only)",
+          "hours with gaps: fetch all (through history, where the source has it), only the latest, or skip them (replay only)",
         )
           .choices(CATCH_UP)
           .default("all"),
