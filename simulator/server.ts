@@ -571,10 +571,13 @@ function zoneOf(
   return { name: timezone, abbr, offset };
 }
 
-const r = (x: number, decimals: number) => {
-  const f = 10 ** decimals;
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10_000];
+
+/** `x` rounded to `decimals` places (0..4). */
+function r(x: number, decimals: number): number {
+  const f = POWERS_OF_TEN[decimals] ?? 10 ** decimals;
   return Math.round(x * f) / f;
-};
+}
 
 /** Local wall time `YYYY-MM-DDTHH:MM` of a UTC instant at an offset. */
 function localIso(utcMs: number, offsetSeconds: number): string {
@@ -583,41 +586,98 @@ function localIso(utcMs: number, offsetSeconds: number): string {
 
 type Values = Record<string, [string, number]>;
 
+const WIND_UNIT_LABELS: Record<string, string> = { kmh: "km/h", ms: "m/s", mph: "mp/h", kn: "kn" };
+
+function omTemperature(req: OpenMeteoRequest, c: number): number {
+  return r(req.temperatureUnit === "fahrenheit" ? (c * 9) / 5 + 32 : c, 1);
+}
+
+function omWind(req: OpenMeteoRequest, ms: number): number {
+  switch (req.windUnit) {
+    case "ms":
+      return r(ms, 2);
+    case "mph":
+      return r(ms / 0.44704, 1);
+    case "kn":
+      return r((ms * 3600) / 1852, 1);
+    default:
+      return r(ms * 3.6, 1);
+  }
+}
+
+function omPrecipitation(req: OpenMeteoRequest, mm: number): number {
+  return req.precipitationUnit === "inch" ? r(mm / 25.4, 3) : r(mm, 2);
+}
+
+/**
+ * One variable's value for one state and one precipitation amount (mm over the block's window), in the
+ * request's units; undefined for a name the simulator does not know. A switch, not an object of all
+ * variables, because the hourly path calls it once per (site, hour, variable).
+ */
+function omValue(
+  req: OpenMeteoRequest,
+  v: string,
+  w: SimulatedWeather,
+  precipMm: number,
+): number | undefined {
+  switch (v) {
+    case "temperature_2m":
+      return omTemperature(req, w.temperatureC);
+    case "relative_humidity_2m":
+      return w.humidityPct;
+    case "apparent_temperature":
+      return omTemperature(req, w.apparentC);
+    case "precipitation":
+      return omPrecipitation(req, precipMm);
+    case "rain":
+      return w.temperatureC > 0 ? omPrecipitation(req, precipMm) : 0;
+    case "snowfall":
+      return w.temperatureC > 0 ? 0 : r(precipMm * 0.7, 2);
+    case "weather_code":
+      return w.wmoCode;
+    case "cloud_cover":
+      return w.cloudPct;
+    case "pressure_msl":
+      return r(w.pressureHpa, 1);
+    case "surface_pressure":
+      return r(w.pressureHpa - w.elevationM / 8.3, 1);
+    case "wind_speed_10m":
+      return omWind(req, w.windMs);
+    case "wind_direction_10m":
+      return w.windDirectionDeg;
+    case "wind_gusts_10m":
+      return omWind(req, w.gustMs);
+    case "is_day":
+      return w.isDay ? 1 : 0;
+    default:
+      return undefined;
+  }
+}
+
 /** Every variable's unit and value for one state and one precipitation amount (mm over the block's window). */
 function omValues(req: OpenMeteoRequest, w: SimulatedWeather, precipMm: number): Values {
   const tempUnit = req.temperatureUnit === "fahrenheit" ? "°F" : "°C";
-  const temp = (x: number) => r(req.temperatureUnit === "fahrenheit" ? (x * 9) / 5 + 32 : x, 1);
-  const windUnitLabel = { kmh: "km/h", ms: "m/s", mph: "mp/h", kn: "kn" }[req.windUnit] ?? "km/h";
-  const wind = (ms: number) => {
-    switch (req.windUnit) {
-      case "ms":
-        return r(ms, 2);
-      case "mph":
-        return r(ms / 0.44704, 1);
-      case "kn":
-        return r((ms * 3600) / 1852, 1);
-      default:
-        return r(ms * 3.6, 1);
-    }
-  };
-  const precip = req.precipitationUnit === "inch" ? r(precipMm / 25.4, 3) : r(precipMm, 2);
+  const windUnitLabel = WIND_UNIT_LABELS[req.windUnit] ?? "km/h";
   const precipUnit = req.precipitationUnit === "inch" ? "inch" : "mm";
-  return {
-    temperature_2m: [tempUnit, temp(w.temperatureC)],
-    relative_humidity_2m: ["%", w.humidityPct],
-    apparent_temperature: [tempUnit, temp(w.apparentC)],
-    precipitation: [precipUnit, precip],
-    rain: [precipUnit, w.temperatureC > 0 ? precip : 0],
-    snowfall: ["cm", w.temperatureC > 0 ? 0 : r(precipMm * 0.7, 2)],
-    weather_code: ["wmo code", w.wmoCode],
-    cloud_cover: ["%", w.cloudPct],
-    pressure_msl: ["hPa", r(w.pressureHpa, 1)],
-    surface_pressure: ["hPa", r(w.pressureHpa - w.elevationM / 8.3, 1)],
-    wind_speed_10m: [windUnitLabel, wind(w.windMs)],
-    wind_direction_10m: ["°", w.windDirectionDeg],
-    wind_gusts_10m: [windUnitLabel, wind(w.gustMs)],
-    is_day: ["", w.isDay ? 1 : 0],
+  const units: Record<string, string> = {
+    temperature_2m: tempUnit,
+    relative_humidity_2m: "%",
+    apparent_temperature: tempUnit,
+    precipitation: precipUnit,
+    rain: precipUnit,
+    snowfall: "cm",
+    weather_code: "wmo code",
+    cloud_cover: "%",
+    pressure_msl: "hPa",
+    surface_pressure: "hPa",
+    wind_speed_10m: windUnitLabel,
+    wind_direction_10m: "°",
+    wind_gusts_10m: windUnitLabel,
+    is_day: "",
   };
+  const values: Values = {};
+  for (const [v, unit] of Object.entries(units)) values[v] = [unit, omValue(req, v, w, precipMm) ?? 0];
+  return values;
 }
 
 function openMeteoLocation(req: OpenMeteoRequest, loc: OmLocation, now: Date): Record<string, unknown> {
@@ -657,15 +717,20 @@ function openMeteoLocation(req: OpenMeteoRequest, loc: OmLocation, now: Date): R
     const units: Record<string, string> = { time: "iso8601" };
     const unitLabels = omValues(req, UNIT_PROBE, 0);
     for (const v of req.hourly) units[v] = unitLabels[v]?.[0] ?? "";
-    const columns: (number | null)[][] = req.hourly.map(() => new Array(labelsMs.length));
-    for (const [i, at] of readMs.entries()) {
+    const vars = req.hourly;
+    const columns: (number | null)[][] = vars.map(() => new Array(labelsMs.length));
+    for (let i = 0; i < readMs.length; i++) {
+      const at = readMs[i] as number;
       const available = req.endpoint === "forecast" || at < req.archiveAvailableBeforeMs;
+      if (!available) {
+        for (const column of columns) column[i] = null;
+        continue;
+      }
       const instant = new Date(at);
-      const values = available
-        ? omValues(req, weatherAt(c.lat, c.lon, instant, variant), precipitationMm(c.lat, c.lon, instant, 60))
-        : undefined;
-      for (const [j, v] of req.hourly.entries()) {
-        (columns[j] as (number | null)[])[i] = values ? (values[v]?.[1] ?? null) : null;
+      const w = weatherAt(c.lat, c.lon, instant, variant);
+      const precipMm = precipitationMm(c.lat, c.lon, instant, 60);
+      for (let j = 0; j < vars.length; j++) {
+        (columns[j] as (number | null)[])[i] = omValue(req, vars[j] as string, w, precipMm) ?? null;
       }
     }
     const hourly: Record<string, unknown> = {

@@ -104,6 +104,11 @@ export function precipitationMm(lat: number, lon: number, end: Date, minutes: nu
   return (sum * PRECIP_CELL_MS) / 3_600_000;
 }
 
+/** The archive's deterministic per-(site, hour) correction in [-0.5, 0.5); 0 for the forecast variant. */
+function correction(hash: number, salt: number, hourIndex: number, reanalysis: boolean): number {
+  return reanalysis ? saltedNoise(hash, salt * 1_000_003 + hourIndex) - 0.5 : 0;
+}
+
 /**
  * The weather at one place and instant. `variant: "reanalysis"` adds the archive's small deterministic
  * correction (see the module header).
@@ -118,27 +123,39 @@ export function weatherAt(
   const doy = dayOfYear(at);
   const phi = lat * RAD;
   const hash = coordinateHash(lat, lon);
-  const n = (salt: number) => saltedNoise(hash, salt);
+  // No closures here: the history endpoints call this ~17,000 times per request, and tsx (keepNames)
+  // wraps every closure creation in a naming call that cost a third of a request's time.
   const hourIndex = Math.floor(at.getTime() / 3_600_000);
-  const correction = (salt: number) =>
-    variant === "reanalysis" ? saltedNoise(hash, salt * 1_000_003 + hourIndex) - 0.5 : 0;
+  const reanalysis = variant === "reanalysis";
 
   const storm = stormAt(hash, t);
   const cloudPct = Math.round(clamp(50 + 55 * storm, 0, 100));
 
   const annualMean = 32 * Math.cos(phi) - 6;
   const peakDay = lat >= 0 ? 200 : 17;
-  const seasonal = 0.18 * Math.abs(lat) * (0.8 + 0.4 * n(3)) * Math.cos((TAU * (doy - peakDay)) / 365.25);
-  const diurnalAmp = (3 + 3 * n(4)) * (1 - (0.5 * cloudPct) / 100);
+  const seasonal =
+    0.18 * Math.abs(lat) * (0.8 + 0.4 * saltedNoise(hash, 3)) * Math.cos((TAU * (doy - peakDay)) / 365.25);
+  const diurnalAmp = (3 + 3 * saltedNoise(hash, 4)) * (1 - (0.5 * cloudPct) / 100);
   const diurnalShape = Math.cos((TAU * (solarHour(lon, at) - 15)) / 24);
-  const synoptic = 2.5 * Math.sin(TAU * (t / 6.1 + n(5)));
-  const temperatureC = annualMean + seasonal + diurnalAmp * diurnalShape + synoptic + 0.6 * correction(11);
+  const synoptic = 2.5 * Math.sin(TAU * (t / 6.1 + saltedNoise(hash, 5)));
+  const temperatureC =
+    annualMean +
+    seasonal +
+    diurnalAmp * diurnalShape +
+    synoptic +
+    0.6 * correction(hash, 11, hourIndex, reanalysis);
 
   const humidityPct = Math.round(clamp(65 + 25 * storm - 6 * diurnalShape, 12, 100));
-  const pressureHpa = 1013 - 18 * storm + 3 * Math.cos(TAU * (t / 2.9 + n(6))) + correction(12);
-  const windMs = 2 + 6 * Math.max(0, storm) + 1.2 * Math.max(0, diurnalShape) + 1.5 * n(7);
+  const pressureHpa =
+    1013 -
+    18 * storm +
+    3 * Math.cos(TAU * (t / 2.9 + saltedNoise(hash, 6))) +
+    correction(hash, 12, hourIndex, reanalysis);
+  const windMs = 2 + 6 * Math.max(0, storm) + 1.2 * Math.max(0, diurnalShape) + 1.5 * saltedNoise(hash, 7);
   const gustMs = windMs * 1.45 + 0.8;
-  const windDirectionDeg = Math.round((((360 * n(8) + 60 * Math.sin(TAU * (t / 4.3))) % 360) + 360) % 360);
+  const windDirectionDeg = Math.round(
+    (((360 * saltedNoise(hash, 8) + 60 * Math.sin(TAU * (t / 4.3))) % 360) + 360) % 360,
+  );
   const precipMmPerHour = precipRate(storm);
 
   const vapourHpa = (humidityPct / 100) * 6.105 * Math.exp((17.27 * temperatureC) / (237.7 + temperatureC));
@@ -160,7 +177,7 @@ export function weatherAt(
     precipMmPerHour,
     wmoCode: wmoCode(temperatureC, precipMmPerHour, storm, humidityPct, windMs, cloudPct),
     isDay: sunHeight > 0,
-    elevationM: Math.round(400 * n(9)),
+    elevationM: Math.round(400 * saltedNoise(hash, 9)),
   };
 }
 

@@ -321,6 +321,29 @@ describe("simulator: Open-Meteo hourly history, faults and stats", () => {
     expect(s.stats().byPath["/v1/archive"]?.byStatus).toMatchObject({ "502": 1, "200": 3, hang: 1 });
   });
 
+  it("delays and answers a status on the hourly forecast path only, and a batch stays byte-identical", async () => {
+    const s = await sim({
+      faults: [{ path: "/v1/forecast", times: 1, fault: { kind: "latency", ms: 5_000 } }],
+    });
+    const q = forecast("&start_hour=2026-09-01T00:00&end_hour=2026-09-14T23:00", "1,2,3", "4,5,6");
+    const slow = await fetch(`${s.url}${q}`, { signal: AbortSignal.timeout(300) }).catch((e: unknown) => e);
+    s.setFaults([
+      { path: "/v1/forecast", times: 1, fault: { kind: "status", status: 404, message: "No data" } },
+    ]);
+    const before = await get(s, archive("&start_date=2026-09-01&end_date=2026-09-01"));
+    const first = await get(s, q);
+    const second = await get(s, q);
+    expect(slow).toBeInstanceOf(Error);
+    expect(before.status).toBe(200);
+    expect([first.status, first.json()]).toEqual([404, { error: true, reason: "No data" }]);
+    expect(second.status).toBe(200);
+    expect(second.json().map((e: { hourly: { time: string[] } }) => e.hourly.time.length)).toEqual([
+      336, 336, 336,
+    ]);
+    expect((await get(s, q)).body).toBe(second.body);
+    expect(s.stats().byPath["/v1/forecast"]?.requests).toBe(4);
+  });
+
   it("bills weighted calls as the real server: variables/10 × days/14 per location, at least 1", async () => {
     const s = await sim();
     const ten =
