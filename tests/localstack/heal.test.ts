@@ -88,6 +88,22 @@ async function healRuns(since: number): Promise<HealFinished[]> {
   return out;
 }
 
+/**
+ * The heal's own bulk transform runs (mode range, trigger heal) that succeeded for both layers over a
+ * window holding `hour`, started after `since`. The hourly pipeline (the ingest rule stays on) may
+ * transform the same rows too; these rows say the heal did.
+ */
+async function healTransforms(hour: string, since: Date): Promise<string[]> {
+  const { rows } = await db.query<{ layer: string }>(
+    `select distinct layer from ops.transform_runs
+     where mode = 'range' and trigger = 'heal' and status = 'succeeded' and started_at > $2
+       and window_start <= ($1 || ':00:00Z')::timestamptz and ($1 || ':00:00Z')::timestamptz < window_end
+     order by layer`,
+    [hour, since],
+  );
+  return rows.map((r) => r.layer);
+}
+
 beforeAll(async () => {
   sim = await startSimulator();
   await createDatabaseIfMissing(databaseUrl);
@@ -149,6 +165,8 @@ describe("the daily heal deployed to LocalStack (schedule overridden to one minu
       failed: false,
     });
     expect(first.transform).toBe("succeeded");
+    expect(await healTransforms(first.window.from, new Date(0))).toEqual(["gold", "silver"]);
+    expect(await healTransforms(first.window.to, new Date(0))).toEqual(["gold", "silver"]);
     const count = async (sql: string) =>
       (await db.query<{ n: number }>(sql, [first.window.from, first.window.to])).rows[0]?.n;
     const inWindow = "hour between ($1 || ':00:00Z')::timestamptz and ($2 || ':00:00Z')::timestamptz";
@@ -206,6 +224,7 @@ describe("the daily heal deployed to LocalStack (schedule overridden to one minu
       client.release();
     }
     const deletedAt = Date.now();
+    const dbNow = (await db.query<{ now: Date }>("select now()")).rows[0]?.now as Date;
 
     // Act: nothing but the schedule; wait for a heal that saw the gap.
     const healed = await waitFor(
@@ -245,6 +264,8 @@ describe("the daily heal deployed to LocalStack (schedule overridden to one minu
       humidity_pct: deleted.humidity_pct,
     });
     expect(row.raw_object_key).not.toBe(deleted.raw_object_key);
+    // The heal itself rebuilt silver and gold over that hour, in one bulk run per layer.
+    expect(await healTransforms(hour, dbNow)).toEqual(["gold", "silver"]);
     // The refill's run wrote that one row and nothing else.
     const written = await db.query<{ n: number }>(
       "select count(*)::int as n from bronze.weather_observations where ingestion_run_id = $1",
