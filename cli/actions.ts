@@ -1,14 +1,16 @@
 /** The pieces CLI commands compose: one ingestion, one workflow run, a replay — on an open runtime. */
-import { PgOpsLedger } from "#core/adapters/pg-ops-ledger.ts";
-import type { Interval } from "#core/domain/interval.ts";
+import { PgOpsLedger, pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
+import { type Interval, intervalOf } from "#core/domain/interval.ts";
 import type { ProviderSource } from "#core/domain/observation.ts";
 import type { Site } from "#core/domain/sites.ts";
 import type { Log } from "#core/observability/logger.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
 import { parsersFor } from "#core/providers/index.ts";
 import { providerFor, type Runtime } from "#core/runtime.ts";
+import { fetchHistory, type HistoryArgs, type HistoryResult } from "#core/use-cases/history.ts";
 import { type IngestResult, ingestInterval } from "#core/use-cases/ingest.ts";
-import { replayIntervals } from "#core/use-cases/replay.ts";
+import { replayHistory, replayIntervals } from "#core/use-cases/replay.ts";
+import { type RangeTrigger, transformRange } from "#core/use-cases/transform.ts";
 import {
   type EngineOptions,
   localTasks,
@@ -113,4 +115,70 @@ export function describeWorkflow(w: WorkflowResult): string {
 export function compactIngest(r: IngestResult) {
   const { fetchLatenciesMs: _, ...rest } = r;
   return rest;
+}
+
+/** One history fetch (core/use-cases/history.ts) for `sites` over [from, to], on an open runtime. */
+export async function historyOnce(
+  rt: Runtime,
+  session: SourceSession,
+  args: { sites: Site[]; from: Interval; to: Interval; log: Log; onProgress?: HistoryArgs["onProgress"] },
+): Promise<HistoryResult> {
+  // A simulator the CLI started answers history as of now (its clock is pinned per live hour otherwise).
+  session.pin(intervalOf(new Date()));
+  return fetchHistory(
+    {
+      provider: await providerFor(session.config, session.source),
+      rawStore: rt.rawStore,
+      bronze: rt.bronze,
+      policy: httpPolicyFromConfig(session.config),
+      log: args.log,
+    },
+    {
+      sites: args.sites,
+      from: args.from,
+      to: args.to,
+      failureThreshold: session.config.SITE_FAILURE_THRESHOLD,
+      onProgress: args.onProgress,
+    },
+  );
+}
+
+/**
+ * One bulk transform over [from, to] (silver → checks → gold → checks), as heal and backfill take it:
+ * a failed gate is a `failed` status with its message, not a throw.
+ */
+export async function transformRangeOnce(
+  rt: Runtime,
+  args: { from: Interval; to: Interval; trigger: RangeTrigger; log: Log; out: Output },
+): Promise<{ status: "succeeded" | "failed"; runId?: number; error?: string }> {
+  args.out.say(`Transforming ${args.from} → ${args.to} in one bulk run (silver → checks → gold → checks)`);
+  try {
+    const r = await transformRange(pgOpsPorts(rt.db.pool, args.log), {
+      from: args.from,
+      to: args.to,
+      trigger: args.trigger,
+    });
+    return { status: "succeeded", runId: r.gold.runId };
+  } catch (e) {
+    args.log.error("range transform failed", { from: args.from, to: args.to, error: String(e) });
+    return { status: "failed", error: (e as Error).message };
+  }
+}
+
+/** Replays the history raw objects of `source` overlapping [from, to] (no API calls); observations loaded. */
+export async function replayHistoryRange(
+  rt: Runtime,
+  args: { from: Interval; to: Interval; source: ProviderSource; log: Log },
+): Promise<number> {
+  const runs = await replayHistory(
+    { rawStore: rt.rawStore, bronze: rt.bronze, log: args.log, providers: parsersFor(rt.config) },
+    {
+      from: args.from,
+      to: args.to,
+      sources: [args.source],
+      failureThreshold: rt.config.SITE_FAILURE_THRESHOLD,
+      maxObjectBytes: rt.config.RAW_MAX_OBJECT_BYTES,
+    },
+  );
+  return runs.reduce((n, r) => n + r.observationsLoaded, 0);
 }

@@ -9,7 +9,7 @@ import { Pool } from "#core/adapters/database.ts";
 import type { Config } from "#core/config/env.ts";
 import type { TimeLimits } from "#core/workflow/time-limits.ts";
 
-export const FUNCTION_NAMES = ["ingest", "transform", "check-quality"] as const;
+export const FUNCTION_NAMES = ["ingest", "transform", "check-quality", "heal"] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export interface FunctionSpec {
@@ -32,6 +32,8 @@ export function functionSpec(name: FunctionName, limits: TimeLimits): FunctionSp
       return { memoryMb: 512, timeoutSeconds: Math.max(t.Silver, t.Gold) };
     case "check-quality":
       return { memoryMb: 256, timeoutSeconds: Math.max(t.SilverChecks, t.QualityChecks) };
+    case "heal":
+      return { memoryMb: 512, timeoutSeconds: 600 };
   }
 }
 

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import * as backfill from "./commands/backfill.ts";
 import * as coverage from "./commands/coverage.ts";
+import * as heal from "./commands/heal.ts";
 import * as ingest from "./commands/ingest.ts";
 import * as invoke from "./commands/invoke.ts";
 import * as lineage from "./commands/lineage.ts";
@@ -27,7 +28,19 @@ const program = new Command()
   .exitOverride();
 
 // The order here is the order of `weather --help`.
-for (const command of [ingest, run, transform, backfill, replay, coverage, lineage, migrate, status, invoke])
+for (const command of [
+  ingest,
+  run,
+  transform,
+  backfill,
+  heal,
+  replay,
+  coverage,
+  lineage,
+  migrate,
+  status,
+  invoke,
+])
   command.register(program);
 
 export async function main(argv: string[]): Promise<number> {

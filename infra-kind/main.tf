@@ -1,4 +1,5 @@
-# A single-node Kind cluster with Postgres published on the host's loopback, and the hourly ingest.
+# A single-node Kind cluster with Postgres published on the host's loopback, the hourly ingest and
+# the daily heal.
 # The Kubernetes provider is configured from the cluster this same configuration creates, so one
 # `terraform apply` builds everything; `terraform destroy` removes the cluster and with it all state.
 

@@ -55,3 +55,8 @@ output "ingest_cronjob" {
   description = "Name of the ingest CronJob (trigger a run: kubectl -n <namespace> create job --from=cronjob/<name> manual-1)."
   value       = kubernetes_cron_job_v1.ingest.metadata[0].name
 }
+
+output "heal_cronjob" {
+  description = "Name of the daily heal CronJob (run it now: kubectl -n <namespace> create job --from=cronjob/<name> heal-now)."
+  value       = kubernetes_cron_job_v1.heal.metadata[0].name
+}

@@ -275,8 +275,8 @@ resource "kubernetes_stateful_set_v1" "postgres" {
   }
 }
 
-# Deny all ingress in the namespace, then admit Postgres connections from the ingest pods and from the
-# host through Kind's published port. (kindnet enforces NetworkPolicy since Kind v0.24.)
+# Deny all ingress in the namespace, then admit Postgres connections from the ingest and heal pods and
+# from the host through Kind's published port. (kindnet enforces NetworkPolicy since Kind v0.24.)
 resource "kubernetes_network_policy_v1" "default_deny_ingress" {
   metadata {
     name      = "default-deny-ingress"
@@ -306,6 +306,11 @@ resource "kubernetes_network_policy_v1" "postgres_ingress" {
       from {
         pod_selector {
           match_labels = local.ingest_selector
+        }
+      }
+      from {
+        pod_selector {
+          match_labels = local.heal_selector
         }
       }
       from {

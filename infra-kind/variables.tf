@@ -263,3 +263,36 @@ variable "ingest_active_deadline_seconds" {
     error_message = "ingest_active_deadline_seconds must be between 60 and 3599 (less than the hourly period)."
   }
 }
+
+variable "heal_schedule" {
+  description = "Cron schedule of the daily gap heal (UTC). Off the ingest's minute so the two rarely overlap."
+  type        = string
+  default     = "35 3 * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.heal_schedule))) == 5
+    error_message = "heal_schedule must be a five-field cron expression, e.g. '35 3 * * *'."
+  }
+}
+
+variable "heal_days" {
+  description = "Days of complete hours the heal checks and refills (`weather heal --days`)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.heal_days >= 1 && var.heal_days <= 92 && floor(var.heal_days) == var.heal_days
+    error_message = "heal_days must be a whole number from 1 to 92 (Open-Meteo's forecast API serves 92 past days)."
+  }
+}
+
+variable "heal_active_deadline_seconds" {
+  description = "A heal Job running longer than this is killed (must stay under the daily period)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.heal_active_deadline_seconds >= 60 && var.heal_active_deadline_seconds < 86400
+    error_message = "heal_active_deadline_seconds must be between 60 and 86399 (less than the daily period)."
+  }
+}

@@ -3,7 +3,7 @@
  * by `npm run local:up` (localstack/up.ts) and the LocalStack suite (tests/localstack/pipeline.test.ts).
  *
  * Steps of {@link deployLocalCloud}:
- * 1. synthesize once into a scratch assembly directory (bundles the three functions);
+ * 1. synthesize once into a scratch assembly directory (bundles the four functions);
  * 2. `cdk bootstrap` from that assembly (LocalStack keeps no state across restarts);
  * 3. deploy the stateful stack alone, then store the database URL and the OpenWeatherMap key in its
  *    secrets, and only then deploy the stateless stack — so the very first scheduled ingest already
@@ -136,6 +136,9 @@ export interface DeployOptions {
   functionEnv: Record<string, string>;
   /** `-c noDataPeriods=N` (see stacks/settings.ts); the stage preset when omitted. */
   noDataPeriods?: number;
+  /** `-c healSchedule=...` and `-c healDays=N`: the LocalStack suite's heal fires every minute. */
+  healSchedule?: string;
+  healDays?: number;
   log?: (line: string) => void;
 }
 
@@ -150,6 +153,8 @@ export async function deployLocalCloud(opts: DeployOptions): Promise<LocalCloud>
       // local stage's default 4566: two clones can each run a LocalStack suite at once.
       ...["-c", `functionEnv=${JSON.stringify({ AWS_ENDPOINT_URL: ENDPOINT, ...opts.functionEnv })}`],
       ...(opts.noDataPeriods ? ["-c", `noDataPeriods=${opts.noDataPeriods}`] : []),
+      ...(opts.healSchedule ? ["-c", `healSchedule=${opts.healSchedule}`] : []),
+      ...(opts.healDays ? ["-c", `healDays=${opts.healDays}`] : []),
     ];
     await cdk(["synth", "--all", "--quiet", "--output", assembly, ...context], log);
     await cdk(["bootstrap", `aws://${ACCOUNT}/${REGION}`, "--app", assembly], log);
@@ -195,10 +200,17 @@ export interface DeployedFunction {
 }
 
 export interface LocalCloud {
-  functions: { ingest: DeployedFunction; transform: DeployedFunction; checkQuality: DeployedFunction };
+  functions: {
+    ingest: DeployedFunction;
+    transform: DeployedFunction;
+    checkQuality: DeployedFunction;
+    heal: DeployedFunction;
+  };
   pipelineArn: string;
   starterArn: string;
   scheduleRuleName: string;
+  /** The daily heal's rule (the suite deploys it as `rate(1 minute)`). */
+  healRuleName: string;
   alarmTopicArn: string;
   rawBucket: string;
   databaseSecretArn: string;
@@ -225,6 +237,7 @@ export async function discoverLocalCloud(): Promise<LocalCloud> {
     ingest: await fn("Ingest"),
     transform: await fn("Transform"),
     checkQuality: await fn("CheckQuality"),
+    heal: await fn("Heal"),
   };
   const machines = await new SFNClient(clientConfig).send(new ListStateMachinesCommand({}));
   const machine = (name: string) => {
@@ -232,11 +245,15 @@ export async function discoverLocalCloud(): Promise<LocalCloud> {
     if (!arn) throw new LocalDeployError(`State machine ${name} not found; deploy first.`);
     return arn;
   };
-  const rules = await new EventBridgeClient(clientConfig).send(
-    new ListRuleNamesByTargetCommand({ TargetArn: functions.ingest.arn }),
-  );
-  const scheduleRuleName = rules.RuleNames?.[0];
-  if (!scheduleRuleName) throw new LocalDeployError("No schedule rule targets the ingest function.");
+  const eventBridge = new EventBridgeClient(clientConfig);
+  const ruleOf = async (f: DeployedFunction, what: string) => {
+    const rules = await eventBridge.send(new ListRuleNamesByTargetCommand({ TargetArn: f.arn }));
+    const name = rules.RuleNames?.[0];
+    if (!name) throw new LocalDeployError(`No schedule rule targets the ${what} function.`);
+    return name;
+  };
+  const scheduleRuleName = await ruleOf(functions.ingest, "ingest");
+  const healRuleName = await ruleOf(functions.heal, "heal");
   const alarmsOut = await new CloudWatchClient(clientConfig).send(
     new DescribeAlarmsCommand({ AlarmNamePrefix: `${PREFIX}-` }),
   );
@@ -257,6 +274,7 @@ export async function discoverLocalCloud(): Promise<LocalCloud> {
     pipelineArn: machine(`${PREFIX}-pipeline`),
     starterArn: machine(`${PREFIX}-start-pipeline`),
     scheduleRuleName,
+    healRuleName,
     alarmTopicArn: required("ALARM_TOPIC_ARN"),
     rawBucket: required("RAW_STORE")
       .replace(/^s3:\/\//, "")

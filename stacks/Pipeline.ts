@@ -5,7 +5,7 @@ import { StatelessResources } from "./constructs/stateless.ts";
 import { Data } from "./Data.ts";
 import { settingsFromContext } from "./settings.ts";
 
-/** Stateless stack: functions, schedule, workflow, alarms; redeploys never touch data. */
+/** Stateless stack: functions, schedules (hourly ingest, daily heal), workflow, alarms; redeploys never touch data. */
 export function Pipeline({ stack, app }: StackContext) {
   const { stateful } = use(Data);
   const settings = settingsFromContext(app.stage, app.node);
@@ -18,6 +18,7 @@ export function Pipeline({ stack, app }: StackContext) {
   stack.addOutputs({
     StateMachineArn: pipeline.pipeline.stateMachineArn,
     IngestFunctionName: pipeline.functions.Ingest.functionName,
+    HealFunctionName: pipeline.functions.Heal.functionName,
   });
   return { pipeline };
 }

@@ -4,6 +4,7 @@
  */
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import { HEAL_DAYS } from "../core/use-cases/heal.ts";
 import { DEFAULT_TIME_LIMITS, type TimeLimits } from "../core/workflow/time-limits.ts";
 
 export const KNOWN_STAGES = ["prod", "dev", "local"] as const;
@@ -28,12 +29,26 @@ export interface AlarmSettings {
    */
   stepRetries: number;
   stepRetriesPeriod: Duration;
+  /**
+   * Period of the gaps-remaining alarm (GapsRemaining > 0, Maximum): the heal's own cadence, so a
+   * heal that left gaps keeps the alarm in ALARM until the next heal's datapoint replaces it.
+   */
+  gapsRemainingPeriod: Duration;
+}
+
+/** The daily gap heal (core/use-cases/heal.ts): when it runs and how far back it looks. */
+export interface HealSettings {
+  /** EventBridge schedule expression of the heal rule. */
+  schedule: string;
+  /** Days of complete hours the heal checks and refills (the rule's `{ "days": N }` input). */
+  days: number;
 }
 
 export interface StageSettings {
   stage: string;
   /** EventBridge schedule expression that triggers ingest. */
   schedule: string;
+  heal: HealSettings;
   logRetention: RetentionDays;
   /** Removal policy of stateful resources (bucket, secrets, topic, database). */
   statefulRemovalPolicy: RemovalPolicy;
@@ -68,6 +83,9 @@ export interface StageSettings {
 }
 
 const HOURLY = "cron(5 * * * ? *)";
+// Daily at 03:35 UTC: off the hourly ingest's minute 5, and after midnight UTC so a whole day of
+// hours has passed; the local stage too (the LocalStack suite overrides it with `-c healSchedule`).
+const DAILY_HEAL: HealSettings = { schedule: "cron(35 3 * * ? *)", days: HEAL_DAYS.default };
 const METRICS_NAMESPACE = "WeatherDataOps";
 
 const base = (stage: string) => ({
@@ -86,6 +104,7 @@ const PRESETS: Record<
 > = {
   prod: {
     schedule: HOURLY,
+    heal: DAILY_HEAL,
     logRetention: RetentionDays.THREE_MONTHS,
     statefulRemovalPolicy: RemovalPolicy.RETAIN,
     rawColdAfterDays: 90,
@@ -98,6 +117,7 @@ const PRESETS: Record<
       fetchLatencyMs: 30_000,
       stepRetries: 3,
       stepRetriesPeriod: Duration.hours(1),
+      gapsRemainingPeriod: Duration.days(1),
     },
     rds: false,
     weatherSource: "open-meteo",
@@ -105,6 +125,7 @@ const PRESETS: Record<
   },
   dev: {
     schedule: HOURLY,
+    heal: DAILY_HEAL,
     logRetention: RetentionDays.TWO_WEEKS,
     // Dev data is disposable, but a non-empty bucket cannot be deleted without a custom resource
     // (autoDeleteObjects), which this project avoids; so dev also retains.
@@ -119,6 +140,7 @@ const PRESETS: Record<
       fetchLatencyMs: 30_000,
       stepRetries: 3,
       stepRetriesPeriod: Duration.hours(1),
+      gapsRemainingPeriod: Duration.days(1),
     },
     rds: false,
     weatherSource: "open-meteo",
@@ -127,6 +149,7 @@ const PRESETS: Record<
   local: {
     // LocalStack fires `rate(1 minute)` rules about once a minute; alarms evaluate on 1-minute periods.
     schedule: "rate(1 minute)",
+    heal: DAILY_HEAL,
     logRetention: RetentionDays.ONE_DAY,
     // LocalStack's bucket provider empties buckets on delete, so local can be torn down cleanly.
     statefulRemovalPolicy: RemovalPolicy.DESTROY,
@@ -140,6 +163,7 @@ const PRESETS: Record<
       fetchLatencyMs: 30_000,
       stepRetries: 3,
       stepRetriesPeriod: Duration.minutes(1),
+      gapsRemainingPeriod: Duration.minutes(1),
     },
     rds: false,
     weatherSource: "simulator",
@@ -173,7 +197,8 @@ export function settingsFor(stage: string, overrides: Partial<StageSettings> = {
 
 /**
  * Reads the optional flags every entry shares (`-c rds=true -c alarmEmail=... -c functionEnv=...
- * -c noDataPeriods=1`) from CDK context.
+ * -c noDataPeriods=1 -c healSchedule='rate(1 minute)' -c healDays=1`) from CDK context. The heal
+ * flags exist for the LocalStack suite, which must see the daily heal fire within minutes.
  */
 export function settingsFromContext(
   stage: string,
@@ -184,6 +209,8 @@ export function settingsFromContext(
   const alarmEmail = node.tryGetContext("alarmEmail");
   const functionEnv = node.tryGetContext("functionEnv");
   const noDataPeriods = node.tryGetContext("noDataPeriods");
+  const healSchedule = node.tryGetContext("healSchedule");
+  const healDays = node.tryGetContext("healDays");
   const settings = settingsFor(stage, {
     ...(rds !== undefined ? { rds: String(rds) === "true" } : {}),
     ...(typeof alarmEmail === "string" ? { alarmEmail } : {}),
@@ -199,6 +226,21 @@ export function settingsFromContext(
         `noDataPeriods must be a positive integer, got ${JSON.stringify(noDataPeriods)}`,
       );
     settings.alarms = { ...settings.alarms, noDataPeriods: n };
+  }
+  if (healSchedule !== undefined) {
+    if (typeof healSchedule !== "string" || !/^(rate|cron)\(.+\)$/.test(healSchedule))
+      throw new UnknownStageError(
+        `healSchedule must be an EventBridge schedule expression such as "rate(1 minute)" or "cron(35 3 * * ? *)", got ${JSON.stringify(healSchedule)}`,
+      );
+    settings.heal = { ...settings.heal, schedule: healSchedule };
+  }
+  if (healDays !== undefined) {
+    const n = Number(healDays);
+    if (!Number.isInteger(n) || n < HEAL_DAYS.min || n > HEAL_DAYS.max)
+      throw new UnknownStageError(
+        `healDays must be a whole number from ${HEAL_DAYS.min} to ${HEAL_DAYS.max}, got ${JSON.stringify(healDays)}`,
+      );
+    settings.heal = { ...settings.heal, days: n };
   }
   return settings;
 }

@@ -10,6 +10,7 @@ import { Argument, type Command, Option } from "commander";
 import type { Config } from "#core/config/env.ts";
 import { InvalidEventError } from "#core/domain/events.ts";
 import { type Interval, intervalOf } from "#core/domain/interval.ts";
+import { HEAL_DAYS } from "#core/use-cases/heal.ts";
 import { timeLimitsFromConfig } from "#core/workflow/time-limits.ts";
 import { action, common } from "../command.ts";
 import { withRuntime, withSource } from "../context.ts";
@@ -42,7 +43,8 @@ export function register(program: Command): void {
       .addArgument(new Argument("<function>", "the function to run").choices(FUNCTION_NAMES))
       .option(
         "--event <file|->",
-        "the event, a JSON file or - for stdin (samples in events/; default for ingest: a scheduled event for now)",
+        "the event, a JSON file or - for stdin (samples in events/; default for ingest: a scheduled event for " +
+          `now; for heal: { "days": ${HEAL_DAYS.default} })`,
       )
       .option("--watch", "run again whenever a file under functions/, core/ or sql/ changes (Ctrl-C stops)")
       .addOption(
@@ -124,8 +126,10 @@ async function invoke(
           if (!timedOut) await ended;
         }
       },
-      { writesRaw: name === "ingest" },
+      { writesRaw: name === "ingest" || name === "heal" },
     );
+  // Heal fetches past hours: the bundled simulator serves them whatever hour it is pinned to.
+  if (name === "heal") return withSource(config, intervalOf(new Date()), (session) => run(session.config));
   if (name !== "ingest") return run(config);
   // The bundled simulator serves the hour it is pinned to: the event's.
   return withSource(config, intervalOf(new Date()), (session) => run(session.config, session.pin));
@@ -141,6 +145,8 @@ async function loadHandler(name: FunctionName): Promise<Handler> {
       return (await import("#functions/transform.ts")).handler as Handler;
     case "check-quality":
       return (await import("#functions/check-quality.ts")).handler as Handler;
+    case "heal":
+      return (await import("#functions/heal.ts")).handler as Handler;
   }
 }
 
@@ -159,6 +165,8 @@ async function eventInterval(event: unknown): Promise<Interval> {
 async function readEvent(spec: unknown, name: FunctionName, config: Config): Promise<unknown> {
   if (spec === undefined) {
     if (name === "ingest") return scheduledEvent(new Date(), config.AWS_REGION);
+    // What the daily heal rule sends (stacks/constructs/stateless.ts, HealSchedule).
+    if (name === "heal") return { days: HEAL_DAYS.default };
     throw new UsageError(`--event is required for ${name}: a JSON file, or - for stdin (samples in events/)`);
   }
   const from = spec === "-" ? "--event - (stdin)" : `--event ${spec}`;

@@ -27,7 +27,6 @@ export async function readCoverage(
   pool: pg.Pool,
   args: { from: Interval; to: Interval; siteIds: string[]; source?: ProviderSource },
 ): Promise<CoverageReport> {
-  const expected = intervalRange(args.from, args.to);
   const { rows } = await pool.query<{ site_id: string; hour: string }>(
     `select distinct site_id, to_char(date_trunc('hour', observed_at at time zone 'UTC'), 'YYYY-MM-DD"T"HH24') as hour
      from bronze.weather_observations
@@ -44,16 +43,31 @@ export async function readCoverage(
     if (!present.has(r.site_id)) present.set(r.site_id, new Set());
     present.get(r.site_id)?.add(r.hour);
   }
+  return coverageOf({ from: args.from, to: args.to, siteIds: args.siteIds, present });
+}
+
+/**
+ * The coverage report for `siteIds` over [from, to] given the hours each site has (`present`: site id →
+ * hours). Pure, so use cases' tests can build the same report from an in-memory warehouse.
+ */
+export function coverageOf(args: {
+  from: Interval;
+  to: Interval;
+  siteIds: readonly string[];
+  present: ReadonlyMap<string, ReadonlySet<string>>;
+}): CoverageReport {
+  const expected = intervalRange(args.from, args.to);
   const sites = args.siteIds.map((siteId) => {
-    const have = present.get(siteId) ?? new Set<string>();
+    const have = args.present.get(siteId) ?? new Set<string>();
     return {
       siteId,
       expected: expected.length,
-      present: have.size,
+      present: expected.filter((i) => have.has(i)).length,
       missing: expected.filter((i) => !have.has(i)),
     };
   });
-  const missingIntervals = expected.filter((i) => sites.some((s) => s.missing.includes(i)));
+  const lacking = new Set(sites.flatMap((s) => s.missing));
+  const missingIntervals = expected.filter((i) => lacking.has(i));
   return {
     from: args.from,
     to: args.to,

@@ -1,7 +1,8 @@
 /**
- * Everything that can be redeployed without touching data: the three functions (with explicit log
- * groups and roles), the hourly schedule, the pipeline state machine from the one ASL file, the
- * starter that names each execution after its interval, and the alarms.
+ * Everything that can be redeployed without touching data: the four functions (with explicit log
+ * groups and roles), the hourly ingest schedule and the daily heal schedule, the pipeline state
+ * machine from the one ASL file, the starter that names each execution after its interval, and the
+ * alarms.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -41,11 +42,11 @@ export interface StatelessProps {
 }
 
 export interface PipelineFunctionDef {
-  id: "Ingest" | "Transform" | "CheckQuality";
+  id: "Ingest" | "Transform" | "CheckQuality" | "Heal";
   entry: string;
   description: string;
   memorySize: number;
-  /** Ingest's own; the workflow functions' follow the stage's task time limits ({@link functionTimeout}). */
+  /** Ingest's and Heal's own; the workflow functions' follow the stage's task time limits ({@link functionTimeout}). */
   timeout: Duration;
 }
 
@@ -85,7 +86,23 @@ export const FUNCTIONS: readonly PipelineFunctionDef[] = [
     memorySize: 256,
     timeout: Duration.minutes(1),
   },
+  {
+    // Daily: fetches history for the missing site-hours of the last days (a few weighted requests)
+    // and runs one bulk transform over them in-process, so it gets the longest timeout.
+    id: "Heal",
+    entry: "functions/heal.ts",
+    description:
+      "Fetch history for the site-hours missing in the last days, transform them, report GapsRemaining",
+    memorySize: 512,
+    timeout: Duration.minutes(10),
+  },
 ];
+
+/**
+ * Raw history objects (core/use-cases/history.ts): the heal function may write there and nowhere
+ * else in the bucket.
+ */
+export const RAW_HISTORY_OBJECTS = "source=*/history/*";
 
 export class StatelessResources extends Construct {
   readonly functions: Record<PipelineFunctionDef["id"], IFunction>;
@@ -93,6 +110,7 @@ export class StatelessResources extends Construct {
   readonly pipeline: sfn.StateMachine;
   readonly starter: sfn.StateMachine;
   readonly scheduleRule: events.Rule;
+  readonly healRule: events.Rule;
   readonly ingestCompletedRule: events.Rule;
   readonly alarms: Record<AlarmKey, cloudwatch.Alarm>;
 
@@ -118,6 +136,7 @@ export class StatelessResources extends Construct {
       Ingest: { OPENWEATHER_SECRET_ARN: stateful.openWeatherSecret.secretArn, EVENT_BUS_NAME: "default" },
       Transform: {},
       CheckQuality: {},
+      Heal: {},
     };
 
     const fns = {} as Record<PipelineFunctionDef["id"], IFunction>;
@@ -199,6 +218,40 @@ export class StatelessResources extends Construct {
       description: `${prefix}: trigger ingest (${settings.schedule})`,
       schedule: events.Schedule.expression(settings.schedule),
       targets: [new targets.LambdaFunction(fns.Ingest, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+    });
+
+    // Heal lands raw history (append-only: put, and the conditional put needs no read) and writes
+    // bronze, silver and gold through the database secret; no API key (history comes from Open-Meteo
+    // or the simulator), no events (it transforms in-process).
+    const healRole = fns.Heal.role as iam.IRole;
+    healRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:PutObject"],
+        resources: [stateful.rawBucket.arnForObjects(RAW_HISTORY_OBJECTS)],
+      }),
+    );
+    NagSuppressions.addResourceSuppressions(
+      healRole,
+      [
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "Raw history objects are keyed source=<S>/history/...: the heal may put objects under those prefixes only.",
+          appliesTo: [{ regex: "/^Resource::.*RawBucket.*Arn.*\\/source=\\*\\/history\\/\\*$/g" }],
+        },
+      ],
+      true,
+    );
+    this.healRule = new events.Rule(this, "HealSchedule", {
+      description: `${prefix}: heal the gaps of the last ${settings.heal.days} days (${settings.heal.schedule})`,
+      schedule: events.Schedule.expression(settings.heal.schedule),
+      targets: [
+        new targets.LambdaFunction(fns.Heal, {
+          event: events.RuleTargetInput.fromObject({ days: settings.heal.days }),
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
     });
 
     this.pipeline = this.createPipeline(prefix, settings, stateful, projectRoot);
@@ -391,6 +444,23 @@ export class StatelessResources extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       },
+      GapsRemaining: {
+        // Published by every heal run (0 when every gap was filled). Maximum over the heal's own
+        // cadence: a heal that left gaps keeps this in ALARM until the next heal reports.
+        metric: custom("GapsRemaining", "Maximum", a.gapsRemainingPeriod),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      HealErrors: {
+        // A heal that throws publishes no GapsRemaining: this is what notices it.
+        metric: this.functions.Heal.metricErrors({ period: a.period, statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
       StepRetries: {
         metric: custom("StepRetries", "Sum", a.stepRetriesPeriod),
         threshold: a.stepRetries,
@@ -440,6 +510,8 @@ export const ALARM_KEYS = [
   "PipelineTimedOut",
   "StepRetries",
   "QualityCheckFailed",
+  "GapsRemaining",
+  "HealErrors",
 ] as const;
 export type AlarmKey = (typeof ALARM_KEYS)[number];
 
@@ -455,6 +527,8 @@ export const ALARM_RUNBOOK: Record<AlarmKey, string> = {
   PipelineTimedOut: "pipeline-timed-out",
   StepRetries: "step-retries",
   QualityCheckFailed: "quality-check-failed",
+  GapsRemaining: "gaps-remaining",
+  HealErrors: "heal-errors",
 };
 
 const ALARM_SUMMARY: Record<AlarmKey, string> = {
@@ -468,6 +542,8 @@ const ALARM_SUMMARY: Record<AlarmKey, string> = {
   PipelineTimedOut: "A pipeline execution ran past its own time limit (no failure notification was sent).",
   StepRetries: "Workflow steps keep being retried (failures or time-outs that later healed).",
   QualityCheckFailed: "A quality check of severity error failed (SilverChecks stops before Gold).",
+  GapsRemaining: "Site-hours of the last days are still missing after the daily heal.",
+  HealErrors: "The heal function threw (no GapsRemaining was reported).",
 };
 
 /** Both state machines log to CloudWatch; AWS requires Resource "*" for log delivery, no X-Ray. */

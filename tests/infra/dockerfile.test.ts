@@ -93,15 +93,21 @@ describe("Dockerfile", () => {
     for (const d of declared) expect(d).not.toMatch(/PASSWORD|SECRET|TOKEN|API_KEY|DATABASE_URL|AWS_ACCESS/i);
   });
 
-  it("starts the weather CLI, and the Kind CronJob's command is that entrypoint plus a subcommand", async () => {
+  it("starts the weather CLI, and each Kind CronJob's command is that entrypoint plus a subcommand", async () => {
     const entrypoint = JSON.parse(ops(runtime, "ENTRYPOINT").at(-1)?.args ?? "null");
     expect(entrypoint).toEqual(["node", "bin/weather.js"]);
     const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
     expect(pkg.bin.weather).toBe(entrypoint[1]);
-    const cron = renderKindManifests(await loadKindHcl()).find((m) => m.manifest.kind === "CronJob");
-    const command: string[] = cron?.manifest.spec.jobTemplate.spec.template.spec.containers[0].command;
-    expect(command.slice(0, entrypoint.length)).toEqual(entrypoint);
-    expect(command[entrypoint.length]).toMatch(/^(ingest|run)$/);
+    const crons = renderKindManifests(await loadKindHcl()).filter((m) => m.manifest.kind === "CronJob");
+    expect(crons.map((c) => c.address).sort()).toEqual([
+      "kubernetes_cron_job_v1.heal",
+      "kubernetes_cron_job_v1.ingest",
+    ]);
+    for (const cron of crons) {
+      const command: string[] = cron.manifest.spec.jobTemplate.spec.template.spec.containers[0].command;
+      expect(command.slice(0, entrypoint.length)).toEqual(entrypoint);
+      expect(command[entrypoint.length]).toMatch(/^(ingest|run|heal)$/);
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * The Kind CronJob's command line, run for real: the command and env names are read from infra-kind's
- * HCL, the values are the ConfigMap's (paths inside the image replaced by temp dirs), DATABASE_URL points
- * at a throw-away database on the machine's Postgres (127.0.0.1:5432), and the source is the simulator.
+ * The Kind CronJobs' command lines (the hourly ingest, the daily heal), run for real: the command and
+ * env names are read from infra-kind's HCL, the values are the ConfigMap's (paths inside the image
+ * replaced by temp dirs), DATABASE_URL points at a throw-away database on the machine's Postgres
+ * (127.0.0.1:5432), and the source is the simulator.
  * If the CronJob ever names a subcommand, flag or env var the CLI does not understand, this fails.
  * Needs a Postgres server: PG_ADMIN_URL, else postgres://postgres@127.0.0.1:5432/postgres.
  */
@@ -47,52 +48,78 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-describe("the Kind CronJob's command", () => {
-  it("ingests the simulator into bronze with the CronJob's command line and env names", async () => {
-    // Prepare: the CronJob's container as Terraform would create it.
-    const manifests = renderKindManifests(await loadKindHcl());
-    const cron = manifests.find((m) => m.address === "kubernetes_cron_job_v1.ingest")?.manifest;
-    const configMap = manifests.find((m) => m.address === "kubernetes_config_map_v1.ingest")?.manifest;
-    const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
-    const command: string[] = container.command;
-    const [exe, ...args] =
-      command[0] === "weather" ? ["node", "bin/weather.js", ...command.slice(1)] : command;
-    expect(exe).toBe("node");
+/**
+ * Runs the container of the CronJob at `address` as Terraform would create it: its command line (plus
+ * `--source simulator`), the ConfigMap's values, its env names, local paths for the image's.
+ */
+async function runCronJob(address: string) {
+  const manifests = renderKindManifests(await loadKindHcl());
+  const cron = manifests.find((m) => m.address === address)?.manifest;
+  const configMap = manifests.find((m) => m.address === "kubernetes_config_map_v1.ingest")?.manifest;
+  const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
+  expect(container.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }]);
+  const command: string[] = container.command;
+  const [exe, ...args] = command[0] === "weather" ? ["node", "bin/weather.js", ...command.slice(1)] : command;
+  expect(exe).toBe("node");
 
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home };
-    for (const [name, value] of Object.entries<string>(configMap.data)) env[name] = value;
-    for (const e of container.env as Array<{ name: string }>) env[e.name] = "";
-    // Values that only make sense inside the image/cluster, swapped for local ones under the same names.
-    env.WEATHER_HOME = home;
-    env.RAW_STORE = join(home, "raw");
-    env.DATABASE_URL = dbUrl;
-    env.WEATHER_SOURCE = "simulator";
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home };
+  for (const [name, value] of Object.entries<string>(configMap.data)) env[name] = value;
+  for (const e of container.env as Array<{ name: string }>) env[e.name] = "";
+  // Values that only make sense inside the image/cluster, swapped for local ones under the same names.
+  env.WEATHER_HOME = home;
+  env.RAW_STORE = join(home, "raw");
+  env.DATABASE_URL = dbUrl;
+  env.WEATHER_SOURCE = "simulator";
 
-    // Act: the same command line, from the image's WORKDIR equivalent (the repository root).
-    const result = await run(exe ?? "node", [...args, "--source", "simulator"], {
-      cwd: REPO,
-      env,
-      timeout: 110_000,
-      maxBuffer: 16 * 1024 * 1024,
-    }).then(
-      (r) => ({ code: 0, ...r }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({
-        code: e.code ?? -1,
-        stdout: e.stdout ?? "",
-        stderr: e.stderr ?? "",
-      }),
-    );
+  // The same command line, from the image's WORKDIR equivalent (the repository root).
+  return run(exe ?? "node", [...args, "--source", "simulator"], {
+    cwd: REPO,
+    env,
+    timeout: 110_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: e.code ?? -1,
+      stdout: e.stdout ?? "",
+      stderr: e.stderr ?? "",
+    }),
+  );
+}
+
+async function count(sql: string): Promise<number> {
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("the Kind CronJobs' commands", () => {
+  it("ingest: the simulator's current hour into bronze with the CronJob's command line and env names", async () => {
+    const result = await runCronJob("kubernetes_cron_job_v1.ingest");
 
     // Assess: exit 0, one JSON document on stdout, and bronze rows in the database.
     expect(result.code, result.stderr).toBe(0);
     expect(() => JSON.parse(result.stdout)).not.toThrow();
-    const client = new pg.Client({ connectionString: dbUrl });
-    await client.connect();
-    try {
-      const { rows } = await client.query("select count(*)::int as n from bronze.weather_observations");
-      expect(rows[0].n).toBeGreaterThan(0);
-    } finally {
-      await client.end();
-    }
+    expect(await count("select count(*)::int as n from bronze.weather_observations")).toBeGreaterThan(0);
+  });
+
+  it("heal: the last days of the simulator's history into bronze, silver and gold, nothing left missing", async () => {
+    const result = await runCronJob("kubernetes_cron_job_v1.heal");
+
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ gapsRemaining: 0, failed: false, transform: { status: "succeeded" } });
+    expect(report.siteHoursFilled).toBeGreaterThan(0);
+    // At least every filled site-hour (a group may re-fetch an hour the ingest already has).
+    expect(
+      await count("select count(*)::int as n from bronze.weather_observations where kind <> 'current'"),
+    ).toBeGreaterThanOrEqual(report.siteHoursFilled);
+    expect(await count("select count(*)::int as n from gold_internal.site_hourly")).toBeGreaterThanOrEqual(
+      report.siteHoursFilled,
+    );
   });
 });

@@ -175,8 +175,12 @@ describe("Postgres StatefulSet", () => {
   });
 });
 
-describe("workloads (Postgres and the ingest)", () => {
-  const workloads = ["kubernetes_stateful_set_v1.postgres", "kubernetes_cron_job_v1.ingest"];
+describe("workloads (Postgres, the ingest and the heal)", () => {
+  const workloads = [
+    "kubernetes_stateful_set_v1.postgres",
+    "kubernetes_cron_job_v1.ingest",
+    "kubernetes_cron_job_v1.heal",
+  ];
 
   it.each(workloads)("%s sets CPU and memory requests and limits", (address) => {
     for (const c of podSpecOf(address).containers) {
@@ -258,6 +262,60 @@ describe("ingest CronJob", () => {
       expect(Object.keys(configMap.data)).toContain(required);
     }
     expect(existsSync(join(REPO, configMap.data.SITES_FILE))).toBe(true);
+  });
+});
+
+describe("heal CronJob", () => {
+  it("runs daily, one at a time, with bounded retries, a deadline under a day and history", () => {
+    const spec = manifest("kubernetes_cron_job_v1.heal").spec;
+    const [minute, hour, ...rest] = spec.schedule.split(/\s+/);
+    expect(minute).toMatch(/^\d{1,2}$/);
+    expect(hour).toMatch(/^\d{1,2}$/);
+    expect(rest).toEqual(["*", "*", "*"]);
+    // Not at the ingest's minute: the two would compete for the provider's rate limit.
+    expect(minute).not.toBe(manifest("kubernetes_cron_job_v1.ingest").spec.schedule.split(/\s+/)[0]);
+    expect(spec.concurrencyPolicy).toBe("Forbid");
+    expect(spec.startingDeadlineSeconds).toBeGreaterThan(0);
+    expect(spec.successfulJobsHistoryLimit).toBeGreaterThan(0);
+    expect(spec.failedJobsHistoryLimit).toBeGreaterThan(0);
+    const job = spec.jobTemplate.spec;
+    expect(job.backoffLimit).toBeLessThanOrEqual(6);
+    expect(job.activeDeadlineSeconds).toBeGreaterThan(0);
+    expect(job.activeDeadlineSeconds).toBeLessThan(86_400);
+    expect(job.template.spec.restartPolicy).toBe("Never");
+  });
+
+  it("runs weather heal --days N --json with the ingest's image, env and raw volume", () => {
+    const heal = podSpecOf("kubernetes_cron_job_v1.heal");
+    const ingest = podSpecOf("kubernetes_cron_job_v1.ingest");
+    const [container] = heal.containers;
+    const [ingestContainer] = ingest.containers;
+    expect(container.command).toEqual([
+      "node",
+      "bin/weather.js",
+      "heal",
+      "--days",
+      String(hcl.variables.heal_days.default),
+      "--json",
+    ]);
+    expect(container.image).toBe(ingestContainer.image);
+    expect(container.imagePullPolicy).toBe("IfNotPresent");
+    expect(container.envFrom).toEqual(ingestContainer.envFrom);
+    expect(container.env.find((e: Json) => e.name === "DATABASE_URL")).toEqual(
+      ingestContainer.env.find((e: Json) => e.name === "DATABASE_URL"),
+    );
+    expect(container.volumeMounts).toEqual(ingestContainer.volumeMounts);
+    expect(heal.volumes).toEqual(ingest.volumes);
+  });
+
+  it("may reach Postgres: the NetworkPolicy admits its pods", () => {
+    const labels = manifest("kubernetes_cron_job_v1.heal").spec.jobTemplate.spec.template.metadata.labels;
+    const from = manifest("kubernetes_network_policy_v1.postgres_ingress").spec.ingress[0].from;
+    const admitted = from.filter(
+      (f: Json) =>
+        f.podSelector && Object.entries<string>(f.podSelector.matchLabels).every(([k, v]) => labels[k] === v),
+    );
+    expect(admitted).toHaveLength(1);
   });
 });
 

@@ -127,11 +127,16 @@ describe("stateful stack", () => {
 });
 
 describe("stateless stack: functions", () => {
-  const ids = ["Ingest", "Transform", "CheckQuality"] as const;
-  const sizing = { Ingest: [512, 300], Transform: [512, 120], CheckQuality: [256, 60] } as const;
+  const ids = ["Ingest", "Transform", "CheckQuality", "Heal"] as const;
+  const sizing = {
+    Ingest: [512, 300],
+    Transform: [512, 120],
+    CheckQuality: [256, 60],
+    Heal: [512, 600],
+  } as const;
 
-  it("exactly three functions: nodejs24.x, arm64, ESM bundle handler, sized, explicit log group", () => {
-    expect(Object.keys(resourcesOf(s.stateless, "AWS::Lambda::Function"))).toHaveLength(3);
+  it("exactly four functions: nodejs24.x, arm64, ESM bundle handler, sized, explicit log group", () => {
+    expect(Object.keys(resourcesOf(s.stateless, "AWS::Lambda::Function"))).toHaveLength(4);
     for (const id of ids) {
       const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
       expect(fn.Properties).toMatchObject({
@@ -148,10 +153,11 @@ describe("stateless stack: functions", () => {
 
   it("log groups with the stage's retention for every function and both state machines", () => {
     const groups = Object.values(resourcesOf(s.stateless, "AWS::Logs::LogGroup"));
-    expect(groups).toHaveLength(5);
+    expect(groups).toHaveLength(6);
     for (const g of groups) expect(g.Properties?.RetentionInDays).toBe(90);
     expect(groups.map((g) => g.Properties?.LogGroupName).sort()).toEqual([
       "/aws/lambda/weather-dataops-prod-checkquality",
+      "/aws/lambda/weather-dataops-prod-heal",
       "/aws/lambda/weather-dataops-prod-ingest",
       "/aws/lambda/weather-dataops-prod-transform",
       "/aws/vendedlogs/states/weather-dataops-prod-pipeline",
@@ -181,7 +187,7 @@ describe("stateless stack: functions", () => {
         EVENT_BUS_NAME: "default",
       },
     });
-    for (const id of ["Transform", "CheckQuality"]) {
+    for (const id of ["Transform", "CheckQuality", "Heal"]) {
       const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
       const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(Object.keys(vars).sort()).toEqual(Object.keys(common).sort());
@@ -284,6 +290,22 @@ describe("stateless stack: functions", () => {
     }
   });
 
+  it("heal: put raw history objects only, the database secret, the topic and its logs", () => {
+    const st = statementsOfRole(s.stateless, "PipelineHealRole");
+    expect(st.flatMap(actionsOf).sort()).toEqual(
+      [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "s3:PutObject",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "sns:Publish",
+      ].sort(),
+    );
+    const put = st.find((x) => actionsOf(x).includes("s3:PutObject")) as Statement;
+    expect(put.Resource).toEqual({ "Fn::Join": ["", [importOf("RawBucket"), "/source=*/history/*"]] });
+  });
+
   it("no wildcard actions anywhere; Resource '*' only for Step Functions log delivery", () => {
     for (const [id, policy] of Object.entries(resourcesOf(s.stateless, "AWS::IAM::Policy"))) {
       const doc = policy.Properties?.PolicyDocument as { Statement: Statement[] };
@@ -318,6 +340,26 @@ describe("stateless stack: schedule, events, workflow", () => {
       Targets: [
         {
           Arn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineIngest/), "Arn"] },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+        },
+      ],
+    });
+    s.stateless.hasResourceProperties("AWS::Lambda::Permission", {
+      Action: "lambda:InvokeFunction",
+      Principal: "events.amazonaws.com",
+      SourceArn: { "Fn::GetAtt": [rule.id, "Arn"] },
+    });
+  });
+
+  it("daily heal rule targets heal with the window's days, with retries and a permission for EventBridge", () => {
+    const rule = one(s.stateless, "AWS::Events::Rule", "PipelineHealSchedule");
+    expect(rule.Properties).toMatchObject({
+      ScheduleExpression: "cron(35 3 * * ? *)",
+      State: "ENABLED",
+      Targets: [
+        {
+          Arn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineHeal/), "Arn"] },
+          Input: JSON.stringify({ days: 7 }),
           RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
         },
       ],
@@ -514,6 +556,32 @@ describe("stateless stack: alarms", () => {
       Threshold: 3,
       ComparisonOperator: "GreaterThanOrEqualToThreshold",
       TreatMissingData: "notBreaching",
+    });
+  });
+
+  it("GapsRemaining > 0 over the heal's daily cadence (gaps survived the last heal)", () => {
+    expect(alarm("PipelineGapsRemainingAlarm")).toMatchObject({
+      ...notifies,
+      ...custom,
+      MetricName: "GapsRemaining",
+      Statistic: "Maximum",
+      Period: 86_400,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+    });
+  });
+
+  it("heal Errors >= 1 (a heal that threw reported no GapsRemaining)", () => {
+    expect(alarm("PipelineHealErrorsAlarm")).toMatchObject({
+      ...notifies,
+      Namespace: "AWS/Lambda",
+      MetricName: "Errors",
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: expect.stringMatching(/^PipelineHeal/) } }],
+      Statistic: "Sum",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
     });
   });
 

@@ -48,11 +48,11 @@ describe("SST v2 app (sst.config.ts)", () => {
       Properties: Record<string, unknown>;
     }[];
     const ours = fns.filter((f) => String(f.Properties.Description ?? "").match(/^(Fetch|Build|Run)/));
-    expect(ours).toHaveLength(3);
+    expect(ours).toHaveLength(4);
     for (const fn of ours) {
       expect(fn.Properties).toMatchObject({
         Runtime: "nodejs24.x",
-        Handler: expect.stringMatching(/^functions\/(ingest|transform|check-quality)\.handler$/),
+        Handler: expect.stringMatching(/^functions\/(ingest|transform|check-quality|heal)\.handler$/),
         Architectures: ["arm64"],
         LoggingConfig: { LogGroup: expect.anything() },
       });
@@ -83,7 +83,7 @@ describe("SST v2 app (sst.config.ts)", () => {
       Properties: { Handler: string; Code: { S3Key: string } };
     }[];
     const ours = fns.filter((f) => f.Properties.Handler.startsWith("functions/"));
-    expect(ours).toHaveLength(3);
+    expect(ours).toHaveLength(4);
     for (const fn of ours) {
       const dir = join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, "")}`);
       expect(existsSync(join(dir, "sites.json")), `${fn.Properties.Handler}: sites.json`).toBe(true);

@@ -37,6 +37,38 @@ describe("stage settings", () => {
   });
 });
 
+describe("heal schedule", () => {
+  it("is daily over 7 days on every stage, the local one included", () => {
+    for (const stage of ["prod", "dev", "local", "alice"])
+      expect(settingsFor(stage).heal).toEqual({ schedule: "cron(35 3 * * ? *)", days: 7 });
+  });
+
+  it("takes healSchedule and healDays from CDK context (the LocalStack suite's one-minute heal)", () => {
+    const app = new App({ context: { healSchedule: "rate(1 minute)", healDays: "1" } });
+    expect(settingsFromContext("local", app.node).heal).toEqual({ schedule: "rate(1 minute)", days: 1 });
+    const s = synth({ stage: "local", overrides: { heal: { schedule: "rate(1 minute)", days: 1 } } });
+    try {
+      expect(one(s.stateless, "AWS::Events::Rule", "PipelineHealSchedule").Properties).toMatchObject({
+        ScheduleExpression: "rate(1 minute)",
+        Targets: [{ Input: '{"days":1}' }],
+      });
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it.each([
+    ["healSchedule", "every minute"],
+    ["healDays", "0"],
+    ["healDays", "93"],
+    ["healDays", "1.5"],
+  ])("rejects %s = %s", (key, value) => {
+    expect(() => settingsFromContext("local", new App({ context: { [key]: value } }).node)).toThrow(
+      UnknownStageError,
+    );
+  });
+});
+
 describe("local stage (LocalStack)", () => {
   let s: Synth;
   beforeAll(() => {
@@ -70,7 +102,7 @@ describe("local stage (LocalStack)", () => {
   });
 
   it("functions target LocalStack and the simulator", () => {
-    for (const id of ["Ingest", "Transform", "CheckQuality"]) {
+    for (const id of ["Ingest", "Transform", "CheckQuality", "Heal"]) {
       const vars = (
         one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`).Properties.Environment as {
           Variables: Record<string, unknown>;
@@ -144,7 +176,7 @@ describe("optional RDS Postgres (rds flag)", () => {
   });
 
   it("functions run in the private subnets with the client security group", () => {
-    for (const id of ["Ingest", "Transform", "CheckQuality"]) {
+    for (const id of ["Ingest", "Transform", "CheckQuality", "Heal"]) {
       const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
       expect(fn.Properties.VpcConfig).toMatchObject({
         SecurityGroupIds: [{ "Fn::ImportValue": expect.stringMatching(/DatabaseClientSg/) }],

@@ -82,6 +82,31 @@ describe("weather backfill", () => {
       ),
     ).toBe(true);
     expect(report.steps.every((s: { workflow: string }) => s.workflow === "succeeded")).toBe(true);
+    // The past hours came from the history API in one request group, and ONE bulk transform covered
+    // them: no workflow per hour (only the current hour, served live, has its own).
+    expect(report.history.requests).toEqual([
+      expect.objectContaining({ from: "2026-11-20T00", to: "2026-11-20T02", status: "succeeded" }),
+    ]);
+    expect(report.history.transform).toMatchObject({
+      from: "2026-11-20T00",
+      to: "2026-11-20T02",
+      status: "succeeded",
+    });
+    const runs = await withDb(async (db) => {
+      const r = await db.pool.query(
+        `select mode, trigger, count(*)::int as n from ops.transform_runs
+         where window_start < '2026-11-21' group by 1, 2 order by 1, 2`,
+      );
+      return r.rows;
+    });
+    expect(runs).toEqual([{ mode: "range", trigger: "backfill", n: 2 }]); // silver and gold
+    const kinds = await withDb(async (db) => {
+      const r = await db.pool.query(
+        "select distinct kind from bronze.weather_observations where observed_at < '2026-11-21'",
+      );
+      return r.rows.map((x) => x.kind);
+    });
+    expect(kinds).toEqual(["forecast"]); // the forecast API's past hours
 
     // Prepare: lose one site-hour from bronze (its raw objects stay).
     await withDb((db) =>
@@ -100,7 +125,7 @@ describe("weather backfill", () => {
       "--to",
       "2026-11-20T02",
     );
-    // Assess: replayed from raw, nothing fetched, complete again.
+    // Assess: replayed from the history fetch's raw objects, nothing fetched, complete again.
     expect(second.code).toBe(0);
     const again = JSON.parse(second.stdout);
     expect(again.steps).toEqual([
@@ -126,4 +151,72 @@ describe("weather backfill", () => {
     expect(report).toMatchObject({ siteHoursStillMissing: 3, siteHoursFilled: 0, failed: true });
     expect(report.steps[0].reason).toMatch(/^fetch did not fill it: network error/);
   }, 120_000);
+
+  it("stops before fetching history, exit 1, when the estimate does not fit today's quota", async () => {
+    // Prepare: a quota of 10 weighted calls per window. The current hour (weight 3) is served live
+    // first and fits; 40 days × 3 sites need three 14-day windows (weight 9) while at most 7 are left.
+    const env = {
+      OPEN_METEO_BASE_URL: "http://127.0.0.1:9",
+      OPEN_METEO_ARCHIVE_URL: "http://127.0.0.1:9",
+      HTTP_MAX_ATTEMPTS: "1",
+      OPEN_METEO_CALLS_PER_MINUTE: "10",
+      OPEN_METEO_CALLS_PER_HOUR: "10",
+      OPEN_METEO_CALLS_PER_DAY: "10",
+    };
+    // Act
+    const result = await weather(
+      env,
+      "backfill",
+      "--source",
+      "open-meteo",
+      "--from",
+      "2026-10-01T00",
+      "--to",
+      "2026-11-09T23",
+    );
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /history: 3 requests, 9 weighted calls; [\d.]+ of 10 used today; does NOT fit today/,
+    );
+    const report = JSON.parse(result.stdout);
+    expect(report.history.stopped).toMatch(
+      /needs 9 weighted calls and only [\d.]+ of today's 10 are left .*rerun with --pace/,
+    );
+    expect(report.history.requests).toEqual([]);
+    const past = report.steps.find((s: { interval: string }) => s.interval === "2026-10-01T00");
+    expect(past.reason).toMatch(/^history was not fetched: it needs/);
+    const historyRuns = await withDb(async (db) => {
+      const r = await db.pool.query(
+        "select count(*)::int as n from ops.ingestion_runs where run_id like 'open-meteo:history:%'",
+      );
+      return r.rows[0].n;
+    });
+    expect(historyRuns).toBe(0);
+  }, 120_000);
+
+  it("weather run --history-days 1: the hour, then the day before it from history, so gold has curves", async () => {
+    // Act
+    const result = await weather({}, "run", "--source", "simulator", "--history-days", "1");
+    // Assess: the last 24 complete hours and the current one, for every site, in bronze and gold.
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.history).toMatchObject({ siteHoursStillMissing: 0, failed: false, stopped: null });
+    expect(doc.history.transform).toMatchObject({ status: "succeeded" });
+    const counts = await withDb(async (db) => {
+      const r = await db.pool.query(
+        `select (select count(*)::int from bronze.weather_observations where observed_at >= $1) as bronze,
+                (select count(*)::int from gold_internal.site_hourly where hour >= $1) as gold`,
+        [new Date(Date.parse(`${doc.history.from}:00:00Z`))],
+      );
+      return r.rows[0];
+    });
+    expect(counts).toEqual({ bronze: 25 * 3, gold: 25 * 3 });
+  }, 120_000);
+
+  it("weather run --history-days rejects a value outside 1..92 with exit 2", async () => {
+    const result = await weather({}, "run", "--source", "simulator", "--history-days", "93");
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/--history-days must be a whole number from 1 to 92/);
+  }, 60_000);
 });

@@ -5,7 +5,14 @@
 import { describe, expect, it } from "vitest";
 import { type Interval, intervalRange, parseInterval } from "#core/domain/interval.ts";
 import { memoryLog } from "#core/observability/logger.ts";
-import { backfill, type CatchUp } from "#core/use-cases/backfill.ts";
+import {
+  admitEstimate,
+  type BackfillEstimate,
+  type BackfillHistory,
+  backfill,
+  type CatchUp,
+  describeEstimate,
+} from "#core/use-cases/backfill.ts";
 import type { IngestResult } from "#core/use-cases/ingest.ts";
 
 const I = (s: string) => parseInterval(s);
@@ -153,5 +160,237 @@ describe("backfill", () => {
     const report = await run(h, "all");
     expect(h.calls).toEqual([]);
     expect(report).toMatchObject({ steps: [], failed: false, siteHoursMissingBefore: 0 });
+  });
+});
+
+/** The harness plus a history port: a fetch fills its sites over its range (except `unreachable`). */
+function withHistory(
+  h: ReturnType<typeof harness>,
+  opts: {
+    unreachable?: string[];
+    historyRaw?: Record<string, string[]>;
+    admit?: BackfillHistory["admit"];
+    latest: string;
+  },
+) {
+  const add = async (i: Interval, ids: string[]) => {
+    // Through the harness's own replay: the store it reads is private, so mark via a raw replay.
+    const before = (await h.deps.missing(i, i)).get(i) ?? [];
+    return before.filter((s) => ids.includes(s));
+  };
+  const fills: Array<[Interval, string[]]> = [];
+  const history: BackfillHistory = {
+    latest: I(opts.latest),
+    sites: SITES.map((id) => ({ id, name: id, lat: 0, lon: 0, timezone: "UTC", country: "XX" })),
+    admit: opts.admit,
+    replay: async (from, to) => {
+      h.calls.push(`history replay ${from}..${to}`);
+      let n = 0;
+      for (const [i, ids] of Object.entries(opts.historyRaw ?? {}))
+        if (i >= from && i <= to) {
+          const gained = await add(I(i), ids);
+          fills.push([I(i), gained]);
+          n += gained.length;
+        }
+      return n;
+    },
+    fetchHistory: async (sites, from, to) => {
+      h.calls.push(`history ${from}..${to} ${sites.map((s) => s.id).join(",")}`);
+      const ok = sites.filter((s) => !opts.unreachable?.includes(s.id)).map((s) => s.id);
+      let n = 0;
+      for (const i of intervalRange(from, to)) {
+        fills.push([i, ok]);
+        n += ok.length;
+      }
+      return {
+        runId: `simulator:history:${from}`,
+        status: ok.length === sites.length ? "succeeded" : "failed",
+        observationsLoaded: n,
+        sites: sites.map((s) => ({
+          siteId: s.id,
+          status: ok.includes(s.id) ? "ok" : "failed",
+          reason: ok.includes(s.id) ? null : `${from}..${to}: HTTP 500 after 4 attempts`,
+        })),
+      };
+    },
+    transformRange: async (from, to) => {
+      h.calls.push(`transform ${from}..${to}`);
+      return { status: "succeeded", runId: 7 };
+    },
+  };
+  // What history fetches and replays add becomes visible to coverage, as bronze would.
+  const missing = h.deps.missing;
+  const deps = {
+    ...h.deps,
+    history,
+    missing: async (from: Interval, to: Interval) => {
+      const out = await missing(from, to);
+      for (const [i, ids] of fills) {
+        const left = out.get(i)?.filter((s) => !ids.includes(s));
+        if (left === undefined) continue;
+        if (left.length > 0) out.set(i, left);
+        else out.delete(i);
+      }
+      return out;
+    },
+  };
+  return { deps, calls: h.calls };
+}
+
+describe("backfill through history (a source with hourly history, catch-up all)", () => {
+  it("replays raw, fetches only what is still missing in the fewest requests, then ONE transform over the range", async () => {
+    // Prepare: 10 complete, 11 has raw for a and b, 12 has c; 13 misses b only. Now is 15 (latest 14).
+    const h = harness({
+      present: { "2026-11-22T10": SITES, "2026-11-22T12": ["c"], "2026-11-22T13": ["a", "c"] },
+      raw: { "2026-11-22T11": ["a", "b"] },
+      supportsHistory: false,
+      now: "2026-11-22T15",
+    });
+    const w = withHistory(h, { latest: "2026-11-22T14" });
+    // Act
+    const report = await backfill(w.deps, {
+      from: I("2026-11-22T10"),
+      to: I("2026-11-22T13"),
+      catchUp: "all",
+    });
+    // Assess: no workflow per past hour; one history request (all within a day), one transform.
+    expect(w.calls).toEqual([
+      "fetch 2026-11-22T15 a,b,c",
+      "workflow 2026-11-22T15",
+      "replay 2026-11-22T11",
+      "history replay 2026-11-22T11..2026-11-22T13",
+      "history 2026-11-22T11..2026-11-22T13 a,b,c",
+      "transform 2026-11-22T11..2026-11-22T13",
+    ]);
+    expect(
+      report.steps.map((s) => [s.interval, s.missingBefore, s.replayed, s.fetched, s.stillMissing]),
+    ).toEqual([
+      ["2026-11-22T11", 3, 2, 1, []],
+      ["2026-11-22T12", 2, 0, 2, []],
+      ["2026-11-22T13", 1, 0, 1, []],
+      ["2026-11-22T15", 3, 0, 3, []],
+    ]);
+    expect(report.steps.slice(0, 3).every((s) => s.workflow === "succeeded")).toBe(true);
+    expect(report.history?.transform).toMatchObject({ from: "2026-11-22T11", to: "2026-11-22T13" });
+    expect(report).toMatchObject({ siteHoursStillMissing: 0, siteHoursFilled: 9, failed: false });
+  });
+
+  it("history raw objects of an earlier fetch restore hours before any request is made", async () => {
+    const h = harness({
+      present: { "2026-11-22T10": ["a", "b"], "2026-11-22T11": SITES },
+      supportsHistory: false,
+      now: "2026-11-22T11",
+    });
+    const w = withHistory(h, { latest: "2026-11-22T10", historyRaw: { "2026-11-22T10": ["c"] } });
+    const report = await backfill(w.deps, {
+      from: I("2026-11-22T10"),
+      to: I("2026-11-22T10"),
+      catchUp: "all",
+    });
+    expect(w.calls).toEqual([
+      "history replay 2026-11-22T10..2026-11-22T10",
+      "transform 2026-11-22T10..2026-11-22T10",
+    ]);
+    expect(report.steps).toEqual([
+      expect.objectContaining({
+        interval: "2026-11-22T10",
+        missingBefore: 1,
+        replayed: 1,
+        fetched: 0,
+        stillMissing: [],
+        workflow: "succeeded",
+      }),
+    ]);
+    expect(report.failed).toBe(false);
+  });
+
+  it("a site history cannot get is reported per hour with the request's reason, and fails the backfill", async () => {
+    const h = harness({ present: { "2026-11-22T12": SITES }, supportsHistory: false, now: "2026-11-22T12" });
+    const w = withHistory(h, { latest: "2026-11-22T11", unreachable: ["b"] });
+    const report = await backfill(w.deps, {
+      from: I("2026-11-22T10"),
+      to: I("2026-11-22T11"),
+      catchUp: "all",
+    });
+    expect(report.failed).toBe(true);
+    expect(report.steps).toEqual([
+      expect.objectContaining({
+        interval: "2026-11-22T10",
+        fetched: 2,
+        stillMissing: ["b"],
+        reason: "history fetch did not fill it: 2026-11-22T10..2026-11-22T11: HTTP 500 after 4 attempts",
+      }),
+      expect.objectContaining({ interval: "2026-11-22T11", fetched: 2, stillMissing: ["b"] }),
+    ]);
+    expect(report).toMatchObject({ siteHoursMissingBefore: 6, siteHoursFilled: 4, siteHoursStillMissing: 2 });
+  });
+
+  it("a plan the quota refuses fetches nothing, transforms what raw restored, and fails naming why", async () => {
+    const h = harness({
+      present: { "2026-11-22T12": SITES },
+      raw: { "2026-11-22T10": ["a"] },
+      supportsHistory: false,
+      now: "2026-11-22T12",
+    });
+    const w = withHistory(h, {
+      latest: "2026-11-22T11",
+      admit: async () => ({ go: false, reason: "it needs 6 weighted calls and only 2 are left" }),
+    });
+    const report = await backfill(w.deps, {
+      from: I("2026-11-22T10"),
+      to: I("2026-11-22T11"),
+      catchUp: "all",
+    });
+    expect(w.calls.filter((c) => c.startsWith("history 2"))).toEqual([]);
+    expect(w.calls).toContain("transform 2026-11-22T10..2026-11-22T10");
+    expect(report.history?.stopped).toBe("it needs 6 weighted calls and only 2 are left");
+    expect(report.steps[0]).toMatchObject({
+      replayed: 1,
+      stillMissing: ["b", "c"],
+      reason: "history was not fetched: it needs 6 weighted calls and only 2 are left",
+    });
+    expect(report).toMatchObject({ siteHoursStillMissing: 5, failed: true });
+  });
+});
+
+describe("the up-front estimate", () => {
+  const estimate = (over: Partial<BackfillEstimate>): BackfillEstimate => ({
+    weightedCalls: 26_100,
+    fitsToday: false,
+    estimatedDurationMs: 2 * 86_400_000,
+    windowThatBinds: "day",
+    remainingToday: 9_000,
+    usedToday: 1_000,
+    perDay: 10_000,
+    requests: 54,
+    ...over,
+  });
+
+  it("stops a plan over today's remaining quota unless paced, and says how to go on", () => {
+    const stop = admitEstimate(estimate({}), false);
+    expect(stop.go).toBe(false);
+    expect(stop.go === false && stop.reason).toBe(
+      "it needs 26,100 weighted calls and only 9,000 of today's 10,000 are left (1,000 used in the last 24 h); " +
+        "rerun with --pace to wait for the quota (about 2.0 days), or backfill a shorter range",
+    );
+    expect(admitEstimate(estimate({}), true)).toEqual({ go: true });
+    expect(admitEstimate(estimate({ weightedCalls: 10, fitsToday: true }), false)).toEqual({ go: true });
+  });
+
+  it("prints calls, today's usage, the verdict and the duration", () => {
+    expect(describeEstimate(estimate({}))).toBe(
+      "history: 54 requests, 26,100 weighted calls; 1,000 of 10,000 used today; does NOT fit today; " +
+        "at least 2.0 days (the day limit binds)",
+    );
+    expect(
+      describeEstimate(
+        estimate({
+          perDay: Number.POSITIVE_INFINITY,
+          fitsToday: true,
+          estimatedDurationMs: 0,
+          windowThatBinds: null,
+        }),
+      ),
+    ).toBe("history: 54 requests, 26,100 weighted calls; no quota; fits today; at least 0 s");
   });
 });

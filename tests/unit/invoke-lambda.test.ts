@@ -9,7 +9,12 @@ import { DEFAULT_TIME_LIMITS, timeLimitsFromConfig } from "#core/workflow/time-l
 import { FUNCTIONS, functionTimeout } from "../../stacks/constructs/stateless.ts";
 import { settingsFor } from "../../stacks/settings.ts";
 
-const STACK_ID = { ingest: "Ingest", transform: "Transform", "check-quality": "CheckQuality" } as const;
+const STACK_ID = {
+  ingest: "Ingest",
+  transform: "Transform",
+  "check-quality": "CheckQuality",
+  heal: "Heal",
+} as const;
 
 describe("weather invoke's function specs", () => {
   const custom = {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type * as z from "zod/mini";
 import { checkEventSchema, transformEventSchema } from "#core/workflow/tasks.ts";
+import { eventSchema as healEventSchema } from "#functions/heal.ts";
 import { eventSchema as ingestEventSchema } from "#functions/ingest.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -16,6 +17,7 @@ const SCHEMAS: Record<string, z.ZodMiniType> = {
   ingest: ingestEventSchema,
   transform: transformEventSchema,
   "check-quality": checkEventSchema,
+  heal: healEventSchema,
 };
 
 /** Each sample, the function it is for, and the Task state that sends it (workflow samples). */
@@ -26,6 +28,7 @@ const SAMPLES: { file: string; fn: string; state?: string }[] = [
   { file: "check-quality-silver.json", fn: "check-quality", state: "SilverChecks" },
   { file: "transform-gold.json", fn: "transform", state: "Gold" },
   { file: "check-quality-gold.json", fn: "check-quality", state: "QualityChecks" },
+  { file: "heal.json", fn: "heal" },
 ];
 const BAD = { file: "bad-transform-layer.json", fn: "transform", field: "layer" };
 
