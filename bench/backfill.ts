@@ -14,6 +14,7 @@
  * bronze upserts), silver, silver checks, gold, gold checks, and the current hour (served live with its
  * own workflow, as every backfill does). Results: bench/results/backfill.{json,md}.
  */
+
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,6 +23,7 @@ import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
 import { addHours, type Interval, intervalOf } from "#core/domain/interval.ts";
@@ -179,7 +181,7 @@ try {
       fetchHistory: timed(time, "history", history.fetchHistory),
       // transformRangeOnce's own call, kept here for its result (the step timings).
       transformRange: timed(time, "transform", async (f: Interval, t: Interval) => {
-        range = await transformRange({ pool: rt.db.pool, log }, { from: f, to: t, trigger: "backfill" });
+        range = await transformRange(pgOpsPorts(rt.db.pool, log), { from: f, to: t, trigger: "backfill" });
         return { status: "succeeded" as const, runId: range.gold.runId };
       }),
     },

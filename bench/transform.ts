@@ -10,9 +10,11 @@
  * Results: bench/results/transform.{json,md}. Runs against DATABASE_URL's server (default the
  * machine's Postgres) in throw-away `wdo_bench_*` databases.
  */
+
 import { parseArgs } from "node:util";
 import type pg from "pg";
 import { openDatabase } from "#core/adapters/database.ts";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { migrate } from "#core/db/migrate.ts";
 import { addHours, type Interval, intervalOf, intervalStart } from "#core/domain/interval.ts";
 import { runQualityChecks } from "#core/use-cases/check-quality.ts";
@@ -182,7 +184,7 @@ async function runHistory(days: number, withDashboard: boolean): Promise<History
     const bronzeRows = rows[0]?.n ?? 0;
     log(`${days} day(s): ${bronzeRows} bronze rows in ${(loadMs / 1000).toFixed(1)} s; full rebuild`);
     t0 = performance.now();
-    await rebuildAll({ pool: db.pool }, { interval: LAST_HISTORY_HOUR });
+    await rebuildAll(pgOpsPorts(db.pool), { interval: LAST_HISTORY_HOUR });
     const rebuildMs = performance.now() - t0;
     await vacuumDerived(db.pool);
     log(`${days} day(s): rebuild ${(rebuildMs / 1000).toFixed(1)} s; ${NEW_HOURS} incremental hours`);
@@ -200,14 +202,14 @@ async function runHistory(days: number, withDashboard: boolean): Promise<History
       const hour = addHours(LAST_HISTORY_HOUR, k);
       await generate(db.pool, hour, hour);
       const s0 = performance.now();
-      await runTransform({ pool: db.pool }, { layer: "silver", interval: hour });
+      await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: hour });
       const s1 = performance.now();
-      await runTransform({ pool: db.pool }, { layer: "gold", interval: hour });
+      await runTransform(pgOpsPorts(db.pool), { layer: "gold", interval: hour });
       const s2 = performance.now();
-      await runQualityChecks(
-        { pool: db.pool },
-        { interval: hour, now: new Date(intervalStart(hour).getTime() + 3_600_000) },
-      );
+      await runQualityChecks(pgOpsPorts(db.pool), {
+        interval: hour,
+        now: new Date(intervalStart(hour).getTime() + 3_600_000),
+      });
       const s3 = performance.now();
       result.silverMs.push(s1 - s0);
       result.goldMs.push(s2 - s1);

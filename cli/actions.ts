@@ -1,4 +1,5 @@
 /** The pieces CLI commands compose: one ingestion, one workflow run, a replay — on an open runtime. */
+import { PgOpsLedger, pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { type Interval, intervalOf } from "#core/domain/interval.ts";
 import type { ProviderSource } from "#core/domain/observation.ts";
 import type { Site } from "#core/domain/sites.ts";
@@ -60,7 +61,7 @@ export async function workflowOnce(
   args.out.say(`Running the workflow (silver → silver checks → gold → gold checks) for ${args.interval}`);
   return runEmbeddedWorkflow(
     {
-      pool: rt.db.pool,
+      ledger: new PgOpsLedger(rt.db.pool, args.log),
       log: args.log,
       tasks: localTasks({ pool: rt.db.pool, log: args.log, embedded: rt.db.embedded }),
     },
@@ -152,10 +153,11 @@ export async function transformRangeOnce(
 ): Promise<{ status: "succeeded" | "failed"; runId?: number; error?: string }> {
   args.out.say(`Transforming ${args.from} → ${args.to} in one bulk run (silver → checks → gold → checks)`);
   try {
-    const r = await transformRange(
-      { pool: rt.db.pool, log: args.log },
-      { from: args.from, to: args.to, trigger: args.trigger },
-    );
+    const r = await transformRange(pgOpsPorts(rt.db.pool, args.log), {
+      from: args.from,
+      to: args.to,
+      trigger: args.trigger,
+    });
     return { status: "succeeded", runId: r.gold.runId };
   } catch (e) {
     args.log.error("range transform failed", { from: args.from, to: args.to, error: String(e) });

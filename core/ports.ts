@@ -207,3 +207,246 @@ export interface BronzeRepository {
    */
   weightedCallsSince(source: ProviderSource, since: Date): Promise<WeightedUsage[]>;
 }
+
+/** A layer the SQL models build (the same as core/sql/files.ts `Layer`). */
+export type ModelLayer = "silver" | "gold";
+
+/** Scope of a transform run (core/sql/runner.ts): an hour's changes, a whole rebuild, or a range. */
+export type TransformRunMode = "incremental" | "full" | "range";
+
+/** A transform run as ops.transform_runs records it when it starts. */
+export interface TransformRunStart {
+  layer: ModelLayer;
+  interval: Interval;
+  mode: TransformRunMode;
+  lookbackHours: number;
+  windowStart: Date;
+  windowEnd: Date;
+  /** Range runs only: what started them (a backfill or the daily heal). */
+  trigger: "backfill" | "heal" | null;
+}
+
+/** A quality-check run as ops.quality_check_runs records it when it starts. */
+export interface CheckRunStart {
+  interval: Interval;
+  layers: ModelLayer[];
+  startedAt: Date;
+  /** The reference time freshness checks use. */
+  now: Date;
+  windowStart: Date;
+  windowEnd: Date;
+  checksTotal: number;
+}
+
+/** One check's outcome (ops.quality_check_results). */
+export interface CheckResult {
+  name: string;
+  layer: ModelLayer;
+  /** `error` blocks (QualityCheckFailedError); `warn` is recorded and counted. */
+  severity: "error" | "warn";
+  passed: boolean;
+  /** Rows the check returned, capped at 1000. */
+  failingRows: number;
+  sample: Record<string, unknown>[];
+  durationMs: number;
+}
+
+/** Keeps a running ledger row's lease alive until stopped (core/db/leases.ts). */
+export interface LeaseHeartbeat {
+  /** Stops renewing; waits for a renewal in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The operations ledger the transform and quality-check use cases and the embedded workflow engine
+ * write and read (ops.transform_runs, ops.quality_check_runs / ops.quality_check_results,
+ * ops.workflow_executions, ops.notifications): who ran what, when, with which outcome, and
+ * the leases that tell a live run from one whose process died. The Postgres adapter is
+ * core/adapters/pg-ops-ledger.ts; writes that record an outcome are retried there through a short
+ * database outage (core/db/errors.ts `retryWhileUnavailable`), so an error from them means the
+ * outcome could not be recorded.
+ *
+ * A transform run's success is NOT recorded here: it is written in the transform's own transaction
+ * (with its change_xid, which gold's scope reads), see {@link Warehouse.transformLayer}.
+ */
+export interface OpsLedger {
+  /**
+   * Records a `running` transform run, leased for the task's time limit (a range run: the renewable
+   * run lease), after marking running rows of the layer whose lease expired `abandoned`.
+   */
+  startTransformRun(run: TransformRunStart): Promise<{ runId: number; leaseRemainingMs: number }>;
+  /** Renews a running transform run's lease (range runs, which may outlast any time limit) until stopped. */
+  keepTransformRunLeased(runId: number, leaseMs: number): LeaseHeartbeat;
+  /** Marks a transform run failed with `error` (retried through a short outage). */
+  failTransformRun(runId: number, error: string): Promise<void>;
+  /**
+   * The earliest hour the latest successful non-range transform of `interval` recomputed, per layer
+   * of `layers` (the earliest over them), or null: widens the checks' window to late hours.
+   */
+  earliestRecomputedHour(interval: Interval, layers: ModelLayer[]): Promise<Date | null>;
+  /**
+   * Records a `running` check run, leased for the task's time limit, after marking running check
+   * runs whose lease expired `abandoned`. Returns its run id.
+   */
+  startCheckRun(run: CheckRunStart): Promise<number>;
+  /** Marks a check run failed with `error`: its checks could not run (retried through a short outage). */
+  failCheckRun(runId: number, error: string): Promise<void>;
+  /**
+   * Records a check run's outcome and its per-check results at once (retried through a short outage;
+   * a retry after a commit whose reply was lost adds nothing twice).
+   */
+  finishCheckRun(
+    runId: number,
+    outcome: {
+      status: "passed" | "failed";
+      checksFailed: number;
+      checksWarned: number;
+      results: CheckResult[];
+    },
+  ): Promise<void>;
+  /** The status of the embedded engine's execution `executionName` (ops.workflow_executions), or null if none. */
+  executionStatus(executionName: string): Promise<string | null>;
+  /**
+   * Records execution `executionName` as running under a renewable lease; a rerun of the same name
+   * takes its row over (attempt + 1, outcome and events cleared).
+   */
+  startExecution(executionName: string, interval: Interval): Promise<{ leaseRemainingMs: number }>;
+  /** Renews a running execution's lease until stopped. */
+  keepExecutionLeased(executionName: string, leaseMs: number): LeaseHeartbeat;
+  /** Records a failure notification (ops.notifications; SNS in the cloud). */
+  recordNotification(n: {
+    executionName: string;
+    interval: Interval;
+    subject: string;
+    message: unknown;
+  }): Promise<void>;
+  /** Records an execution's outcome and its event log (retried through a short outage). */
+  finishExecution(
+    executionName: string,
+    outcome: {
+      status: "succeeded" | "failed";
+      failedState: string | null;
+      error: string | null;
+      cause: string | null;
+      events: unknown[];
+    },
+  ): Promise<void>;
+}
+
+/** A quality check rendered for one run: a query returning the failing rows. */
+export interface RenderedCheck {
+  name: string;
+  layer: ModelLayer;
+  severity: "error" | "warn";
+  sql: string;
+}
+
+/** What one transform transaction wrote (core/sql/runner.ts LayerRunResult, minus the watermark). */
+export interface LayerTransformOutput {
+  relations: { relation: string; deleted: number; inserted: number }[];
+  affectedHours: Date[];
+  affectedKeys: number;
+  sourceRowsRead: number;
+  ingestionRunIds: string[];
+  rawObjectKeys: string[];
+}
+
+/**
+ * The warehouse the SQL models and checks run in: one database session per call (Postgres, or
+ * embedded PGlite). core/adapters/pg-warehouse.ts.
+ */
+export interface Warehouse {
+  /**
+   * Recomputes `layer` for the run's scope in ONE transaction that holds the layer's advisory lock:
+   * reads the layer's watermark, runs the models, advances the watermark and records the run
+   * `succeeded` with its lineage and change_xid — all or nothing. On error the transaction is rolled
+   * back and the error thrown; the run is then still `running` (the caller marks it failed).
+   */
+  transformLayer(runId: number, run: TransformRunStart): Promise<LayerTransformOutput>;
+  /**
+   * Runs `checks` in one read-only, repeatable-read transaction (one snapshot for all) with the
+   * run's parameters as transaction-local settings (`wdo.interval`, ...); a check passes when it
+   * returns no rows.
+   */
+  runChecks(checks: RenderedCheck[], settings: CheckSettings): Promise<CheckResult[]>;
+}
+
+/** The parameters of a check run, as the `wdo.*` settings show them (ISO timestamps). */
+export interface CheckSettings {
+  interval: string;
+  interval_start: string;
+  window_start: string;
+  window_end: string;
+  now: string;
+}
+
+/**
+ * What `weather status` reports, as read from the warehouse and the ledgers (core/use-cases/status.ts
+ * adds the freshness verdict).
+ */
+export interface StatusFacts {
+  layers: Record<string, Record<string, number>>;
+  /** Quarantine entries that are still their site's current outcome (superseded ones are history). */
+  quarantined: number;
+  lastIngestionRuns: {
+    runId: string;
+    interval: string;
+    status: string;
+    attempt: number;
+    sitesOk: number;
+    sitesFailed: number;
+    sitesQuarantined: number;
+    observationsLoaded: number;
+    startedAt: string;
+    finishedAt: string | null;
+  }[];
+  /** The embedded engine's last execution (in AWS and LocalStack, executions live in Step Functions). */
+  lastWorkflow: {
+    executionName: string;
+    interval: string;
+    status: string;
+    error: string | null;
+    finishedAt: string | null;
+  } | null;
+  /** The last transform and quality-check runs, recorded by the task functions in every runtime. */
+  lastTransform: { layer: string; interval: string; status: string; finishedAt: string | null } | null;
+  lastQualityCheck: {
+    interval: string;
+    status: string;
+    /** Failed checks of severity `error` (they fail the run). */
+    checksFailed: number;
+    /** Failed checks of severity `warn` (recorded, never blocking). */
+    checksWarned: number;
+    /** Every check that returned rows, with its severity. */
+    problems: { name: string; severity: string; failingRows: number }[];
+    finishedAt: string | null;
+  } | null;
+  /**
+   * The last check run of each gate (SilverChecks: `["silver"]`, QualityChecks: `["gold"]`; a CLI
+   * run of both layers counts as its own), with the checks that returned rows.
+   */
+  lastQualityChecks: {
+    layers: string[];
+    interval: string;
+    status: string;
+    checksFailed: number;
+    checksWarned: number;
+    problems: { name: string; severity: string; failingRows: number }[];
+    finishedAt: string | null;
+  }[];
+  /** The newest observed_at in bronze, or null when bronze is empty. */
+  latestObservedAt: Date | null;
+  /** Runs left `running` by a process that died (lease expired), not yet taken over: what to rerun. */
+  abandonedRuns: {
+    kind: "ingestion" | "transform" | "quality" | "workflow";
+    id: string;
+    interval: string;
+    startedAt: string;
+    leaseExpiredAt: string;
+  }[];
+}
+
+/** The status read model: one consistent-enough look at the warehouse and the ops ledgers. */
+export interface StatusReader {
+  read(): Promise<StatusFacts>;
+}

@@ -6,9 +6,11 @@
  * returns them (a retry of the same heal would find the same gaps); it throws only when it could
  * not run (the heal-errors and db-errors alarms).
  */
+
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { isDatabaseError } from "#core/db/errors.ts";
 import { parseEvent } from "#core/domain/events.ts";
@@ -89,7 +91,7 @@ async function run(days: number) {
           { sites, from, to, failureThreshold: config.SITE_FAILURE_THRESHOLD },
         ),
       transformRange: async (from, to) => {
-        const r = await transformRange({ pool: rt.db.pool, log }, { from, to, trigger: "heal" });
+        const r = await transformRange(pgOpsPorts(rt.db.pool, log), { from, to, trigger: "heal" });
         return { status: "succeeded", runId: `silver ${r.silver.runId}, gold ${r.gold.runId}` };
       },
       weight: (d, locations) => historyWeight(provider.history?.variables.length ?? 0, d, locations),

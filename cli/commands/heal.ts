@@ -1,5 +1,7 @@
 /** `weather heal`: refill the site-hours missing in the last N days from the source's history. */
+
 import type { Command } from "commander";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { addHours, type Interval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
@@ -56,7 +58,7 @@ export function register(program: Command): void {
                 },
                 transformRange: async (from, to) => {
                   out.say(`Transforming ${from} → ${to} (silver → silver checks → gold → gold checks)`);
-                  const r = await transformRange({ pool: rt.db.pool, log }, { from, to, trigger: "heal" });
+                  const r = await transformRange(pgOpsPorts(rt.db.pool, log), { from, to, trigger: "heal" });
                   return { status: "succeeded", runId: `silver ${r.silver.runId}, gold ${r.gold.runId}` };
                 },
                 weight: (d, locations) =>

@@ -1,5 +1,6 @@
 /** `weather run`: the whole pipeline for one hour — ingest, then the workflow; optionally N days of history. */
 import type { Command } from "commander";
+import { PgStatusReader } from "#core/adapters/pg-status-reader.ts";
 import { addHours } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { type BackfillReport, backfill } from "#core/use-cases/backfill.ts";
@@ -63,7 +64,7 @@ export function register(program: Command): void {
                   : `history: complete (${history.siteHoursFilled} site-hours filled).`,
               );
             }
-            return { ingest, workflow, history, status: await readStatus(rt.db.pool) };
+            return { ingest, workflow, history, status: await readStatus(new PgStatusReader(rt.db.pool)) };
           },
           { writesRaw: true },
         ),

@@ -1,5 +1,7 @@
 /** `weather status`: rows per layer, the latest runs, freshness. */
+
 import type { Command } from "commander";
+import { PgStatusReader } from "#core/adapters/pg-status-reader.ts";
 import { readStatus, type StatusReport } from "#core/use-cases/status.ts";
 import { action, common } from "../command.ts";
 import { withRuntime } from "../context.ts";
@@ -12,7 +14,7 @@ export function register(program: Command): void {
       .description("rows per layer, the latest runs and workflow, and how fresh the data is"),
   ).action(
     action(async ({ config, out }) => {
-      const report = await withRuntime(config, (rt) => readStatus(rt.db.pool));
+      const report = await withRuntime(config, (rt) => readStatus(new PgStatusReader(rt.db.pool)));
       out.result(report, () => describeStatus(report));
       return EXIT.ok;
     }),

@@ -1,5 +1,6 @@
 /** `weather transform`: the workflow alone for one hour, or a rebuild of silver and gold from all of bronze. */
 import type { Command } from "commander";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { rebuildAll } from "#core/use-cases/transform.ts";
 import { describeWorkflow, workflowOnce } from "../actions.ts";
 import { action, common, INTERVAL_HELP, intervalFlag } from "../command.ts";
@@ -20,7 +21,7 @@ export function register(program: Command): void {
       const interval = intervalFlag(flags);
       if (flags.full) {
         const rebuilt = await withRuntime(config, (rt) =>
-          rebuildAll({ pool: rt.db.pool, log }, { interval }),
+          rebuildAll(pgOpsPorts(rt.db.pool, log), { interval }),
         );
         out.result(
           rebuilt,

@@ -412,3 +412,86 @@ export async function runLayer(client: pg.PoolClient, layer: Layer, p: ScopePara
     nextWatermark,
   };
 }
+
+// Two-key advisory lock: a namespace for this project and one key per layer.
+const LOCK_NAMESPACE = 0x57444f; // "WDO"
+const LOCK_KEY: Record<Layer, number> = { silver: 1, gold: 2 };
+
+/** The transform run a {@link transformInTransaction} call is for (core/ports.ts TransformRunStart). */
+export interface TransformRunSpec {
+  layer: Layer;
+  interval: string;
+  mode: TransformMode;
+  windowStart: Date;
+  windowEnd: Date;
+}
+
+/**
+ * One transform run of one layer in ONE transaction on ONE client (embedded PGlite is a single
+ * session): take the layer's advisory lock, read its watermark (ops.transform_watermarks), run the
+ * models ({@link runLayer}), advance the watermark and record run `runId` succeeded with its lineage
+ * and change_xid, commit. The watermark and the run's success live here, not in the ops ledger
+ * adapter, because they must commit with the rows: change_xid is this transaction's id (gold reads
+ * silver's changed hours from it), and a watermark advanced outside it could skip or redo rows.
+ * On error: rolls back (a connection that cannot even roll back is destroyed rather than returned
+ * to the pool) and rethrows; the run row is then still `running`.
+ */
+export async function transformInTransaction(
+  pool: pg.Pool,
+  runId: number,
+  spec: TransformRunSpec,
+): Promise<LayerRunResult> {
+  const { layer, mode, interval, windowStart, windowEnd } = spec;
+  let client: pg.PoolClient | undefined;
+  let broken = false;
+  try {
+    client = await pool.connect();
+    await client.query("begin");
+    await client.query("set local time zone 'UTC'");
+    await client.query("select pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, LOCK_KEY[layer]]);
+    // Transforms sort and window whole scopes (a full rebuild: whole tables); spilling to disk at
+    // the default 4 MB is what makes them slow. Two layers at most run at once (the locks).
+    await client.query(`set local work_mem = '${mode === "incremental" ? "64MB" : "256MB"}'`);
+    const mark = await client.query<{ watermark: string }>(
+      "select watermark::text as watermark from ops.transform_watermarks where layer = $1",
+      [layer],
+    );
+    const watermark = mark.rows[0]?.watermark ?? null;
+    const out = await runLayer(client, layer, { mode, interval, windowStart, windowEnd, watermark });
+    // Runs of a layer serialize on its lock and take their snapshot after it, so each watermark
+    // shows at least what the previous one did.
+    await client.query(
+      `insert into ops.transform_watermarks as w (layer, watermark, transform_run_id, updated_at)
+       values ($1, $2::pg_snapshot, $3, clock_timestamp())
+       on conflict (layer) do update set
+         watermark = excluded.watermark,
+         transform_run_id = excluded.transform_run_id, updated_at = excluded.updated_at`,
+      [layer, out.nextWatermark, runId],
+    );
+    await client.query(
+      `update ops.transform_runs set
+         status = 'succeeded', finished_at = clock_timestamp(), change_xid = pg_current_xact_id(),
+         affected_hours = $2, affected_keys = $3, source_rows_read = $4,
+         ingestion_run_ids = $5, raw_object_keys = $6, relations = $7
+       where run_id = $1`,
+      [
+        runId,
+        out.affectedHours,
+        out.affectedKeys,
+        out.sourceRowsRead,
+        out.ingestionRunIds,
+        out.rawObjectKeys,
+        JSON.stringify(out.relations),
+      ],
+    );
+    await client.query("commit");
+    return out;
+  } catch (e) {
+    await client?.query("rollback").catch(() => {
+      broken = true;
+    });
+    throw e;
+  } finally {
+    client?.release(broken);
+  }
+}

@@ -6,10 +6,10 @@
  * 1. Derive the check window [interval - 24 h, interval + 1 h), widened back to the earliest hour the
  *    latest successful transform of the interval (per checked layer) recomputed, so the checks see
  *    every hour the transform wrote, however late (docs/decisions.md) — or take the caller's window
- *    (a bulk transform's range); and the reference time `now`. Record
- *    the run as "running" in ops.quality_check_runs, leased for its time limit (DB_TASK_LEASE_MS),
+ *    (a bulk transform's range); and the reference time `now`. Record the run in the ops ledger
+ *    (OpsLedger, core/ports.ts) as "running" in ops.quality_check_runs, leased for its time limit (DB_TASK_LEASE_MS),
  *    and mark running check rows whose lease expired (their process died) "abandoned".
- * 2. In one read-only, repeatable-read transaction (one snapshot for every check) set the
+ * 2. Warehouse.runChecks (core/adapters/pg-warehouse.ts): in one read-only, repeatable-read transaction (one snapshot for every check) set the
  *    parameters as transaction-local settings (wdo.interval, wdo.interval_start, wdo.window_start,
  *    wdo.window_end, wdo.now: visible to anyone inspecting the session) and run each check, rendered
  *    with the same values as literals; a check passes when it returns zero rows.
@@ -20,42 +20,21 @@
  * 4. Throw QualityCheckFailedError naming the failed checks with sample rows if any check of
  *    severity `error` failed. Failed `warn` checks are recorded and counted (checksWarned) only.
  */
-import pg from "pg";
-import { retryWhileUnavailable } from "#core/db/errors.ts";
-import { ABANDONED_ERROR, TASK_LEASE_EXPIRY } from "#core/db/leases.ts";
 import { addHours, type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
-import { declaredChecks, renderCheck, type Severity } from "#core/sql/checks.ts";
+import type { CheckResult, CheckSettings, OpsLedger, Warehouse } from "#core/ports.ts";
+import { declaredChecks, renderCheck } from "#core/sql/checks.ts";
 import { LAYERS, type Layer } from "#core/sql/files.ts";
+
+export type { CheckResult } from "#core/ports.ts";
 
 /**
  * Hours before the interval the checks look at at least (a day: the daily relation's horizon); the
  * hours the interval's transform recomputed widen it further back.
  */
 export const CHECK_WINDOW_HOURS = 24;
-const SAMPLE_ROWS = 5;
-// A failing check may match millions of rows; counting stops here.
+// The warehouse counts a failing check's rows up to this many (core/adapters/pg-warehouse.ts).
 const MAX_COUNTED_ROWS = 1000;
-
-// Dates stay text in samples: pg would turn them into local-midnight Date objects.
-const SAMPLE_TYPES = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === pg.types.builtins.DATE
-      ? (v: string) => v
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
-
-export interface CheckResult {
-  name: string;
-  layer: Layer;
-  /** `error` blocks (QualityCheckFailedError); `warn` is recorded and counted. */
-  severity: Severity;
-  passed: boolean;
-  /** Rows the check returned, capped at 1000. */
-  failingRows: number;
-  sample: Record<string, unknown>[];
-  durationMs: number;
-}
 
 export interface CheckReport {
   /** ops.quality_check_runs.run_id of this run. */
@@ -99,8 +78,13 @@ export class QualityCheckFailedError extends Error {
   }
 }
 
+/**
+ * The ports the checks take: the warehouse runs them in one snapshot, the ops ledger records the run
+ * and its results. On Postgres or PGlite: `pgOpsPorts(pool, log)` (core/adapters/pg-ops-ledger.ts).
+ */
 export interface CheckQualityDeps {
-  pool: pg.Pool;
+  ledger: OpsLedger;
+  warehouse: Warehouse;
   log?: Log;
 }
 
@@ -116,10 +100,6 @@ export interface CheckQualityArgs {
    * the `{{interval}}` placeholders.
    */
   window?: { start: Date; end: Date };
-}
-
-function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
 }
 
 /**
@@ -139,16 +119,7 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     windowEnd = intervalStart(addHours(interval, 1));
     // The transform records the hours it recomputed; a late hour older than the window widens it.
     // Range runs (backfills, heals) filed under this interval are checked over their own range.
-    const recomputed = await deps.pool.query<{ earliest: Date | null }>(
-      `select min(h) as earliest
-       from (
-         select distinct on (layer) affected_hours from ops.transform_runs
-         where interval = $1 and layer = any($2) and status = 'succeeded' and mode <> 'range'
-         order by layer, run_id desc
-       ) as r cross join lateral unnest(r.affected_hours) as h`,
-      [interval, layers],
-    );
-    const earliest = recomputed.rows[0]?.earliest ?? null;
+    const earliest = await deps.ledger.earliestRecomputedHour(interval, layers);
     const defaultStart = intervalStart(addHours(interval, -CHECK_WINDOW_HOURS));
     windowStart = earliest && earliest < defaultStart ? earliest : defaultStart;
   }
@@ -162,7 +133,7 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
   };
   const startedAt = new Date();
 
-  const settings: Record<string, string> = {
+  const settings: CheckSettings = {
     interval,
     interval_start: intervalStart(interval).toISOString(),
     window_start: windowStart.toISOString(),
@@ -170,98 +141,44 @@ export async function runQualityChecks(deps: CheckQualityDeps, args: CheckQualit
     now: now.toISOString(),
   };
 
-  const started = await deps.pool.query<{ run_id: number }>(
-    `with takeover as (
-       update ops.quality_check_runs set status = 'abandoned', error = $8
-       where status = 'running' and lease_expires_at < now()
-     )
-     insert into ops.quality_check_runs
-       (interval, layers, started_at, now_at, window_start, window_end, status, checks_total, checks_failed,
-        lease_expires_at)
-     values ($1, $2, $3, $4, $5, $6, 'running', $7, 0, ${TASK_LEASE_EXPIRY})
-     returning run_id`,
-    [interval, layers, startedAt, now, windowStart, windowEnd, checks.length, ABANDONED_ERROR],
-  );
-  const runId = started.rows[0]?.run_id as number;
+  const runId = await deps.ledger.startCheckRun({
+    interval,
+    layers,
+    startedAt,
+    now,
+    windowStart,
+    windowEnd,
+    checksTotal: checks.length,
+  });
 
-  const results: CheckResult[] = [];
-  let client: pg.PoolClient | undefined;
+  let results: CheckResult[];
   try {
-    client = await deps.pool.connect();
-    await client.query("begin isolation level repeatable read read only");
-    await client.query("set local time zone 'UTC'");
-    // Checks scan one window; JIT's compile time costs more than it saves on such scans.
-    await client.query("set local jit = off");
-    await client.query(
-      `select set_config('wdo.interval', $1, true), set_config('wdo.interval_start', $2, true),
-              set_config('wdo.window_start', $3, true), set_config('wdo.window_end', $4, true),
-              set_config('wdo.now', $5, true)`,
-      [settings.interval, settings.interval_start, settings.window_start, settings.window_end, settings.now],
+    results = await deps.warehouse.runChecks(
+      checks.map((c) => ({
+        name: c.name,
+        layer: c.layer,
+        severity: c.severity,
+        sql: renderCheck(c, params),
+      })),
+      settings,
     );
-    for (const check of checks) {
-      const t0 = performance.now();
-      const { rows } = await client.query<Record<string, unknown>>({
-        text: `select * from (${renderCheck(check, params)}) as failing limit ${MAX_COUNTED_ROWS}`,
-        types: SAMPLE_TYPES,
-      });
-      results.push({
-        name: check.name,
-        layer: check.layer,
-        severity: check.severity,
-        passed: rows.length === 0,
-        failingRows: rows.length,
-        sample: rows.slice(0, SAMPLE_ROWS).map(jsonSafe),
-        durationMs: Math.round((performance.now() - t0) * 100) / 100,
-      });
-    }
-    await client.query("commit");
   } catch (e) {
-    await client?.query("rollback").catch(() => {});
-    client?.release();
-    client = undefined;
-    await retryWhileUnavailable(() =>
-      deps.pool.query(
-        "update ops.quality_check_runs set status = 'failed', finished_at = clock_timestamp(), error = $2 where run_id = $1",
-        [runId, e instanceof Error ? `${e.name}: ${e.message}` : String(e)],
-      ),
-    ).catch((w: unknown) =>
-      deps.log?.error("could not record the failed quality-check run", { runId, error: String(w) }),
-    );
+    await deps.ledger
+      .failCheckRun(runId, e instanceof Error ? `${e.name}: ${e.message}` : String(e))
+      .catch((w: unknown) =>
+        deps.log?.error("could not record the failed quality-check run", { runId, error: String(w) }),
+      );
     throw e;
-  } finally {
-    client?.release();
   }
 
   const failed = results.filter((r) => !r.passed && r.severity === "error").map((r) => r.name);
   const warned = results.filter((r) => !r.passed && r.severity === "warn").map((r) => r.name);
-  await retryWhileUnavailable(() =>
-    deps.pool.query(
-      `with run as (
-         update ops.quality_check_runs
-         set finished_at = clock_timestamp(), status = $2, checks_total = $3, checks_failed = $4,
-           checks_warned = $6
-         where run_id = $1
-         returning run_id
-       ),
-       results as (
-         insert into ops.quality_check_results
-           (run_id, check_name, layer, severity, passed, failing_rows, sample, duration_ms)
-         select run.run_id, r.name, r.layer, r.severity, r.passed, r."failingRows", r.sample, r."durationMs"
-         from run, jsonb_to_recordset($5::jsonb) as r(
-           name text, layer text, severity text, passed boolean, "failingRows" integer, sample jsonb, "durationMs" double precision)
-         on conflict (run_id, check_name) do nothing -- a retry after a commit whose reply was lost
-       )
-       select run_id from run`,
-      [
-        runId,
-        failed.length ? "failed" : "passed",
-        results.length,
-        failed.length,
-        JSON.stringify(results),
-        warned.length,
-      ],
-    ),
-  );
+  await deps.ledger.finishCheckRun(runId, {
+    status: failed.length ? "failed" : "passed",
+    checksFailed: failed.length,
+    checksWarned: warned.length,
+    results,
+  });
   const report: CheckReport = {
     runId,
     interval,

@@ -4,15 +4,19 @@
  * Steps:
  * 1. Validate the arguments; derive the window [interval - lookback, interval + 1 h) (lookback 0 by
  *    default: the scope follows the layer's watermark, not a fixed lookback).
- * 2. Record an ops.transform_runs row ("running", leased for the task's time limit, DB_TASK_LEASE_MS);
- *    running rows of the layer whose lease expired (their process died) are marked "abandoned".
- * 3. In ONE transaction on ONE client (embedded PGlite is a single session): take the layer's
- *    advisory lock, read the layer's watermark (ops.transform_watermarks), scope what changed below
- *    it since (core/sql/runner.ts) whatever the hours' age, delete + insert every relation of the
- *    layer, write the lineage and counts to the run row (with change_xid, this transaction: gold
- *    reads silver's changed hours from it), advance the watermark, commit.
- * 4. On error: roll back, mark the run failed (after releasing the client; retried through a short
- *    database outage), rethrow. A lost connection surfaces as DatabaseUnavailableError.
+ * 2. Record the run in the ops ledger (OpsLedger, core/ports.ts; on Postgres an ops.transform_runs
+ *    row: "running", leased for the task's time limit, DB_TASK_LEASE_MS); running rows of the layer
+ *    whose lease expired (their process died) are marked "abandoned".
+ * 3. Warehouse.transformLayer (core/sql/runner.ts transformInTransaction), in ONE transaction on ONE
+ *    client (embedded PGlite is a single session): take the layer's advisory lock, read the layer's
+ *    watermark (ops.transform_watermarks), scope what changed below it since whatever the hours'
+ *    age, delete + insert every relation of the layer, write the lineage and counts to the run row
+ *    (with change_xid, this transaction: gold reads silver's changed hours from it), advance the
+ *    watermark, commit.
+ * 4. On error: the warehouse rolls back; the ledger marks the run failed (after the client is
+ *    released; retried through a short database outage; if even that fails, it is logged, and the
+ *    row turns "abandoned" when its lease expires), and the transform's own error is rethrown. A
+ *    lost connection surfaces as DatabaseUnavailableError.
  *
  * Concurrent runs of one layer serialize on the lock and each recomputes the same scope, so two
  * runs for one interval leave the same rows as one. Quality checks are not run here: the workflow's
@@ -21,21 +25,13 @@
  * transformRange is the bulk variant for backfills and the daily heal: one silver run, the silver
  * checks, one gold run and the gold checks over a range of hours (mode `range`, see its doc).
  */
-import type pg from "pg";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
-import { retryWhileUnavailable } from "#core/db/errors.ts";
-import {
-  ABANDONED_ERROR,
-  LEASE_REMAINING_MS,
-  RUN_LEASE_EXPIRY,
-  startHeartbeat,
-  TASK_LEASE_EXPIRY,
-} from "#core/db/leases.ts";
 import { addHours, type Interval, intervalOf, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Log } from "#core/observability/logger.ts";
+import type { OpsLedger, TransformRunStart, Warehouse } from "#core/ports.ts";
 import type { Layer } from "#core/sql/files.ts";
-import { type RelationCounts, runLayer, type TransformMode } from "#core/sql/runner.ts";
+import type { RelationCounts, TransformMode } from "#core/sql/runner.ts";
 import { type CheckReport, runQualityChecks } from "#core/use-cases/check-quality.ts";
 
 /**
@@ -44,12 +40,14 @@ import { type CheckReport, runQualityChecks } from "#core/use-cases/check-qualit
  */
 export const DEFAULT_LOOKBACK_HOURS = 0;
 
-// Two-key advisory lock: a namespace for this project and one key per layer.
-const LOCK_NAMESPACE = 0x57444f; // "WDO"
-const LOCK_KEY: Record<Layer, number> = { silver: 1, gold: 2 };
-
+/**
+ * The ports a transform takes: the ops ledger records the run (start, lease, failure), the warehouse
+ * runs its one transaction (which records its success). On Postgres or PGlite:
+ * `pgOpsPorts(pool, log)` (core/adapters/pg-ops-ledger.ts).
+ */
 export interface TransformDeps {
-  pool: pg.Pool;
+  ledger: OpsLedger;
+  warehouse: Warehouse;
   log?: Log;
 }
 
@@ -146,93 +144,28 @@ async function executeRun(
   const { layer, interval, mode, lookbackHours, windowStart, windowEnd } = spec;
   const trigger = spec.trigger ?? null;
   const started = performance.now();
-  const { pool, log } = deps;
+  const { ledger, warehouse, log } = deps;
+  const run: TransformRunStart = { layer, interval, mode, lookbackHours, windowStart, windowEnd, trigger };
 
-  const runRow = await pool.query<{ run_id: number; remaining: number }>(
-    `with takeover as (
-       update ops.transform_runs set status = 'abandoned', error = $7
-       where layer = $1 and status = 'running' and lease_expires_at < now()
-     )
-     insert into ops.transform_runs
-       (layer, interval, mode, lookback_hours, window_start, window_end, status, started_at, lease_expires_at,
-        trigger)
-     values ($1, $2, $3, $4, $5, $6, 'running', clock_timestamp(),
-       ${mode === "range" ? RUN_LEASE_EXPIRY : TASK_LEASE_EXPIRY}, $8)
-     returning run_id, ${LEASE_REMAINING_MS("transform_runs")} as remaining`,
-    [layer, interval, mode, lookbackHours, windowStart, windowEnd, ABANDONED_ERROR, trigger],
-  );
-  const runId = runRow.rows[0]?.run_id as number;
+  const { runId, leaseRemainingMs } = await ledger.startTransformRun(run);
   // A range run may outlast any fixed time limit (a year of history): its lease is renewed while it
   // runs, like an ingestion run's, so no other run of the layer takes it for dead.
-  const heartbeat =
-    mode === "range"
-      ? startHeartbeat(
-          pool,
-          { table: "ops.transform_runs", keyColumn: "run_id", key: runId },
-          runRow.rows[0]?.remaining ?? 0,
-          log,
-        )
-      : undefined;
+  const heartbeat = mode === "range" ? ledger.keepTransformRunLeased(runId, leaseRemainingMs) : undefined;
   const fail = async (error: unknown) => {
     log?.error("transform failed", { layer, interval, runId, error: String(error) });
     // Best effort: the original error is what the caller (and the state machine) must see.
-    await retryWhileUnavailable(() =>
-      pool.query(
-        `update ops.transform_runs set status = 'failed', finished_at = clock_timestamp(), error = $2
-         where run_id = $1`,
-        [runId, error instanceof Error ? `${error.name}: ${error.message}` : String(error)],
-      ),
-    ).catch((e: unknown) =>
-      log?.error("could not record the failed transform run", { runId, error: String(e) }),
-    );
+    await ledger
+      .failTransformRun(runId, error instanceof Error ? `${error.name}: ${error.message}` : String(error))
+      .catch((e: unknown) =>
+        log?.error("could not record the failed transform run", { runId, error: String(e) }),
+      );
   };
 
   let result: TransformResult | undefined;
   let hours: Date[] = [];
   let failure: unknown;
-  let client: pg.PoolClient | undefined;
-  let broken = false;
   try {
-    client = await pool.connect();
-    await client.query("begin");
-    await client.query("set local time zone 'UTC'");
-    await client.query("select pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, LOCK_KEY[layer]]);
-    // Transforms sort and window whole scopes (a full rebuild: whole tables); spilling to disk at
-    // the default 4 MB is what makes them slow. Two layers at most run at once (the locks).
-    await client.query(`set local work_mem = '${mode === "incremental" ? "64MB" : "256MB"}'`);
-    const mark = await client.query<{ watermark: string }>(
-      "select watermark::text as watermark from ops.transform_watermarks where layer = $1",
-      [layer],
-    );
-    const watermark = mark.rows[0]?.watermark ?? null;
-    const out = await runLayer(client, layer, { mode, interval, windowStart, windowEnd, watermark });
-    // Runs of a layer serialize on its lock and take their snapshot after it, so each watermark
-    // shows at least what the previous one did.
-    await client.query(
-      `insert into ops.transform_watermarks as w (layer, watermark, transform_run_id, updated_at)
-       values ($1, $2::pg_snapshot, $3, clock_timestamp())
-       on conflict (layer) do update set
-         watermark = excluded.watermark,
-         transform_run_id = excluded.transform_run_id, updated_at = excluded.updated_at`,
-      [layer, out.nextWatermark, runId],
-    );
-    await client.query(
-      `update ops.transform_runs set
-         status = 'succeeded', finished_at = clock_timestamp(), change_xid = pg_current_xact_id(),
-         affected_hours = $2, affected_keys = $3, source_rows_read = $4,
-         ingestion_run_ids = $5, raw_object_keys = $6, relations = $7
-       where run_id = $1`,
-      [
-        runId,
-        out.affectedHours,
-        out.affectedKeys,
-        out.sourceRowsRead,
-        out.ingestionRunIds,
-        out.rawObjectKeys,
-        JSON.stringify(out.relations),
-      ],
-    );
-    await client.query("commit");
+    const out = await warehouse.transformLayer(runId, run);
     result = {
       runId,
       layer,
@@ -252,12 +185,6 @@ async function executeRun(
     hours = out.affectedHours;
   } catch (e) {
     failure = e;
-    await client?.query("rollback").catch(() => {
-      broken = true;
-    });
-  } finally {
-    // A connection that cannot even roll back is destroyed rather than returned to the pool.
-    client?.release(broken);
   }
   if (!result) {
     await fail(failure);

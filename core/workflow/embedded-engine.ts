@@ -13,13 +13,14 @@
  *    execution outlives its limit, no Catch runs (as in AWS, where an alarm tells): the engine records
  *    the notification itself.
  * 5. Record the outcome and the engine's event log (retried through a short database outage).
+ *
+ * The execution's row, its lease and the notifications go through the ops ledger port (OpsLedger,
+ * core/ports.ts; on Postgres core/adapters/pg-ops-ledger.ts).
  */
 import { readFileSync } from "node:fs";
-import type pg from "pg";
-import { retryWhileUnavailable } from "../db/errors.ts";
-import { LEASE_REMAINING_MS, RUN_LEASE_EXPIRY, startHeartbeat } from "../db/leases.ts";
 import type { Interval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
+import type { OpsLedger } from "../ports.ts";
 import { checkQualityTask, type TaskDeps, transformTask } from "./tasks.ts";
 import {
   applyTimeLimits,
@@ -135,18 +136,15 @@ interface Notification {
 
 /** Executes the pipeline for one interval; see the module header for the steps. */
 export async function runEmbeddedWorkflow(
-  deps: { pool: pg.Pool; log: Log; tasks: EngineTasks },
+  deps: { ledger: OpsLedger; log: Log; tasks: EngineTasks },
   args: { interval: Interval; executionName?: string },
   opts: EngineOptions = {},
 ): Promise<WorkflowResult> {
-  const { pool, log } = deps;
+  const { ledger, log } = deps;
   const executionName = args.executionName ?? args.interval;
   const base = { executionName, interval: args.interval };
-  const prior = await pool.query<{ status: string }>(
-    "select status from ops.workflow_executions where execution_name = $1",
-    [executionName],
-  );
-  if (prior.rows[0]?.status === "succeeded" && !opts.force) {
+  const prior = await ledger.executionStatus(executionName);
+  if (prior === "succeeded" && !opts.force) {
     log.info("execution already succeeded; duplicate trigger ignored", { executionName });
     return {
       ...base,
@@ -159,21 +157,8 @@ export async function runEmbeddedWorkflow(
       output: null,
     };
   }
-  const started = await pool.query<{ remaining: number }>(
-    `insert into ops.workflow_executions as w (execution_name, interval, status, started_at, lease_expires_at)
-     values ($1, $2, 'running', now(), ${RUN_LEASE_EXPIRY})
-     on conflict (execution_name) do update set status = 'running', attempt = w.attempt + 1,
-       started_at = now(), finished_at = null, failed_state = null, error = null, cause = null, events = '[]',
-       lease_expires_at = excluded.lease_expires_at
-     returning ${LEASE_REMAINING_MS("w")} as remaining`,
-    [executionName, args.interval],
-  );
-  const heartbeat = startHeartbeat(
-    pool,
-    { table: "ops.workflow_executions", keyColumn: "execution_name", key: executionName },
-    started.rows[0]?.remaining ?? 0,
-    log,
-  );
+  const { leaseRemainingMs } = await ledger.startExecution(executionName, args.interval);
+  const heartbeat = ledger.keepExecutionLeased(executionName, leaseRemainingMs);
 
   const { StateMachine } = await import("aws-local-stepfunctions");
   const limits = opts.timeLimits ?? DEFAULT_TIME_LIMITS;
@@ -187,10 +172,12 @@ export async function runEmbeddedWorkflow(
     NotifyFailure: async (input) => {
       const publish = input as { Subject?: string; Message?: Notification };
       notification = publish.Message ?? null;
-      await pool.query(
-        "insert into ops.notifications (execution_name, interval, subject, message) values ($1, $2, $3, $4)",
-        [executionName, args.interval, publish.Subject ?? "", JSON.stringify(publish.Message ?? null)],
-      );
+      await ledger.recordNotification({
+        executionName,
+        interval: args.interval,
+        subject: publish.Subject ?? "",
+        message: publish.Message ?? null,
+      });
       log.error("workflow failed; notification recorded", { executionName, ...notification });
       return { MessageId: `local-${executionName}` };
     },
@@ -257,7 +244,7 @@ export async function runEmbeddedWorkflow(
   const collecting = (async () => {
     for await (const ev of execution.eventLogs) events.push(ev as { type?: string });
   })();
-  let status: WorkflowResult["status"] = "succeeded";
+  let status: "succeeded" | "failed" = "succeeded";
   let output: unknown = null;
   let error: string | null = null;
   let cause: string | null = null;
@@ -287,15 +274,12 @@ export async function runEmbeddedWorkflow(
         error: error ?? undefined,
         cause: cause ?? undefined,
       };
-      await pool.query(
-        "insert into ops.notifications (execution_name, interval, subject, message) values ($1, $2, $3, $4)",
-        [
-          executionName,
-          args.interval,
-          "weather-dataops workflow timed out",
-          JSON.stringify({ interval: args.interval, ...(notification as Notification) }),
-        ],
-      );
+      await ledger.recordNotification({
+        executionName,
+        interval: args.interval,
+        subject: "weather-dataops workflow timed out",
+        message: { interval: args.interval, ...(notification as Notification) },
+      });
       log.error("workflow timed out; notification recorded", {
         executionName,
         ...(notification as Notification),
@@ -314,13 +298,13 @@ export async function runEmbeddedWorkflow(
   error = sent?.error ?? error;
   cause = sent?.cause ?? cause;
   try {
-    await retryWhileUnavailable(() =>
-      pool.query(
-        `update ops.workflow_executions set status = $2, finished_at = now(), failed_state = $3, error = $4,
-           cause = $5, events = $6 where execution_name = $1`,
-        [executionName, status, failedState, error, cause, JSON.stringify(events)],
-      ),
-    );
+    await ledger.finishExecution(executionName, {
+      status,
+      failedState,
+      error,
+      cause,
+      events,
+    });
   } finally {
     await heartbeat.stop();
   }

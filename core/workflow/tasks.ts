@@ -5,6 +5,7 @@
 import pg from "pg";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
+import { pgOpsPorts } from "../adapters/pg-ops-ledger.ts";
 import { parseEvent } from "../domain/events.ts";
 import { addHours, intervalStart, parseInterval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
@@ -134,7 +135,7 @@ export async function transformTask(deps: TaskDeps, event: unknown, opts: TaskOp
     '{ "layer": "silver" | "gold", "interval": "2026-11-22T13" }',
   );
   return cancellingOnAbort(deps, opts.signal, () =>
-    runTransform({ pool: deps.pool, log: deps.log }, { layer: e.layer, interval: e.interval }),
+    runTransform(pgOpsPorts(deps.pool, deps.log), { layer: e.layer, interval: e.interval }),
   );
 }
 
@@ -152,6 +153,6 @@ export async function checkQualityTask(
   const due = intervalStart(addHours(e.interval, 1));
   const now = new Date(Math.min(clock().getTime(), due.getTime()));
   return cancellingOnAbort(deps, opts.signal, () =>
-    runQualityChecks({ pool: deps.pool, log: deps.log }, { interval: e.interval, layer: e.layer, now }),
+    runQualityChecks(pgOpsPorts(deps.pool, deps.log), { interval: e.interval, layer: e.layer, now }),
   );
 }

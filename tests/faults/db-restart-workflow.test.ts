@@ -14,7 +14,7 @@ import { startWeather, waitFor, weather } from "./support/cli.ts";
 import { type PrivatePostgres, startPrivatePostgres } from "./support/private-postgres.ts";
 
 const INTERVAL = "2026-11-22T13";
-// core/use-cases/transform.ts: LOCK_NAMESPACE ("WDO") and the silver layer's key.
+// core/sql/runner.ts: LOCK_NAMESPACE ("WDO") and the silver layer's key.
 const SILVER_LOCK = [0x57444f, 1];
 
 let server: PrivatePostgres;

@@ -13,6 +13,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import { PgOpsLedger } from "#core/adapters/pg-ops-ledger.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
@@ -76,7 +77,7 @@ function hanging() {
 async function run(t: EngineTasks, executionName: string, timeLimits: TimeLimits) {
   const log = memoryLog();
   const result = await runEmbeddedWorkflow(
-    { pool: db.pool, log, tasks: t },
+    { ledger: new PgOpsLedger(db.pool, log), log, tasks: t },
     { interval: INTERVAL, executionName },
     { retryIntervalMs: 0, timeLimits },
   );
@@ -238,7 +239,7 @@ describe.skipIf(!process.env.DATABASE_URL)("a transform stuck on a lock (Postgre
     }
     // With the lock free again, a rerun of the hour succeeds (no zombie holds anything).
     const rerun = await runEmbeddedWorkflow(
-      { pool: db.pool, log: memoryLog(), tasks: tasks() },
+      { ledger: new PgOpsLedger(db.pool), log: memoryLog(), tasks: tasks() },
       { interval: INTERVAL, executionName: "locked-silver" },
       { retryIntervalMs: 0, force: true },
     );

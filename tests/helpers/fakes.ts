@@ -5,13 +5,20 @@
  * something about the real adapters too; tests/integration covers those against S3/fs and Postgres.
  */
 import { RawObjectExistsError } from "#core/adapters/raw-store-errors.ts";
+import type { Interval } from "#core/domain/interval.ts";
 import type {
   BronzeRepository,
   BronzeRow,
+  CheckResult,
+  CheckRunStart,
   IngestionRunRecord,
+  LayerTransformOutput,
+  OpsLedger,
   QuarantineEntry,
   RawStore,
   SiteOutcome,
+  TransformRunStart,
+  Warehouse,
 } from "#core/ports.ts";
 
 /** Decides whether a call fails: return an error to throw it, undefined to let the call through. */
@@ -92,4 +99,162 @@ export function memoryBronze(): MemoryBronze {
     },
   };
   return bronze;
+}
+
+type RunStatus = "running" | "succeeded" | "failed" | "passed";
+
+export interface MemoryOpsLedger extends OpsLedger {
+  readonly transformRuns: Map<number, TransformRunStart & { status: RunStatus; error?: string }>;
+  readonly checkRuns: Map<
+    number,
+    CheckRunStart & { status: RunStatus; error?: string; results?: CheckResult[]; checksFailed?: number }
+  >;
+  readonly executions: Map<
+    string,
+    {
+      interval: Interval;
+      status: RunStatus;
+      attempt: number;
+      failedState?: string | null;
+      error?: string | null;
+      cause?: string | null;
+      events?: unknown[];
+    }
+  >;
+  readonly notifications: { executionName: string; interval: Interval; subject: string; message: unknown }[];
+  /** Leases being renewed now (`transform:<runId>`, `execution:<name>`): a stopped heartbeat leaves. */
+  readonly leasesHeld: Set<string>;
+  /** Set to make a ledger method fail (e.g. the database is gone when the outcome is written). */
+  failWhen?: FailWhen<[method: keyof OpsLedger]>;
+}
+
+/**
+ * The ops ledger in memory. Leases never expire here (no clock): a test that needs the `abandoned`
+ * takeover uses Postgres (tests/integration/run-leases.test.ts).
+ */
+export function memoryOpsLedger(): MemoryOpsLedger {
+  let nextId = 1;
+  const check = (method: keyof OpsLedger) => {
+    const error = ledger.failWhen?.(method);
+    if (error) throw error;
+  };
+  const hold = (key: string) => {
+    ledger.leasesHeld.add(key);
+    return {
+      async stop() {
+        ledger.leasesHeld.delete(key);
+      },
+    };
+  };
+  const ledger: MemoryOpsLedger = {
+    transformRuns: new Map(),
+    checkRuns: new Map(),
+    executions: new Map(),
+    notifications: [],
+    leasesHeld: new Set(),
+    async startTransformRun(run) {
+      check("startTransformRun");
+      const runId = nextId++;
+      ledger.transformRuns.set(runId, { ...run, status: "running" });
+      return { runId, leaseRemainingMs: 120_000 };
+    },
+    keepTransformRunLeased(runId) {
+      check("keepTransformRunLeased");
+      return hold(`transform:${runId}`);
+    },
+    async failTransformRun(runId, error) {
+      check("failTransformRun");
+      const run = ledger.transformRuns.get(runId);
+      if (run) Object.assign(run, { status: "failed", error });
+    },
+    async earliestRecomputedHour() {
+      check("earliestRecomputedHour");
+      return null;
+    },
+    async startCheckRun(run) {
+      check("startCheckRun");
+      const runId = nextId++;
+      ledger.checkRuns.set(runId, { ...run, status: "running" });
+      return runId;
+    },
+    async failCheckRun(runId, error) {
+      check("failCheckRun");
+      const run = ledger.checkRuns.get(runId);
+      if (run) Object.assign(run, { status: "failed", error });
+    },
+    async finishCheckRun(runId, outcome) {
+      check("finishCheckRun");
+      const run = ledger.checkRuns.get(runId);
+      if (run) Object.assign(run, outcome);
+    },
+    async executionStatus(name) {
+      check("executionStatus");
+      return ledger.executions.get(name)?.status ?? null;
+    },
+    async startExecution(name, interval) {
+      check("startExecution");
+      const attempt = (ledger.executions.get(name)?.attempt ?? 0) + 1;
+      ledger.executions.set(name, { interval, status: "running", attempt });
+      return { leaseRemainingMs: 120_000 };
+    },
+    keepExecutionLeased(name) {
+      check("keepExecutionLeased");
+      return hold(`execution:${name}`);
+    },
+    async recordNotification(n) {
+      check("recordNotification");
+      ledger.notifications.push(n);
+    },
+    async finishExecution(name, outcome) {
+      check("finishExecution");
+      const execution = ledger.executions.get(name);
+      if (execution) Object.assign(execution, outcome);
+    },
+  };
+  return ledger;
+}
+
+export interface MemoryWarehouse extends Warehouse {
+  /** What a transform writes; the run is recorded succeeded in `ledger`, as the real transaction does. */
+  output: LayerTransformOutput;
+  /** Set to make `transformLayer` fail (its transaction rolled back: nothing recorded). */
+  failTransform?: FailWhen<[runId: number, run: TransformRunStart]>;
+  /** What `runChecks` returns (default: every check passes). */
+  checkResults?: CheckResult[];
+}
+
+/** A warehouse with no SQL behind it: transforms write `output`, checks return `checkResults`. */
+export function memoryWarehouse(ledger: MemoryOpsLedger): MemoryWarehouse {
+  const warehouse: MemoryWarehouse = {
+    output: {
+      relations: [],
+      affectedHours: [],
+      affectedKeys: 0,
+      sourceRowsRead: 0,
+      ingestionRunIds: [],
+      rawObjectKeys: [],
+    },
+    async transformLayer(runId, run) {
+      const error = warehouse.failTransform?.(runId, run);
+      if (error) throw error;
+      const row = ledger.transformRuns.get(runId);
+      if (row) row.status = "succeeded";
+      return warehouse.output;
+    },
+    async runChecks(checks) {
+      return (
+        warehouse.checkResults ??
+        checks.map((c) => ({
+          name: c.name,
+          layer: c.layer,
+          severity: c.severity,
+          passed: true,
+          failingRows: 0,
+          sample: [],
+          durationMs: 0,
+        }))
+      );
+    },
+  };
+  return warehouse;
 }

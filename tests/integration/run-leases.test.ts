@@ -3,7 +3,10 @@
  * PGlite): every session carries lock_timeout and statement_timeout; a running row past its lease
  * reads `abandoned` in `status` and the gold views, and the next run takes over.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
+import { PgStatusReader } from "#core/adapters/pg-status-reader.ts";
 import { readStatus } from "#core/use-cases/status.ts";
 import { runTransform } from "#core/use-cases/transform.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -43,7 +46,7 @@ describe("run leases", () => {
     );
 
     // Act + Assess: status and the views say abandoned.
-    const status = await readStatus(db.pool);
+    const status = await readStatus(new PgStatusReader(db.pool));
     expect(status.lastIngestionRuns[0]?.status).toBe("abandoned");
     expect(status.abandonedRuns.map((r) => `${r.kind}:${r.interval}`).sort()).toEqual([
       "ingestion:2026-11-22T12",
@@ -63,13 +66,13 @@ describe("run leases", () => {
     ]);
 
     // Act: the next silver run.
-    await runTransform({ pool: db.pool }, { layer: "silver", interval: "2026-11-22T12" });
+    await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: "2026-11-22T12" });
 
     // Assess: the dead run is marked abandoned for good; the new one succeeded.
     const runs = await db.pool.query("select status, error from ops.transform_runs order by run_id");
     expect(runs.rows.map((r) => r.status)).toEqual(["abandoned", "succeeded"]);
     expect(runs.rows[0]?.error).toMatch(/^abandoned: its lease expired/);
-    const after = await readStatus(db.pool);
+    const after = await readStatus(new PgStatusReader(db.pool));
     expect(after.abandonedRuns.map((r) => r.kind)).toEqual(["ingestion"]);
   });
 });

@@ -2,6 +2,7 @@
  * The one ASL file, executed by the embedded engine with the real task functions: retries, Catch →
  * notification, quality gates, and execution names derived from the interval.
  */
+
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +12,8 @@ import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import { PgOpsLedger } from "#core/adapters/pg-ops-ledger.ts";
+import { PgStatusReader } from "#core/adapters/pg-status-reader.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
@@ -72,7 +75,7 @@ function realTasks(): EngineTasks {
 
 const run = (tasks: EngineTasks, executionName: string, force = false) =>
   runEmbeddedWorkflow(
-    { pool: db.pool, log: memoryLog(), tasks },
+    { ledger: new PgOpsLedger(db.pool), log: memoryLog(), tasks },
     { interval: INTERVAL, executionName },
     { retryIntervalMs: 0, force },
   );
@@ -263,7 +266,7 @@ describe("embedded execution", () => {
     const [message] = await notifications("silver-gate");
     expect(message).toMatchObject({ interval: INTERVAL, failedState: "SilverChecks" });
     // `weather status` names the failed check of the gate's last run.
-    const status = await readStatus(db.pool);
+    const status = await readStatus(new PgStatusReader(db.pool));
     expect(status.lastQualityChecks[0]).toMatchObject({
       layers: ["silver"],
       interval: INTERVAL,
@@ -290,7 +293,7 @@ describe("embedded execution", () => {
     };
     const log = memoryLog();
     const result = await runEmbeddedWorkflow(
-      { pool: db.pool, log, tasks: flaky },
+      { ledger: new PgOpsLedger(db.pool, log), log, tasks: flaky },
       { interval: INTERVAL, executionName: "flaky" },
       { retryIntervalMs: 0 },
     );

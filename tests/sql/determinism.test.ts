@@ -3,8 +3,10 @@
  * to the last bit (float sums and means depend on the order rows are added in, so gold aggregates
  * in numeric; see docs/data-model.md).
  */
+
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { rebuildAll, runTransform } from "#core/use-cases/transform.ts";
 import {
   type BronzeRow,
@@ -57,8 +59,9 @@ async function fullRowChecksums(pool: pg.Pool): Promise<Record<string, string>> 
 
 /** Silver for every interval, then gold for every interval, each layer in the given order. */
 async function incremental(pool: pg.Pool, silverOrder: number[], goldOrder: number[]): Promise<void> {
-  for (const h of silverOrder) await runTransform({ pool }, { layer: "silver", interval: intervalOf(h) });
-  for (const h of goldOrder) await runTransform({ pool }, { layer: "gold", interval: intervalOf(h) });
+  for (const h of silverOrder)
+    await runTransform(pgOpsPorts(pool), { layer: "silver", interval: intervalOf(h) });
+  for (const h of goldOrder) await runTransform(pgOpsPorts(pool), { layer: "gold", interval: intervalOf(h) });
 }
 
 beforeAll(async () => {
@@ -97,7 +100,7 @@ afterAll(async () => {
 describe("deterministic aggregates", () => {
   it("a full rebuild and incremental runs in shuffled orders leave identical rows", async () => {
     // Prepare: the full rebuild's rows
-    await rebuildAll({ pool: db.pool }, { interval: intervalOf(HOURS - 1) });
+    await rebuildAll(pgOpsPorts(db.pool), { interval: intervalOf(HOURS - 1) });
     const full = await fullRowChecksums(db.pool);
     const hours = Array.from({ length: HOURS }, (_, h) => h);
     const rand = prng(7);

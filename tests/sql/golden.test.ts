@@ -2,7 +2,9 @@
  * Golden data: the hand-built fixture (tests/fixtures/golden/bronze.ts) must give exactly these
  * silver and gold rows. Every expected number below is worked out by hand from the fixture.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { getLineage } from "#core/sql/lineage.ts";
 import { syncSites } from "#core/sql/sites.ts";
 import { rebuildAll } from "#core/use-cases/transform.ts";
@@ -301,7 +303,7 @@ describe("gold", () => {
     // Prepare
     const incremental = await checksums(db.pool);
     // Act
-    const result = await rebuildAll({ pool: db.pool }, { interval: FIXTURE_INTERVAL });
+    const result = await rebuildAll(pgOpsPorts(db.pool), { interval: FIXTURE_INTERVAL });
     // Assess
     expect(await checksums(db.pool)).toEqual(incremental);
     expect(result.silver.mode).toBe("full");

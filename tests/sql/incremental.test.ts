@@ -2,7 +2,9 @@
  * Incremental behaviour: late rows change only what depends on them, reruns are idempotent, and
  * concurrent runs for one interval equal one run.
  */
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { runTransform } from "#core/use-cases/transform.ts";
 import {
   at,
@@ -98,7 +100,7 @@ describe("incremental transform", () => {
       reading("alpha", 10, 55, { ingestion_run_id: "run-late-2", raw_object_key: "raw/late.json" }),
     ]);
     // Act
-    const silver = await runTransform({ pool: db.pool }, { layer: "silver", interval: "2026-03-09T10" });
+    const silver = await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: "2026-03-09T10" });
     // Assess: hour 10 (the late row) only: the scope is what changed since silver's last run, with
     // no fixed lookback
     expect(silver.affectedHours).toBe(1);
@@ -132,10 +134,11 @@ describe("incremental transform", () => {
   it("a window-only run (no ingestion run for the interval) recomputes the lookback hours", async () => {
     // Prepare: hours 9..12 of day one exist; nothing was ingested for 2026-03-01T12
     // Act
-    const gold = await runTransform(
-      { pool: db.pool },
-      { layer: "gold", interval: "2026-03-01T12", lookbackHours: 3 },
-    );
+    const gold = await runTransform(pgOpsPorts(db.pool), {
+      layer: "gold",
+      interval: "2026-03-01T12",
+      lookbackHours: 3,
+    });
     // Assess: alpha hours 9..12 rewritten, with the moving averages of the hours in 9..(12 + 167):
     // 9..25 and 50 (18 rows)
     expect(gold.affectedHours).toBe(4);

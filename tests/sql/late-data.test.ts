@@ -3,8 +3,10 @@
  * successful run (change_xid watermarks), so a late or replayed hour reaches silver and gold however
  * old it is, and the quality checks look at the hours the transform recomputed.
  */
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import type { BronzeRow } from "#core/ports.ts";
 import { runTransform } from "#core/use-cases/transform.ts";
 import { at, insertBronze, insertIngestionRun, loadFixture, reading } from "#tests/fixtures/golden/bronze.ts";
@@ -167,8 +169,8 @@ describe("late data", () => {
 
   it("a rerun with nothing changed below recomputes nothing", async () => {
     // Act
-    const silver = await runTransform({ pool: db.pool }, { layer: "silver", interval: "2026-03-09T09" });
-    const gold = await runTransform({ pool: db.pool }, { layer: "gold", interval: "2026-03-09T09" });
+    const silver = await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: "2026-03-09T09" });
+    const gold = await runTransform(pgOpsPorts(db.pool), { layer: "gold", interval: "2026-03-09T09" });
     // Assess: the fixture's hours were transformed before; nothing is observed in 09
     expect([silver.affectedHours, gold.affectedHours]).toEqual([0, 0]);
   });

@@ -4,7 +4,9 @@
  * forecast, then the latest observed_at — whatever the order they arrive in, and gold never counts
  * an hour twice.
  */
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { runQualityChecks } from "#core/use-cases/check-quality.ts";
 import {
   at,
@@ -204,10 +206,11 @@ describe("silver precedence", () => {
       "insert into silver.sites values ('alpha', 'alpha', 0, 0, 'UTC', 'XX') on conflict do nothing",
     );
     // Act
-    const report = await runQualityChecks(
-      { pool: db.pool },
-      { interval: "2026-03-01T10", layer: "silver", now: new Date(at(11)) },
-    );
+    const report = await runQualityChecks(pgOpsPorts(db.pool), {
+      interval: "2026-03-01T10",
+      layer: "silver",
+      now: new Date(at(11)),
+    });
     // Assess
     expect(report.checks.find((c) => c.name === "silver__precedence")).toMatchObject({ passed: true });
     expect((await silverHour())[0]).toMatchObject({

@@ -2,9 +2,12 @@
  * Quality checks: every declared check (sql/models/<layer>/*.yml) passes on good data and fails,
  * alone, on data broken for it; error checks block, warn checks are recorded; silver failures block gold.
  */
+
 import { readFileSync } from "node:fs";
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
+import { PgStatusReader } from "#core/adapters/pg-status-reader.ts";
 import { checksMarkdown, declaredChecks } from "#core/sql/checks.ts";
 import {
   type CheckReport,
@@ -142,7 +145,7 @@ const BREAKS: Record<string, (pool: pg.Pool) => Promise<unknown>> = {
 async function checkAll(now: Date): Promise<{ report: CheckReport; threw: boolean }> {
   try {
     return {
-      report: await runQualityChecks({ pool: db.pool }, { interval: FIXTURE_INTERVAL, now }),
+      report: await runQualityChecks(pgOpsPorts(db.pool), { interval: FIXTURE_INTERVAL, now }),
       threw: false,
     };
   } catch (e) {
@@ -208,7 +211,10 @@ describe("every declared check can fail", () => {
 describe("runQualityChecks", () => {
   it("records every check with its severity on good data", async () => {
     // Act
-    const report = await runQualityChecks({ pool: db.pool }, { interval: FIXTURE_INTERVAL, now: FRESH_NOW });
+    const report = await runQualityChecks(pgOpsPorts(db.pool), {
+      interval: FIXTURE_INTERVAL,
+      now: FRESH_NOW,
+    });
     // Assess
     expect(report.passed).toBe(true);
     expect(report.checksTotal).toBe(declaredChecks().length);
@@ -228,10 +234,11 @@ describe("runQualityChecks", () => {
     // Prepare
     await BREAKS.gold__daily_min_le_max?.(db.pool);
     // Act
-    const e = await runQualityChecks(
-      { pool: db.pool },
-      { interval: FIXTURE_INTERVAL, layer: "gold", now: FRESH_NOW },
-    ).then(
+    const e = await runQualityChecks(pgOpsPorts(db.pool), {
+      interval: FIXTURE_INTERVAL,
+      layer: "gold",
+      now: FRESH_NOW,
+    }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -248,9 +255,9 @@ describe("runQualityChecks", () => {
   it("weather status shows the last run's warnings with their severity", async () => {
     // Prepare
     await BREAKS.silver__temperature_jump?.(db.pool);
-    await runQualityChecks({ pool: db.pool }, { interval: FIXTURE_INTERVAL, now: FRESH_NOW });
+    await runQualityChecks(pgOpsPorts(db.pool), { interval: FIXTURE_INTERVAL, now: FRESH_NOW });
     // Act
-    const status = await readStatus(db.pool, FRESH_NOW);
+    const status = await readStatus(new PgStatusReader(db.pool), FRESH_NOW);
     // Assess
     expect(status.lastQualityCheck).toMatchObject({
       status: "passed",
@@ -269,10 +276,11 @@ describe("silver checks block gold", () => {
     await BREAKS.silver__matches_bronze?.(db.pool);
     const before = await checksums(db.pool);
     // Act
-    const e = await runQualityChecks(
-      { pool: db.pool },
-      { interval: FIXTURE_INTERVAL, layer: "silver", now: FRESH_NOW },
-    ).then(
+    const e = await runQualityChecks(pgOpsPorts(db.pool), {
+      interval: FIXTURE_INTERVAL,
+      layer: "silver",
+      now: FRESH_NOW,
+    }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -291,7 +299,7 @@ describe("silver checks block gold", () => {
     // Prepare: a stuck sensor (warn) in silver
     await BREAKS.silver__stuck_sensor?.(db.pool);
     // Act
-    const gold = await runTransform({ pool: db.pool }, { layer: "gold", interval: FIXTURE_INTERVAL });
+    const gold = await runTransform(pgOpsPorts(db.pool), { layer: "gold", interval: FIXTURE_INTERVAL });
     // Assess
     expect(gold.relations.length).toBeGreaterThan(0);
   });

@@ -1,5 +1,7 @@
 /** Helpers shared by the SQL tests: run a pipeline, snapshot and checksum relations. */
+
 import type pg from "pg";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { runQualityChecks } from "#core/use-cases/check-quality.ts";
 import { runTransform } from "#core/use-cases/transform.ts";
 
@@ -22,9 +24,9 @@ const KEYS: Record<(typeof SILVER_AND_GOLD)[number], string> = {
 /** Silver, the silver gate (SilverChecks), then gold for one interval, as the workflow runs them. */
 export async function runPipeline(pool: pg.Pool, interval: string, lookbackHours?: number): Promise<void> {
   const extra = lookbackHours === undefined ? {} : { lookbackHours };
-  await runTransform({ pool }, { layer: "silver", interval, ...extra });
-  await runQualityChecks({ pool }, { interval, layer: "silver" });
-  await runTransform({ pool }, { layer: "gold", interval, ...extra });
+  await runTransform(pgOpsPorts(pool), { layer: "silver", interval, ...extra });
+  await runQualityChecks(pgOpsPorts(pool), { interval, layer: "silver" });
+  await runTransform(pgOpsPorts(pool), { layer: "gold", interval, ...extra });
 }
 
 /** md5 of every row of each relation in key order: equal checksums mean equal contents. */

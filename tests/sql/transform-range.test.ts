@@ -4,8 +4,10 @@
  * hour-by-hour incremental runs — moving averages included, also after the range's end — with
  * lineage saying what it was, and watermarks that let the next incremental run do only its hour.
  */
+
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { rebuildAll, runTransform, TransformInputError, transformRange } from "#core/use-cases/transform.ts";
 import {
   at,
@@ -57,8 +59,8 @@ async function liveHour(pool: pg.Pool, h: number): Promise<void> {
 }
 
 async function incrementalHour(pool: pg.Pool, h: number): Promise<void> {
-  await runTransform({ pool }, { layer: "silver", interval: intervalAt(h) });
-  await runTransform({ pool }, { layer: "gold", interval: intervalAt(h) });
+  await runTransform(pgOpsPorts(pool), { layer: "silver", interval: intervalAt(h) });
+  await runTransform(pgOpsPorts(pool), { layer: "gold", interval: intervalAt(h) });
 }
 
 /** History for every site-hour of the range: forecast values, and archive values for day 1. */
@@ -124,13 +126,18 @@ afterAll(async () => {
 describe("transformRange", () => {
   it("rejects a reversed range and an unknown trigger before doing anything", async () => {
     await expect(
-      transformRange({ pool: db.pool }, { from: intervalAt(TO), to: intervalAt(FROM), trigger: "backfill" }),
+      transformRange(pgOpsPorts(db.pool), {
+        from: intervalAt(TO),
+        to: intervalAt(FROM),
+        trigger: "backfill",
+      }),
     ).rejects.toThrow(TransformInputError);
     await expect(
-      transformRange(
-        { pool: db.pool },
-        { from: intervalAt(FROM), to: intervalAt(TO), trigger: "nightly" as "heal" },
-      ),
+      transformRange(pgOpsPorts(db.pool), {
+        from: intervalAt(FROM),
+        to: intervalAt(TO),
+        trigger: "nightly" as "heal",
+      }),
     ).rejects.toThrow(/trigger/);
   });
 
@@ -155,10 +162,11 @@ describe("transformRange", () => {
     );
 
     // Act
-    const result = await transformRange(
-      { pool: db.pool },
-      { from: intervalAt(FROM), to: intervalAt(TO), trigger: "backfill" },
-    );
+    const result = await transformRange(pgOpsPorts(db.pool), {
+      from: intervalAt(FROM),
+      to: intervalAt(TO),
+      trigger: "backfill",
+    });
 
     // Assess: one run per layer, both gates passed over the range
     expect(result.silverChecks.passed && result.goldChecks.passed).toBe(true);
@@ -213,7 +221,7 @@ describe("transformRange", () => {
 
     // ...equal to a full rebuild, full rows of every silver and gold relation
     await resetDerived(db.pool);
-    await rebuildAll({ pool: db.pool }, { interval: intervalAt(HOURS - 1) });
+    await rebuildAll(pgOpsPorts(db.pool), { interval: intervalAt(HOURS - 1) });
     expect(await checksums(db.pool)).toEqual(bulk);
 
     // ...and to hour-by-hour incremental runs over the same bronze (each run its own hour only)
@@ -230,18 +238,19 @@ describe("transformRange", () => {
   it("leaves watermarks an incremental run continues from: nothing missed, only its hour redone", async () => {
     // Prepare: the state of a bulk run, then a new live hour and a late row outside the range
     await resetDerived(db.pool);
-    await transformRange(
-      { pool: db.pool },
-      { from: intervalAt(0), to: intervalAt(HOURS - 1), trigger: "heal" },
-    );
+    await transformRange(pgOpsPorts(db.pool), {
+      from: intervalAt(0),
+      to: intervalAt(HOURS - 1),
+      trigger: "heal",
+    });
     await liveHour(db.pool, HOURS);
     await insertIngestionRun(db.pool, "live-late-2", intervalAt(60));
     await insertBronze(db.pool, [
       reading("s3", 60, 10, { temperature_c: 1.5, ingestion_run_id: "live-late-2" }),
     ]);
     // Act
-    const silver = await runTransform({ pool: db.pool }, { layer: "silver", interval: intervalAt(HOURS) });
-    const gold = await runTransform({ pool: db.pool }, { layer: "gold", interval: intervalAt(HOURS) });
+    const silver = await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: intervalAt(HOURS) });
+    const gold = await runTransform(pgOpsPorts(db.pool), { layer: "gold", interval: intervalAt(HOURS) });
     // Assess: the new hour and the late hour, nothing of the range
     expect(silver.affectedHours).toBe(2);
     expect(gold.affectedHours).toBe(2);
@@ -251,7 +260,7 @@ describe("transformRange", () => {
     );
     expect(rows[0]?.n).toBe(1); // the live row replaced the forecast
     // ...and a run with nothing new redoes only its own hour
-    const again = await runTransform({ pool: db.pool }, { layer: "silver", interval: intervalAt(HOURS) });
+    const again = await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: intervalAt(HOURS) });
     expect(again.affectedHours).toBe(1);
   });
 });
