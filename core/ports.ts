@@ -450,3 +450,14 @@ export interface StatusFacts {
 export interface StatusReader {
   read(): Promise<StatusFacts>;
 }
+
+/** Which hours each site has a bronze observation for: what coverage, backfill and heal work from. */
+export interface CoverageReader {
+  /** Site id → the hours (`2026-11-22T13`) in [from, to] with at least one row (of `source`, if given). */
+  presentHours(args: {
+    from: Interval;
+    to: Interval;
+    siteIds: readonly string[];
+    source?: ProviderSource;
+  }): Promise<Map<string, Set<string>>>;
+}

@@ -10,6 +10,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
+import { pgCoverageReader } from "#core/adapters/pg-coverage-reader.ts";
 import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { isDatabaseError } from "#core/db/errors.ts";
@@ -84,7 +85,8 @@ async function run(days: number) {
   return heal(
     {
       log,
-      coverage: (from, to, siteIds) => readCoverage(rt.db.pool, { from, to, siteIds, source }),
+      coverage: (from, to, siteIds) =>
+        readCoverage(pgCoverageReader(rt.db.pool), { from, to, siteIds, source }),
       fetchHistory: (sites, from, to) =>
         fetchHistory(
           { provider, rawStore: rt.rawStore, bronze: rt.bronze, policy: httpPolicyFromConfig(config), log },

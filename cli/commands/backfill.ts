@@ -1,5 +1,6 @@
 /** `weather backfill`: refill every missing site-hour of a range, oldest first. */
 import { type Command, Option } from "commander";
+import { pgCoverageReader } from "#core/adapters/pg-coverage-reader.ts";
 import { addHours, type Interval, intervalOf, intervalRange } from "#core/domain/interval.ts";
 import type { Site } from "#core/domain/sites.ts";
 import { loadSites } from "#core/domain/sites.ts";
@@ -107,7 +108,7 @@ export async function backfillDeps(
     supportsHistory: session.supportsHistory,
     missing: async (f, t) =>
       missingByHour(
-        await readCoverage(rt.db.pool, {
+        await readCoverage(pgCoverageReader(rt.db.pool), {
           from: f,
           to: t,
           siteIds: sites.map((s) => s.id),

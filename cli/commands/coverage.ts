@@ -1,5 +1,6 @@
 /** `weather coverage`: expected versus present hours per site. */
 import type { Command } from "commander";
+import { pgCoverageReader } from "#core/adapters/pg-coverage-reader.ts";
 import { intervalOf } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
 import { readCoverage } from "#core/use-cases/coverage.ts";
@@ -20,7 +21,7 @@ export function register(program: Command): void {
       const { from, to } = rangeFlags(flags, () => intervalOf(new Date()));
       const sites = await loadSites(config.SITES_FILE);
       const report = await withRuntime(config, (rt) =>
-        readCoverage(rt.db.pool, { from, to, siteIds: sites.map((s) => s.id) }),
+        readCoverage(pgCoverageReader(rt.db.pool), { from, to, siteIds: sites.map((s) => s.id) }),
       );
       out.result(report, () =>
         [

@@ -1,6 +1,7 @@
 /** `weather heal`: refill the site-hours missing in the last N days from the source's history. */
 
 import type { Command } from "commander";
+import { pgCoverageReader } from "#core/adapters/pg-coverage-reader.ts";
 import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { addHours, type Interval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
@@ -42,7 +43,7 @@ export function register(program: Command): void {
               {
                 log,
                 coverage: (from, to, siteIds) =>
-                  readCoverage(rt.db.pool, { from, to, siteIds, source: session.source }),
+                  readCoverage(pgCoverageReader(rt.db.pool), { from, to, siteIds, source: session.source }),
                 fetchHistory: (group, from, to) => {
                   out.say(`Fetching ${session.source} history ${from} → ${to} for ${group.length} sites`);
                   return fetchHistory(

@@ -2,9 +2,9 @@
  * Coverage: for each site, which hours of a range have a bronze observation (from any source, or
  * from one) and which are missing — the list a backfill works from.
  */
-import type pg from "pg";
-import { type Interval, intervalRange, intervalStart } from "../domain/interval.ts";
+import { type Interval, intervalRange } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
+import type { CoverageReader } from "../ports.ts";
 
 export interface SiteCoverage {
   siteId: string;
@@ -23,26 +23,12 @@ export interface CoverageReport {
   complete: boolean;
 }
 
+/** Reads coverage for `siteIds` over [from, to] (of one source, or of any) through `reader`. */
 export async function readCoverage(
-  pool: pg.Pool,
+  reader: CoverageReader,
   args: { from: Interval; to: Interval; siteIds: string[]; source?: ProviderSource },
 ): Promise<CoverageReport> {
-  const { rows } = await pool.query<{ site_id: string; hour: string }>(
-    `select distinct site_id, to_char(date_trunc('hour', observed_at at time zone 'UTC'), 'YYYY-MM-DD"T"HH24') as hour
-     from bronze.weather_observations
-     where observed_at >= $1 and observed_at < $2 and site_id = any($3) and ($4::text is null or source = $4)`,
-    [
-      intervalStart(args.from),
-      new Date(intervalStart(args.to).getTime() + 3_600_000),
-      args.siteIds,
-      args.source ?? null,
-    ],
-  );
-  const present = new Map<string, Set<string>>();
-  for (const r of rows) {
-    if (!present.has(r.site_id)) present.set(r.site_id, new Set());
-    present.get(r.site_id)?.add(r.hour);
-  }
+  const present = await reader.presentHours(args);
   return coverageOf({ from: args.from, to: args.to, siteIds: args.siteIds, present });
 }
 
