@@ -37,7 +37,10 @@ export async function connectDatabase(config: Config, opts: ConnectOptions = {})
   if (url) {
     const db = openDatabase(url, { max: opts.max, settings });
     try {
-      await db.pool.query("select 1");
+      // A URL can lead to a PGlite too (`weather invoke` hands a handler the embedded one's loopback
+      // URL): it is one session without COPY, so it is treated as embedded whatever the way in.
+      const { rows } = await db.pool.query<{ version: string }>("select version() as version");
+      if (/\bPGlite\b/.test(rows[0]?.version ?? "")) return { ...db, embedded: true };
     } catch (e) {
       await db.close().catch(() => {});
       const source = fromSecret

@@ -156,6 +156,33 @@ describe("weather invoke", () => {
     expect(JSON.parse(status.stdout).layers.gold).toMatchObject({ site_hourly: 22 });
   });
 
+  it("heals a week for every sample site on the embedded default (a bulk load the handler gets by URL)", async () => {
+    // The handler reaches the embedded PGlite through its loopback URL; 22 sites × 168 hours is past the
+    // size where bronze would switch to COPY, which PGlite's socket server does not speak.
+    const healHome = await mkdtemp(join(tmpdir(), "wdo-invoke-heal-"));
+    try {
+      const res = await weather(
+        "invoke",
+        "heal",
+        "--event",
+        "events/heal.json",
+        "--source",
+        "simulator",
+        "--home",
+        healHome,
+        "--json",
+      );
+      expect(res.code, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({
+        siteHoursMissingBefore: 22 * 168,
+        siteHoursFilled: 22 * 168,
+        gapsRemaining: 0,
+      });
+    } finally {
+      await rm(healHome, { recursive: true, force: true });
+    }
+  });
+
   it("exits 2 on the bad sample event, naming the field, in the JSON error and on stderr", async () => {
     const res = await weather(
       "invoke",
