@@ -17,7 +17,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
-import { EventBridgeClient, ListRuleNamesByTargetCommand } from "@aws-sdk/client-eventbridge";
+import {
+  DescribeRuleCommand,
+  EventBridgeClient,
+  ListRuleNamesByTargetCommand,
+  ListTargetsByRuleCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from "@aws-sdk/client-eventbridge";
 import { GetFunctionConfigurationCommand, LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
 import {
   ListSecretsCommand,
@@ -26,6 +33,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
 import pg from "pg";
+import { settingsFor } from "../stacks/settings.ts";
 
 const run = promisify(execFile);
 
@@ -174,10 +182,47 @@ export async function deployLocalCloud(opts: DeployOptions): Promise<LocalCloud>
     );
     log("secrets: database URL and OpenWeatherMap key stored");
     await deploy(STACKS.stateless);
-    return await discoverLocalCloud();
+    const cloud = await discoverLocalCloud();
+    const defaults = settingsFor(STAGE).heal;
+    await reconcileHealRule(cloud.healRuleName, {
+      schedule: opts.healSchedule ?? defaults.schedule,
+      days: opts.healDays ?? defaults.days,
+    });
+    return cloud;
   } finally {
     rmSync(assembly, { recursive: true, force: true });
   }
+}
+
+/**
+ * LocalStack 4.13.1's CloudFormation leaves an existing AWS::Events::Rule's ScheduleExpression and its
+ * target's Input as they were when a stack update changes them (seen in CI: the heal suite deployed over
+ * the pipeline suite's stack kept `cron(35 3 * * ? *)`). Whatever deployed last, the rule gets what this
+ * deployment asked for, through the same API CloudFormation would call.
+ */
+async function reconcileHealRule(name: string, want: { schedule: string; days: number }): Promise<void> {
+  const eventBridge = new EventBridgeClient(clientConfig);
+  const rule = await eventBridge.send(new DescribeRuleCommand({ Name: name }));
+  if (rule.ScheduleExpression !== want.schedule) {
+    await eventBridge.send(
+      new PutRuleCommand({
+        Name: name,
+        ScheduleExpression: want.schedule,
+        State: rule.State,
+        Description: rule.Description,
+      }),
+    );
+  }
+  const targets = (await eventBridge.send(new ListTargetsByRuleCommand({ Rule: name }))).Targets ?? [];
+  const input = JSON.stringify({ days: want.days });
+  const stale = targets.filter((t) => t.Input === undefined || JSON.stringify(JSON.parse(t.Input)) !== input);
+  if (stale.length > 0)
+    await eventBridge.send(
+      new PutTargetsCommand({
+        Rule: name,
+        Targets: stale.map((t) => ({ Id: t.Id, Arn: t.Arn, Input: input })),
+      }),
+    );
 }
 
 /** The two secrets of the stateful stack, by the logical ids CDK puts into their names. */
