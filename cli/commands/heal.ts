@@ -5,12 +5,12 @@ import { pgCoverageReader } from "#core/adapters/pg-coverage-reader.ts";
 import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { addHours, type Interval } from "#core/domain/interval.ts";
 import { loadSites } from "#core/domain/sites.ts";
-import { httpPolicyFromConfig } from "#core/providers/http.ts";
 import { providerFor } from "#core/runtime.ts";
 import { readCoverage } from "#core/use-cases/coverage.ts";
 import { HEAL_DAYS, type HealReport, heal, healWindow } from "#core/use-cases/heal.ts";
-import { fetchHistory, historyWeight } from "#core/use-cases/history.ts";
+import { historyWeight } from "#core/use-cases/history.ts";
 import { transformRange } from "#core/use-cases/transform.ts";
+import { historyOnce } from "../actions.ts";
 import { action, common } from "../command.ts";
 import { withRuntime, withSource } from "../context.ts";
 import { EXIT, UsageError } from "../errors.ts";
@@ -46,16 +46,7 @@ export function register(program: Command): void {
                   readCoverage(pgCoverageReader(rt.db.pool), { from, to, siteIds, source: session.source }),
                 fetchHistory: (group, from, to) => {
                   out.say(`Fetching ${session.source} history ${from} → ${to} for ${group.length} sites`);
-                  return fetchHistory(
-                    {
-                      provider,
-                      rawStore: rt.rawStore,
-                      bronze: rt.bronze,
-                      policy: httpPolicyFromConfig(session.config),
-                      log,
-                    },
-                    { sites: group, from, to, failureThreshold: session.config.SITE_FAILURE_THRESHOLD },
-                  );
+                  return historyOnce(rt, session, { sites: group, from, to, log });
                 },
                 transformRange: async (from, to) => {
                   out.say(`Transforming ${from} → ${to} (silver → silver checks → gold → gold checks)`);
