@@ -9,10 +9,12 @@
  * The simulator runs in its own process (as the real API would); the range ends with the last
  * complete hour. Goal (ratio, same run): end-to-end rows/s (bronze rows ÷ the backfill's wall time)
  * ≥ 0.5 × the rows/s of a plain COPY of the same rows into an unlogged copy of the bronze table (best
- * of three rounds). Where the time went: coverage reads, the raw replay check, history fetch (HTTP,
- * raw objects, parsing: the fetch's wall time outside bronze writes), bronze load (time inside the
- * bronze upserts), silver, silver checks, gold, gold checks, and the current hour (served live with its
- * own workflow, as every backfill does). Results: bench/results/backfill.{json,md}.
+ * of three rounds). Beside it: the history landing's rows/s (fetch, raw, parse and bronze upserts,
+ * two side by side) and the floor any landing has here — a COPY of the same rows into a logged copy of
+ * bronze with its indexes (docs/decisions.md, "Backfill throughput", says why the goal sits below
+ * it). Where the time went: coverage reads, the raw replay check, the landing's wall time and the
+ * summed time inside its upserts, silver, silver checks, gold, gold checks, and the current hour
+ * (served live with its own workflow, as every backfill does). Results: bench/results/backfill.{json,md}.
  */
 
 import { spawn } from "node:child_process";
@@ -114,9 +116,16 @@ function timed<A extends unknown[], R>(
 const checksMs = (report: { checks: { durationMs: number }[] }) =>
   report.checks.reduce((n, c) => n + c.durationMs, 0);
 
-/** Best of three COPYs of bronze's rows into an unlogged copy of the table (rows/s). */
-async function copyBaseline(pool: import("pg").Pool): Promise<{ rows: number; rowsPerSecond: number }> {
+/**
+ * Best of three COPYs of bronze's rows (rows/s) into (a) an unlogged copy of the table without indexes
+ * — the baseline the goal names — and (b) a logged copy with bronze's indexes and constraints: the
+ * least any landing of these rows in a table shaped like bronze can cost, before parsing or upserting.
+ */
+async function copyBaselines(
+  pool: import("pg").Pool,
+): Promise<{ rows: number; unlogged: number; likeBronze: number }> {
   await pool.query("create unlogged table bench_copy (like bronze.weather_observations including defaults)");
+  await pool.query("create table bench_copy_indexed (like bronze.weather_observations including all)");
   const client = await pool.connect();
   try {
     // The rows as COPY text, in memory, so the timed part is the COPY into the table alone.
@@ -128,19 +137,22 @@ async function copyBaseline(pool: import("pg").Pool): Promise<{ rows: number; ro
       "select count(*)::int as n from bronze.weather_observations",
     );
     const n = rows[0]?.n ?? 0;
-    let best = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      await client.query("truncate bench_copy");
-      await client.query("checkpoint");
-      const t = performance.now();
-      const source = new PassThrough();
-      const done = pipeline(source, client.query(copyFrom("copy bench_copy from stdin")));
-      for (const c of chunks) if (!source.write(c)) await new Promise((r) => source.once("drain", r));
-      source.end();
-      await done;
-      best = Math.max(best, n / ((performance.now() - t) / 1000));
-    }
-    return { rows: n, rowsPerSecond: best };
+    const best = async (table: string) => {
+      let rate = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        await client.query(`truncate ${table}`);
+        await client.query("checkpoint");
+        const t = performance.now();
+        const source = new PassThrough();
+        const done = pipeline(source, client.query(copyFrom(`copy ${table} from stdin`)));
+        for (const c of chunks) if (!source.write(c)) await new Promise((r) => source.once("drain", r));
+        source.end();
+        await done;
+        rate = Math.max(rate, n / ((performance.now() - t) / 1000));
+      }
+      return rate;
+    };
+    return { rows: n, unlogged: await best("bench_copy"), likeBronze: await best("bench_copy_indexed") };
   } finally {
     client.release();
   }
@@ -203,8 +215,10 @@ try {
   say(
     `backfill ${(wallMs / 1000).toFixed(1)} s: ${c.bronze} bronze, ${c.silver} silver, ${c.gold} gold rows; COPY baseline`,
   );
-  const copy = await copyBaseline(rt.db.pool);
+  const copy = await copyBaselines(rt.db.pool);
   const rate = c.bronze / (wallMs / 1000);
+  // Landing: the history fetch's wall time (HTTP, raw objects, parsing, bronze upserts side by side).
+  const landingRate = c.bronze / ((time.history ?? 0) / 1000);
   const s = (ms: number | undefined) => (ms ?? 0) / 1000;
   const r = range;
   const rows: BenchRow[] = [
@@ -216,20 +230,30 @@ try {
       metric: "backfill end to end (bronze rows ÷ wall time)",
       value: rate,
       unit: "rows/s",
-      baseline: copy.rowsPerSecond,
-      ratio: rate / copy.rowsPerSecond,
+      baseline: copy.unlogged,
+      ratio: rate / copy.unlogged,
       goal: "≥ 0.5 × COPY into an unlogged bronze copy",
-      pass: rate / copy.rowsPerSecond >= 0.5,
+      pass: rate / copy.unlogged >= 0.5,
+    },
+    {
+      metric: "history landing (HTTP, raw, parse, bronze upserts)",
+      value: landingRate,
+      unit: "rows/s",
+      baseline: copy.unlogged,
+      ratio: landingRate / copy.unlogged,
+    },
+    {
+      metric: "floor: COPY into a logged copy of bronze with its indexes",
+      value: copy.likeBronze,
+      unit: "rows/s",
+      baseline: copy.unlogged,
+      ratio: copy.likeBronze / copy.unlogged,
     },
     { metric: "total wall time", value: wallMs / 1000, unit: "s" },
     { metric: "time: coverage reads", value: s(time.coverage), unit: "s" },
     { metric: "time: raw replay check (per gap hour)", value: s(time.replayCheck), unit: "s" },
-    {
-      metric: "time: history fetch (HTTP, raw, parse)",
-      value: s((time.history ?? 0) - (time.load ?? 0)),
-      unit: "s",
-    },
-    { metric: "time: bronze load (inside upserts)", value: s(time.load), unit: "s" },
+    { metric: "time: history landing (wall)", value: s(time.history), unit: "s" },
+    { metric: "time: bronze upserts (summed; two run side by side)", value: s(time.load), unit: "s" },
     { metric: "time: silver", value: s(r.silver.durationMs), unit: "s" },
     { metric: "time: silver checks", value: s(checksMs(r.silverChecks)), unit: "s" },
     { metric: "time: gold", value: s(r.gold.durationMs), unit: "s" },

@@ -13,21 +13,20 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { build, type Metafile } from "esbuild";
-import { PROJECT_ROOT } from "../stacks/app-builder.ts";
-import {
-  BUNDLED_FILES,
-  ESBUILD_TARGET,
-  ESM_REQUIRE_BANNER,
-  LAMBDA_ALIASES,
-} from "../stacks/constructs/function-factory.ts";
+import { BUNDLED_FILES, ESBUILD_TARGET, LAMBDA_ALIASES } from "../stacks/constructs/function-factory.ts";
 import { FUNCTIONS } from "../stacks/constructs/stateless.ts";
 import { type BenchRow, writeResults } from "./lib.ts";
 
 const { values: opt } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
 const RUNS = Number(opt.runs);
+const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** What SST's ESM build puts in front of every bundle: a real `require` for CommonJS dependencies. */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as topLevelCreateRequire } from 'module'; const require = topLevelCreateRequire(import.meta.url);";
 const SIZE_GOAL_KB = 400;
 const LOAD_GOAL_MS = 100;
 

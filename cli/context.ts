@@ -6,7 +6,13 @@
 import { openEmbeddedDatabase } from "#core/adapters/embedded-database.ts";
 import { acquireHomeLock, type LockHolder } from "#core/adapters/home-lock.ts";
 import { probeWritableDirectory } from "#core/adapters/writable-dir.ts";
-import { type Config, loadConfig, rawStoreLocation, type SourceName } from "#core/config/env.ts";
+import {
+  type Config,
+  embeddedTemplateCache,
+  loadConfig,
+  rawStoreLocation,
+  type SourceName,
+} from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
 import { type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { ProviderSource } from "#core/domain/observation.ts";
@@ -61,7 +67,10 @@ export async function withRuntime<T>(
     await probeWritableDirectory(raw, config.RAW_STORE ? "--raw (RAW_STORE)" : "--home (WEATHER_HOME)");
   const lock = embedded ? await lockEmbeddedDatabase(config) : undefined;
   try {
-    const rt = await openRuntime(config, { embedded: openEmbeddedDatabase });
+    const templateDir = embeddedTemplateCache(config);
+    const rt = await openRuntime(config, {
+      embedded: (dir, o) => openEmbeddedDatabase(dir, { ...o, templateDir }),
+    });
     try {
       if (opts.migrate !== false) await migrate(rt.db.pool);
       return await fn(rt);

@@ -197,6 +197,11 @@ export interface BronzeRepository {
    * is left untouched. Returns rows inserted or changed.
    */
   upsertObservations(rows: BronzeRow[]): Promise<number>;
+  /**
+   * Upserts that may run at once on distinct connections (absent: 1). The embedded PGlite is one
+   * session, so 1 there; a server takes a few, each on its own core.
+   */
+  readonly maxConcurrentWrites?: number;
   quarantine(entries: QuarantineEntry[]): Promise<void>;
   startRun(run: IngestionRunRecord): Promise<void>;
   finishRun(run: IngestionRunRecord, sites: SiteOutcome[]): Promise<void>;

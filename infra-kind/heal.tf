@@ -76,7 +76,7 @@ resource "kubernetes_cron_job_v1" "heal" {
                 name = "DATABASE_URL"
                 value_from {
                   secret_key_ref {
-                    name = kubernetes_secret_v1.postgres.metadata[0].name
+                    name = kubernetes_secret_v1.heal_database.metadata[0].name
                     key  = "DATABASE_URL"
                   }
                 }
@@ -136,5 +136,5 @@ resource "kubernetes_cron_job_v1" "heal" {
     }
   }
 
-  depends_on = [kubernetes_stateful_set_v1.postgres]
+  depends_on = [kubernetes_job_v1.migrate]
 }

@@ -129,11 +129,12 @@ resource "kubernetes_cron_job_v1" "ingest" {
                 }
               }
 
+              # As weather_ingest (infra-kind/migrate.tf), never the owner.
               env {
                 name = "DATABASE_URL"
                 value_from {
                   secret_key_ref {
-                    name = kubernetes_secret_v1.postgres.metadata[0].name
+                    name = kubernetes_secret_v1.ingest_database.metadata[0].name
                     key  = "DATABASE_URL"
                   }
                 }
@@ -209,6 +210,6 @@ resource "kubernetes_cron_job_v1" "ingest" {
     }
   }
 
-  # The Job's first run needs Postgres up; Terraform waits for the StatefulSet's rollout before this.
-  depends_on = [kubernetes_stateful_set_v1.postgres]
+  # The Job's first run needs the schema and its role: the migrate Job has completed before this.
+  depends_on = [kubernetes_job_v1.migrate]
 }

@@ -314,6 +314,11 @@ resource "kubernetes_network_policy_v1" "postgres_ingress" {
         }
       }
       from {
+        pod_selector {
+          match_labels = local.migrate_selector
+        }
+      }
+      from {
         ip_block {
           cidr = var.host_access_cidr
         }

@@ -1,47 +1,55 @@
 /**
- * Deploys the plain CDK app (stage `local`) to a running LocalStack and finds what it created. Shared
- * by `npm run local:up` (localstack/up.ts) and the LocalStack suite (tests/localstack/pipeline.test.ts).
+ * Deploys the SST app (stage `local`) to a running LocalStack and finds what it created. Shared by
+ * `npm run local:up` / `deploy:local` (localstack/up.ts), `remove:local` (localstack/remove.ts) and the
+ * LocalStack suite (tests/localstack/).
  *
  * Steps of {@link deployLocalCloud}:
- * 1. synthesize once into a scratch assembly directory (bundles the four functions);
- * 2. `cdk bootstrap` from that assembly (LocalStack keeps no state across restarts);
- * 3. deploy the stateful stack alone, then store the database URL and the OpenWeatherMap key in its
- *    secrets, and only then deploy the stateless stack — so the very first scheduled ingest already
- *    reads real secrets instead of the placeholder values CloudFormation generated;
- * 4. discover the deployed resources through the service APIs.
+ * 1. `sst build --stage local` once into a scratch directory (bundles the four functions; on a fresh
+ *    LocalStack SST first deploys its bootstrap stacks, CDKToolkit and SSTBootstrap);
+ * 2. `sst deploy --from <that> Data` — the stateful stack alone — then store the owner's database URL,
+ *    each function's URL with its own database role (and let those roles log in) and the
+ *    OpenWeatherMap key in its secrets, and only then `sst deploy --from <that> Pipeline` — so the very
+ *    first scheduled ingest already reads real secrets instead of the placeholders CloudFormation made;
+ * 3. check each stack really is complete (SST exits 0 when it skips a stack whose creation failed)
+ *    and read its outputs.
  */
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
+import {
+  CloudFormationClient,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  type Stack,
+} from "@aws-sdk/client-cloudformation";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import {
   DescribeRuleCommand,
   EventBridgeClient,
-  ListRuleNamesByTargetCommand,
   ListTargetsByRuleCommand,
   PutRuleCommand,
   PutTargetsCommand,
 } from "@aws-sdk/client-eventbridge";
-import { GetFunctionConfigurationCommand, LambdaClient, ListFunctionsCommand } from "@aws-sdk/client-lambda";
-import {
-  ListSecretsCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-} from "@aws-sdk/client-secrets-manager";
-import { ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import pg from "pg";
-import { settingsFor } from "../stacks/settings.ts";
+import { FUNCTION_DATABASE_ROLES } from "../stacks/constructs/stateful.ts";
+import { CONTEXT_FROM_ENV, settingsFor } from "../stacks/settings.ts";
 
 const run = promisify(execFile);
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const STAGE = "local";
+/** The prefix of the names the stacks set themselves (state machines, alarms, log groups). */
 export const PREFIX = `weather-dataops-${STAGE}`;
-export const STACKS = { stateful: `${PREFIX}-stateful`, stateless: `${PREFIX}-stateless` } as const;
-export const ACCOUNT = "000000000000";
+/** SST's stack names: `<stage>-<app>-<stack function>`. */
+export const STACKS = {
+  stateful: `${STAGE}-weather-dataops-Data`,
+  stateless: `${STAGE}-weather-dataops-Pipeline`,
+} as const;
 export const REGION = "us-east-1";
 export const ENDPOINT = `http://127.0.0.1:${process.env.LOCALSTACK_PORT ?? "4566"}`;
 export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/weather_local";
@@ -53,9 +61,37 @@ export const clientConfig = {
   credentials: { accessKeyId: "test", secretAccessKey: "test" },
 };
 
-/** The environment the CDK CLI needs to target LocalStack instead of AWS (no cdklocal). */
-function cdkEnv(): NodeJS.ProcessEnv {
-  return {
+export class LocalDeployError extends Error {
+  override name = "LocalDeployError";
+}
+
+/** The stack knobs of stacks/settings.ts, passed to `sst.config.ts` through its environment. */
+export interface StackKnobs {
+  /** Extra variables for every function, e.g. the simulator's base URLs. */
+  functionEnv?: Record<string, string>;
+  /** No-data alarm periods (see stacks/settings.ts); the stage preset when omitted. */
+  noDataPeriods?: number;
+  /** The daily heal's rule: the LocalStack suite's heal fires every minute. */
+  healSchedule?: string;
+  healDays?: number;
+}
+
+/**
+ * The environment `sst` needs to target LocalStack instead of AWS: the endpoint, fake credentials, no
+ * telemetry or version checks, `CI` (no prompt when a stage last ran in `sst dev`), and the knobs.
+ */
+export function sstEnv(knobs: StackKnobs = {}): NodeJS.ProcessEnv {
+  const context: Record<keyof typeof CONTEXT_FROM_ENV, string | undefined> = {
+    rds: undefined,
+    alarmEmail: undefined,
+    // The functions call back into this LocalStack wherever it listens (LOCALSTACK_PORT), not the
+    // local stage's default 4566: two clones can each run a LocalStack suite at once.
+    functionEnv: JSON.stringify({ AWS_ENDPOINT_URL: ENDPOINT, ...knobs.functionEnv }),
+    noDataPeriods: knobs.noDataPeriods?.toString(),
+    healSchedule: knobs.healSchedule,
+    healDays: knobs.healDays?.toString(),
+  };
+  const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LANG: process.env.LANG ?? "C.UTF-8",
@@ -65,29 +101,141 @@ function cdkEnv(): NodeJS.ProcessEnv {
     AWS_REGION: REGION,
     AWS_DEFAULT_REGION: REGION,
     CDK_DISABLE_VERSION_CHECK: "1",
+    SST_TELEMETRY_DISABLED: "1",
+    NO_COLOR: "1",
+    CI: "true",
   };
+  for (const [key, variable] of Object.entries(CONTEXT_FROM_ENV)) {
+    const value = context[key as keyof typeof CONTEXT_FROM_ENV];
+    if (value !== undefined) env[variable] = value;
+  }
+  return env;
 }
 
-export class LocalDeployError extends Error {
-  override name = "LocalDeployError";
+export interface SstRun {
+  /** Also copy SST's output to this process's stderr as it comes (the npm scripts). */
+  echo?: boolean;
+  log?: (line: string) => void;
 }
 
-async function cdk(args: string[], log: (line: string) => void): Promise<void> {
-  const bin = path.join(REPO_ROOT, "node_modules/.bin/cdk");
-  try {
-    await run(bin, [...args, "--no-notices", "--ci"], {
-      cwd: REPO_ROOT,
-      env: cdkEnv(),
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    const tail = `${err.stdout ?? ""}\n${err.stderr ?? ""}`.trim().split("\n").slice(-30).join("\n");
+/**
+ * Runs `sst <args> --stage local` against LocalStack. A non-zero exit throws with the output's tail;
+ * an exit 0 proves nothing (SST swallows some failures), so callers check the stacks afterwards.
+ */
+export async function sst(args: string[], env: NodeJS.ProcessEnv, opts: SstRun = {}): Promise<string> {
+  await fetch(`${ENDPOINT}/_localstack/health`).catch(() => {
     throw new LocalDeployError(
-      `cdk ${args[0]} failed against LocalStack; is it running (npm run local:start)? Last output:\n${tail}`,
+      `No LocalStack answers at ${ENDPOINT}: start it with npm run local:start (or set LOCALSTACK_PORT).`,
+    );
+  });
+  const bin = path.join(REPO_ROOT, "node_modules/.bin/sst");
+  const child = spawn(bin, [...args, "--stage", STAGE], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (opts.echo) process.stderr.write(chunk);
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+  if (code !== 0)
+    throw new LocalDeployError(
+      `sst ${args[0]} --stage ${STAGE} failed (exit ${code}) against ${ENDPOINT}:\n${reasonIn(output)}`,
+    );
+  opts.log?.(`sst ${args.join(" ")}: exit 0`);
+  return output;
+}
+
+/** SST's own error summary when it printed one, else the output's last lines without noise. */
+function reasonIn(output: string): string {
+  const summary = output.lastIndexOf("✖  Errors");
+  if (summary >= 0) return output.slice(summary).trim();
+  return (
+    output
+      .split("\n")
+      // Neither progress lines nor stack frames: the message itself.
+      .filter((l) => l.trim() && !/^\| {2}|^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|^\s+at |^Trace: /.test(stripVTControlCharacters(l)))
+      .slice(-15)
+      .join("\n")
+  );
+}
+
+/** The error lines of SST's own log (`.sst/debug.log`), where it records what it did not print. */
+function sstErrors(): string {
+  const file = path.join(REPO_ROOT, ".sst/debug.log");
+  if (!existsSync(file)) return "";
+  const errors = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => /\[error\]|Error:/.test(l))
+    .slice(-5)
+    .map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
+  return errors.length ? `\nFrom ${path.relative(REPO_ROOT, file)}:\n${errors.join("\n")}` : "";
+}
+
+const cloudFormation = () => new CloudFormationClient(clientConfig);
+
+/** The stack, or undefined when CloudFormation does not know it (or only as deleted). */
+async function describeStack(name: string): Promise<Stack | undefined> {
+  try {
+    const stack = (await cloudFormation().send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
+    return stack?.StackStatus === "DELETE_COMPLETE" ? undefined : stack;
+  } catch (e) {
+    if (/does not exist/.test(String((e as Error).message))) return undefined;
+    throw e;
+  }
+}
+
+/** Throws, with CloudFormation's reasons, unless the stack exists and its last operation completed. */
+export async function assertDeployed(name: string): Promise<Stack> {
+  const stack = await describeStack(name);
+  if (!stack)
+    throw new LocalDeployError(
+      `sst deploy reported no error, but stack ${name} does not exist.${sstErrors()}`,
+    );
+  const status = stack.StackStatus ?? "UNKNOWN";
+  if (!/^(CREATE|UPDATE)_COMPLETE$/.test(status)) {
+    const events = await cloudFormation().send(new DescribeStackEventsCommand({ StackName: name }));
+    const failed = (events.StackEvents ?? [])
+      .filter((e) => /FAILED$/.test(e.ResourceStatus ?? "") && e.ResourceStatusReason)
+      .slice(0, 5)
+      .map((e) => `  ${e.LogicalResourceId} ${e.ResourceStatus}: ${e.ResourceStatusReason}`);
+    // SST finds a stack whose creation failed "unchanged" and skips it; LocalStack 4.13.1 cannot always
+    // delete one either (its IAM role handler fails on roles of a half-created stack).
+    const hint = /^(CREATE_FAILED|ROLLBACK_)/.test(status)
+      ? "\nA stack whose creation failed is not retried: fix the cause, then start LocalStack afresh " +
+        "(npm run local:down && npm run local:up; its state is not kept)."
+      : "";
+    throw new LocalDeployError(
+      `Stack ${name} is ${status}${stack.StackStatusReason ? ` (${stack.StackStatusReason})` : ""}` +
+        `${failed.length ? `; failed resources:\n${failed.join("\n")}` : ""}${hint}`,
     );
   }
-  log(`cdk ${args.slice(0, 2).join(" ")}: ok`);
+  return stack;
+}
+
+/**
+ * `sst remove --stage local`, then checks that no stack of the app is left (SST exits 0 even when it
+ * could not reach LocalStack at all).
+ */
+export async function removeLocalCloud(opts: SstRun = {}): Promise<void> {
+  await sst(["remove"], sstEnv(), opts);
+  const left: string[] = [];
+  for (const name of Object.values(STACKS)) {
+    const stack = await describeStack(name);
+    if (stack)
+      left.push(
+        `${name} (${stack.StackStatus}${stack.StackStatusReason ? `: ${stack.StackStatusReason}` : ""})`,
+      );
+  }
+  if (left.length)
+    throw new LocalDeployError(`sst remove exited 0 but left ${left.join(", ")}.${sstErrors()}`);
 }
 
 /** The server's maintenance database URL and the target database's name, from a database URL. */
@@ -136,53 +284,28 @@ export async function migrateDatabase(url: string): Promise<void> {
   });
 }
 
-export interface DeployOptions {
+export interface DeployOptions extends StackKnobs, SstRun {
   databaseUrl: string;
   /** Stored in the OpenWeatherMap key secret (only read when WEATHER_SOURCE=openweather). */
   openWeatherKey: string;
-  /** Extra variables for every function, e.g. the simulator's base URLs. */
-  functionEnv: Record<string, string>;
-  /** `-c noDataPeriods=N` (see stacks/settings.ts); the stage preset when omitted. */
-  noDataPeriods?: number;
-  /** `-c healSchedule=...` and `-c healDays=N`: the LocalStack suite's heal fires every minute. */
-  healSchedule?: string;
-  healDays?: number;
-  log?: (line: string) => void;
 }
 
 /** Deploys both stacks to LocalStack (see the module header for the order) and returns what exists. */
 export async function deployLocalCloud(opts: DeployOptions): Promise<LocalCloud> {
   const log = opts.log ?? (() => {});
-  const assembly = mkdtempSync(path.join(tmpdir(), "weather-cdk-"));
+  const env = sstEnv(opts);
+  const assembly = mkdtempSync(path.join(tmpdir(), "weather-sst-"));
   try {
-    const context = [
-      ...["-c", `stage=${STAGE}`, "-c", "nag=false"],
-      // The functions call back into this LocalStack wherever it listens (LOCALSTACK_PORT), not the
-      // local stage's default 4566: two clones can each run a LocalStack suite at once.
-      ...["-c", `functionEnv=${JSON.stringify({ AWS_ENDPOINT_URL: ENDPOINT, ...opts.functionEnv })}`],
-      ...(opts.noDataPeriods ? ["-c", `noDataPeriods=${opts.noDataPeriods}`] : []),
-      ...(opts.healSchedule ? ["-c", `healSchedule=${opts.healSchedule}`] : []),
-      ...(opts.healDays ? ["-c", `healDays=${opts.healDays}`] : []),
-    ];
-    await cdk(["synth", "--all", "--quiet", "--output", assembly, ...context], log);
-    await cdk(["bootstrap", `aws://${ACCOUNT}/${REGION}`, "--app", assembly], log);
-    const deploy = (stack: string) =>
-      cdk(["deploy", stack, "--app", assembly, "--exclusively", "--require-approval", "never"], log);
-    await deploy(STACKS.stateful);
-    const secrets = await findSecrets();
-    const sm = new SecretsManagerClient(clientConfig);
-    await sm.send(
-      new PutSecretValueCommand({
-        SecretId: secrets.database,
-        SecretString: JSON.stringify({ url: opts.databaseUrl }),
-      }),
-    );
-    await sm.send(
-      new PutSecretValueCommand({ SecretId: secrets.openWeather, SecretString: opts.openWeatherKey }),
-    );
-    log("secrets: database URL and OpenWeatherMap key stored");
-    await deploy(STACKS.stateless);
-    const cloud = await discoverLocalCloud();
+    await sst(["build", "--to", assembly], env, opts);
+    const deploy = async (stack: "Data" | "Pipeline", name: string) => {
+      await sst(["deploy", "--from", assembly, stack], env, opts);
+      return outputsOf(await assertDeployed(name));
+    };
+    const data = await deploy("Data", STACKS.stateful);
+    await seedSecrets(data, opts.databaseUrl, opts.openWeatherKey);
+    log("secrets: the owner's and each function's database URL (its role), the OpenWeatherMap key");
+    const pipeline = await deploy("Pipeline", STACKS.stateless);
+    const cloud = await localCloudFrom(data, pipeline);
     const defaults = settingsFor(STAGE).heal;
     await reconcileHealRule(cloud.healRuleName, {
       schedule: opts.healSchedule ?? defaults.schedule,
@@ -192,6 +315,19 @@ export async function deployLocalCloud(opts: DeployOptions): Promise<LocalCloud>
   } finally {
     rmSync(assembly, { recursive: true, force: true });
   }
+}
+
+type Outputs = Record<string, string>;
+
+function outputsOf(stack: Stack): Outputs {
+  return Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? "", o.OutputValue ?? ""]));
+}
+
+function output(outputs: Outputs, key: string, stack: string): string {
+  const value = outputs[key];
+  if (!value)
+    throw new LocalDeployError(`Stack ${stack} has no output ${key}; redeploy (npm run deploy:local).`);
+  return value;
 }
 
 /**
@@ -225,17 +361,30 @@ async function reconcileHealRule(name: string, want: { schedule: string; days: n
     );
 }
 
-/** The two secrets of the stateful stack, by the logical ids CDK puts into their names. */
-async function findSecrets(): Promise<{ database: string; openWeather: string }> {
-  const out = await new SecretsManagerClient(clientConfig).send(new ListSecretsCommand({ MaxResults: 100 }));
-  const find = (part: string) => {
-    const arn = out.SecretList?.find(
-      (s) => s.Name?.startsWith(STACKS.stateful.slice(0, 20)) && s.Name.includes(part),
-    )?.ARN;
-    if (!arn) throw new LocalDeployError(`No ${part} secret of ${STACKS.stateful}; did its deploy succeed?`);
-    return arn;
-  };
-  return { database: find("DatabaseUrl"), openWeather: find("OpenWeatherApiKey") };
+/**
+ * Fills the stateful stack's secrets (found by its outputs): the owner's URL, each function's URL with
+ * its own database role (FUNCTION_DATABASE_ROLES; the machine's Postgres trusts loopback, so no
+ * password), and the OpenWeatherMap key. The roles (created NOLOGIN by migration 0080) may then log in.
+ */
+async function seedSecrets(data: Outputs, databaseUrl: string, openWeatherKey: string): Promise<void> {
+  const sm = new SecretsManagerClient(clientConfig);
+  const put = (key: string, value: string) =>
+    sm.send(new PutSecretValueCommand({ SecretId: output(data, key, STACKS.stateful), SecretString: value }));
+  await put("DatabaseSecretArn", JSON.stringify({ url: databaseUrl }));
+  for (const [id, role] of Object.entries(FUNCTION_DATABASE_ROLES)) {
+    const url = new URL(databaseUrl);
+    url.username = role;
+    url.password = "";
+    await put(`${id}DatabaseSecretArn`, JSON.stringify({ url: url.toString() }));
+  }
+  await put("OpenWeatherSecretArn", openWeatherKey);
+  const owner = new pg.Client({ connectionString: databaseUrl });
+  await owner.connect();
+  try {
+    for (const role of Object.values(FUNCTION_DATABASE_ROLES)) await owner.query(`alter role ${role} login`);
+  } finally {
+    await owner.end();
+  }
 }
 
 export interface DeployedFunction {
@@ -258,47 +407,29 @@ export interface LocalCloud {
   healRuleName: string;
   alarmTopicArn: string;
   rawBucket: string;
+  /** The ingest function's database secret (each function has its own, with its role). */
   databaseSecretArn: string;
   openWeatherSecretArn: string;
   /** Alarm names by their runbook suffix, e.g. `site-failure-ratio`. */
   alarms: Record<string, string>;
 }
 
-/** Finds the deployed resources of the local stage through the service APIs (no stack outputs needed). */
+/** Finds the deployed resources of the local stage by the stacks' outputs (see stacks/Data.ts, Pipeline.ts). */
 export async function discoverLocalCloud(): Promise<LocalCloud> {
+  const [data, pipeline] = await Promise.all([
+    assertDeployed(STACKS.stateful),
+    assertDeployed(STACKS.stateless),
+  ]);
+  return localCloudFrom(outputsOf(data), outputsOf(pipeline));
+}
+
+async function localCloudFrom(data: Outputs, pipeline: Outputs): Promise<LocalCloud> {
   const lambda = new LambdaClient(clientConfig);
-  const listed = await lambda.send(new ListFunctionsCommand({ MaxItems: 200 }));
-  const fn = async (logicalId: string): Promise<DeployedFunction> => {
-    const f = listed.Functions?.find(
-      (x) =>
-        x.FunctionName?.startsWith(PREFIX.slice(0, 20)) && x.FunctionName.includes(`Pipeline${logicalId}`),
-    );
-    if (!f?.FunctionName || !f.FunctionArn)
-      throw new LocalDeployError(`Function ${logicalId} of ${STACKS.stateless} not found; deploy first.`);
-    const conf = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: f.FunctionName }));
-    return { name: f.FunctionName, arn: f.FunctionArn, environment: conf.Environment?.Variables ?? {} };
+  const fn = async (id: string): Promise<DeployedFunction> => {
+    const name = output(pipeline, `${id}FunctionName`, STACKS.stateless);
+    const conf = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+    return { name, arn: conf.FunctionArn ?? "", environment: conf.Environment?.Variables ?? {} };
   };
-  const functions = {
-    ingest: await fn("Ingest"),
-    transform: await fn("Transform"),
-    checkQuality: await fn("CheckQuality"),
-    heal: await fn("Heal"),
-  };
-  const machines = await new SFNClient(clientConfig).send(new ListStateMachinesCommand({}));
-  const machine = (name: string) => {
-    const arn = machines.stateMachines?.find((m) => m.name === name)?.stateMachineArn;
-    if (!arn) throw new LocalDeployError(`State machine ${name} not found; deploy first.`);
-    return arn;
-  };
-  const eventBridge = new EventBridgeClient(clientConfig);
-  const ruleOf = async (f: DeployedFunction, what: string) => {
-    const rules = await eventBridge.send(new ListRuleNamesByTargetCommand({ TargetArn: f.arn }));
-    const name = rules.RuleNames?.[0];
-    if (!name) throw new LocalDeployError(`No schedule rule targets the ${what} function.`);
-    return name;
-  };
-  const scheduleRuleName = await ruleOf(functions.ingest, "ingest");
-  const healRuleName = await ruleOf(functions.heal, "heal");
   const alarmsOut = await new CloudWatchClient(clientConfig).send(
     new DescribeAlarmsCommand({ AlarmNamePrefix: `${PREFIX}-` }),
   );
@@ -308,24 +439,23 @@ export async function discoverLocalCloud(): Promise<LocalCloud> {
       String(a.AlarmName),
     ]),
   );
-  const env = functions.ingest.environment;
-  const required = (key: string) => {
-    const v = env[key];
-    if (!v) throw new LocalDeployError(`The ingest function lacks ${key}; redeploy the stateless stack.`);
-    return v;
-  };
+  const fromData = (key: string) => output(data, key, STACKS.stateful);
+  const fromPipeline = (key: string) => output(pipeline, key, STACKS.stateless);
   return {
-    functions,
-    pipelineArn: machine(`${PREFIX}-pipeline`),
-    starterArn: machine(`${PREFIX}-start-pipeline`),
-    scheduleRuleName,
-    healRuleName,
-    alarmTopicArn: required("ALARM_TOPIC_ARN"),
-    rawBucket: required("RAW_STORE")
-      .replace(/^s3:\/\//, "")
-      .split("/")[0] as string,
-    databaseSecretArn: required("DATABASE_SECRET_ARN"),
-    openWeatherSecretArn: required("OPENWEATHER_SECRET_ARN"),
+    functions: {
+      ingest: await fn("Ingest"),
+      transform: await fn("Transform"),
+      checkQuality: await fn("CheckQuality"),
+      heal: await fn("Heal"),
+    },
+    pipelineArn: fromPipeline("StateMachineArn"),
+    starterArn: fromPipeline("StarterStateMachineArn"),
+    scheduleRuleName: fromPipeline("ScheduleRuleName"),
+    healRuleName: fromPipeline("HealRuleName"),
+    alarmTopicArn: fromData("AlarmTopicArn"),
+    rawBucket: fromData("RawBucket"),
+    databaseSecretArn: fromData("IngestDatabaseSecretArn"),
+    openWeatherSecretArn: fromData("OpenWeatherSecretArn"),
     alarms,
   };
 }

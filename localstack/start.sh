@@ -17,11 +17,19 @@ state=${LOCALSTACK_STATE_DIR:-$repo/.weather/localstack}
 port=${LOCALSTACK_PORT:-4566}
 pidfile="$state/localstack.pid"
 logfile="$state/localstack.log"
-mkdir -p "$state/fs"
+mkdir -p "$state/fs" "$state/tmp"
 
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "localstack: already running (pid $(cat "$pidfile"))" >&2
   exec "$here/wait-for-health.sh" "http://127.0.0.1:$port" "${LOCALSTACK_WAIT_SECONDS:-120}"
+fi
+
+# Something else on the port (a LocalStack started from another clone or state dir) would answer the
+# health check in place of the one started below, which then cannot bind: refuse instead.
+if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/_localstack/health"; then
+  echo "localstack: 127.0.0.1:$port is already taken by a process not started from $state;" \
+    "stop it (LOCALSTACK_STATE_DIR=<its dir> localstack/stop.sh) or set LOCALSTACK_PORT" >&2
+  exit 1
 fi
 
 venv=$("$repo/scripts/venv.sh" localstack "$here/requirements.txt")
@@ -34,6 +42,8 @@ HOST_LAMBDA_NODE=${HOST_LAMBDA_NODE:-$(bash "$repo/scripts/node24.sh")/node}
 "$venv/bin/python" "$here/venv-patches.py"
 
 : >"$logfile"
+# TMPDIR: LocalStack keeps working files (CloudWatch's metric database among them) under
+# <tmp>/localstack; a second instance sharing /tmp would delete the first one's when it stops.
 # setsid: LocalStack gets a process group of its own (pgid = pid), so stop.sh ends exactly it; function
 # processes run in sessions of their own and are stopped by LocalStack (or exit when their stdin closes).
 env -i \
@@ -42,6 +52,7 @@ env -i \
   ${HOST_LAMBDA_NODE_PATH:+HOST_LAMBDA_NODE_PATH="$HOST_LAMBDA_NODE_PATH"} \
   ${HOST_LAMBDA_EMF:+HOST_LAMBDA_EMF="$HOST_LAMBDA_EMF"} \
   ${LS_LOG:+LS_LOG="$LS_LOG"} \
+  TMPDIR="$state/tmp" \
   GATEWAY_LISTEN="127.0.0.1:$port" \
   LOCALSTACK_HOST="127.0.0.1:$port" \
   DNS_ADDRESS=0 \

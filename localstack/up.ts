@@ -1,25 +1,33 @@
 /**
- * `npm run local:up`, second half (scripts/local-up.sh starts LocalStack and the simulator first):
- * create and migrate the database, deploy both stacks with the secrets filled in, print the endpoints.
+ * `npm run deploy:local`, and the second half of `npm run local:up` (scripts/local-up.sh starts LocalStack
+ * and the simulator first): create and migrate the database, deploy the SST app's two stacks with the
+ * secrets filled in (localstack/local-cloud.ts), print the endpoints. Exits 1 with the reason when a
+ * step fails.
  *
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/weather_local),
  * SIMULATOR_URL (default http://127.0.0.1:8787), OPENWEATHER_API_KEY (default `local-dummy-key`: the
- * value the simulator started by local-up.sh accepts).
+ * value the simulator started by local-up.sh accepts), LOCALSTACK_PORT (default 4566), and the stack
+ * knobs WEATHER_NO_DATA_PERIODS (default 1 here), WEATHER_HEAL_SCHEDULE, WEATHER_HEAL_DAYS.
  */
 import {
   createDatabaseIfMissing,
   DEFAULT_DATABASE_URL,
   deployLocalCloud,
   ENDPOINT,
+  LocalDeployError,
   migrateDatabase,
+  STACKS,
 } from "./local-cloud.ts";
 
 const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
 const simulatorUrl = process.env.SIMULATOR_URL || "http://127.0.0.1:8787";
 const openWeatherKey = process.env.OPENWEATHER_API_KEY || "local-dummy-key";
-const log = (line: string) => process.stderr.write(`local:up: ${line}\n`);
+const log = (line: string) => process.stderr.write(`deploy:local: ${line}\n`);
 
-const created = await createDatabaseIfMissing(databaseUrl);
+const created = await createDatabaseIfMissing(databaseUrl).catch((e: Error) => {
+  log(`cannot reach the database of ${new URL(databaseUrl).host}: ${e.message}`);
+  process.exit(1);
+});
 log(`${created ? "created" : "using"} database ${new URL(databaseUrl).pathname.slice(1)}`);
 await migrateDatabase(databaseUrl);
 log("migrations applied");
@@ -32,11 +40,18 @@ const cloud = await deployLocalCloud({
     OPENWEATHER_BASE_URL: simulatorUrl,
   },
   // See stacks/settings.ts: with LocalStack's evaluator this fires 3-4 minutes after ingestion stops.
-  noDataPeriods: 1,
+  noDataPeriods: Number(process.env.WEATHER_NO_DATA_PERIODS || 1),
+  healSchedule: process.env.WEATHER_HEAL_SCHEDULE || undefined,
+  healDays: process.env.WEATHER_HEAL_DAYS ? Number(process.env.WEATHER_HEAL_DAYS) : undefined,
   log,
+}).catch((e: Error) => {
+  if (!(e instanceof LocalDeployError)) throw e;
+  log(e.message);
+  process.exit(1);
 });
 const out = {
   localstack: ENDPOINT,
+  stacks: STACKS,
   simulator: simulatorUrl,
   databaseUrl,
   rawBucket: cloud.rawBucket,

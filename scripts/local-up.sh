@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run local:up — the local cloud: LocalStack 4.13.1 in host mode (localstack/start.sh), the weather
-# simulator on 127.0.0.1 (both providers' APIs), a migrated Postgres database, and the CDK app deployed
+# simulator on 127.0.0.1 (both providers' APIs), a migrated Postgres database, and the SST app deployed
 # with the `local` stage (ingest every minute). Idempotent: rerunning redeploys. Stop with local:down.
 #
 # Environment (all optional):

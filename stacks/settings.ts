@@ -196,9 +196,25 @@ export function settingsFor(stage: string, overrides: Partial<StageSettings> = {
 }
 
 /**
- * Reads the optional flags every entry shares (`-c rds=true -c alarmEmail=... -c functionEnv=...
- * -c noDataPeriods=1 -c healSchedule='rate(1 minute)' -c healDays=1`) from CDK context. The heal
- * flags exist for the LocalStack suite, which must see the daily heal fire within minutes.
+ * The optional knobs below, as `sst.config.ts` takes them from the environment into CDK context:
+ *   WEATHER_RDS=true            create the RDS Postgres
+ *   ALARM_EMAIL=a@b.c           subscribe an address to the alarm topic
+ *   WEATHER_FUNCTION_ENV='{..}' extra variables for every function (the local cloud: simulator URLs)
+ *   WEATHER_NO_DATA_PERIODS=1   no-data alarm periods (LocalStack's evaluator looks back further)
+ *   WEATHER_HEAL_SCHEDULE / WEATHER_HEAL_DAYS  the daily heal's rule (the LocalStack suite's: every minute)
+ */
+export const CONTEXT_FROM_ENV = {
+  rds: "WEATHER_RDS",
+  alarmEmail: "ALARM_EMAIL",
+  functionEnv: "WEATHER_FUNCTION_ENV",
+  noDataPeriods: "WEATHER_NO_DATA_PERIODS",
+  healSchedule: "WEATHER_HEAL_SCHEDULE",
+  healDays: "WEATHER_HEAL_DAYS",
+} as const;
+
+/**
+ * Reads the optional knobs ({@link CONTEXT_FROM_ENV}) from CDK context. The heal knobs exist for the
+ * LocalStack suite, which must see the daily heal fire within minutes.
  */
 export function settingsFromContext(
   stage: string,

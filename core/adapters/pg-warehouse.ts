@@ -48,6 +48,10 @@ export class PgWarehouse implements Warehouse {
       await client.query("set local time zone 'UTC'");
       // Checks scan one window; JIT's compile time costs more than it saves on such scans.
       await client.query("set local jit = off");
+      // A backfill's window holds a year of rows: its window functions and anti-joins sort millions of
+      // them, which spill to disk at the default 4 MB. The hourly window stays small (as in runner.ts).
+      const windowHours = (Date.parse(settings.window_end) - Date.parse(settings.window_start)) / 3_600_000;
+      await client.query(`set local work_mem = '${windowHours > 7 * 24 ? "256MB" : "64MB"}'`);
       await client.query(
         `select set_config('wdo.interval', $1, true), set_config('wdo.interval_start', $2, true),
                 set_config('wdo.window_start', $3, true), set_config('wdo.window_end', $4, true),

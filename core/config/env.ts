@@ -2,6 +2,8 @@
  * The one environment gate. Nothing outside `core/config` reads `process.env`: every entry point
  * calls {@link loadConfig} once and passes the typed result down.
  */
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
 
@@ -30,6 +32,12 @@ export const DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const envSchema = z.object({
   /** Postgres connection string; unset means the embedded PGlite under WEATHER_HOME/pg. */
   DATABASE_URL: z.optional(z.string().check(z.url())),
+  /**
+   * `weather migrate` only: a JSON object of database role → password, e.g.
+   * `{"weather_ingest":"…","weather_heal":"…"}`; each role named may then log in with it
+   * (core/db/roles.ts). Never committed: a deployment generates them.
+   */
+  DATABASE_ROLE_PASSWORDS: z.optional(z.string().check(z.minLength(2))),
   /** AWS Secrets Manager secret holding `{ "url": "postgres://..." }` (cloud runtimes). */
   DATABASE_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
   /** How long opening a connection may take before the attempt fails (startup probe: exit 2). */
@@ -62,6 +70,11 @@ export const envSchema = z.object({
    * before giving up with exit 1. PGlite allows one writer per directory; 0 means do not wait.
    */
   WEATHER_LOCK_WAIT_MS: z._default(nonNegativeInt, 300_000),
+  /**
+   * The machine's cache (default ~/.cache/weather-dataops): the embedded default's start template
+   * (pglite-*.tar, built by `npm ci`), and the scripts' Node 24 and Python venvs. `off`: no template.
+   */
+  WEATHER_CACHE_DIR: z.optional(z.string().check(z.minLength(1))),
   /** A directory or `s3://bucket[/prefix]`; defaults to WEATHER_HOME/raw. */
   RAW_STORE: z.optional(z.string().check(z.minLength(1))),
   WEATHER_SOURCE: z._default(z.enum(SOURCES), "open-meteo"),
@@ -185,6 +198,12 @@ export function loadConfig(
     throw new ConfigError(`Invalid environment; fix these variables:\n${lines.join("\n")}`);
   }
   return parsed.data;
+}
+
+/** Where fresh embedded homes find their start template (core/adapters/embedded-database.ts). */
+export function embeddedTemplateCache(config: Config): string | undefined {
+  if (config.WEATHER_CACHE_DIR === "off") return undefined;
+  return join(config.WEATHER_CACHE_DIR ?? join(homedir(), ".cache", "weather-dataops"), "pglite");
 }
 
 /** Where raw objects land: RAW_STORE, or a directory inside WEATHER_HOME. */

@@ -44,6 +44,8 @@ import {
  * and 14 days × 50 sites stays near 1.2 MB, well under HTTP_MAX_BODY_BYTES.
  */
 export const HISTORY_CHUNK_DAYS = 14;
+/** Rows gathered before a history run writes them to bronze. */
+export const HISTORY_FLUSH_ROWS = 10_000;
 
 /** The default share of failed or quarantined sites above which a history run fails (SITE_FAILURE_THRESHOLD's default). */
 export const DEFAULT_HISTORY_FAILURE_THRESHOLD = 0.1;
@@ -260,7 +262,12 @@ export async function fetchHistory(deps: HistoryDeps, args: HistoryArgs): Promis
   log.info("history started", { runId, range: label, sites: args.sites.length, requests: requests.length });
 
   // The clock tolerance is unused: history envelopes are checked against their own range.
-  const loader = new EnvelopeLoader(provider, bronze, log, runId, DEFAULT_CLOCK_TOLERANCE_MINUTES);
+  // A request's rows are one write (a 14-day window of 50 sites is 16,800 rows); requests cover
+  // disjoint site-hours, so their writes may run side by side.
+  const loader = new EnvelopeLoader(provider, bronze, log, runId, DEFAULT_CLOCK_TOLERANCE_MINUTES, {
+    flushRows: HISTORY_FLUSH_ROWS,
+    writers: 2,
+  });
   const latencies: number[] = [];
   let sent = 0;
   let weightedCalls = 0;

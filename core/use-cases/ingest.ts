@@ -299,8 +299,10 @@ export class EnvelopeLoader {
     quarantine: [],
     outcomeIds: [],
   };
-  // Writes are chained so batches finishing together never interleave (embedded PGlite is one session).
-  private writes: Promise<void> = Promise.resolve();
+  // Bronze writes under way. Parsing goes on while they run; a flush waits only when `writers` are busy.
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly flushRows: number;
+  private readonly writers: number;
 
   constructor(
     private readonly provider: WeatherProvider,
@@ -308,8 +310,12 @@ export class EnvelopeLoader {
     private readonly log: Log,
     private readonly runId: string,
     private readonly clockToleranceMinutes: number,
-    private readonly flushRows = 1000,
-  ) {}
+    opts: LoaderOptions = {},
+  ) {
+    this.flushRows = opts.flushRows ?? 1000;
+    // Never more than the repository can take at once (embedded PGlite: one session, one write).
+    this.writers = Math.max(1, Math.min(opts.writers ?? 1, bronze.maxConcurrentWrites ?? 1));
+  }
 
   fail(sites: Site[], reason: string, key: string | null, range?: RawEnvelope["range"]): void {
     for (const s of sites)
@@ -365,7 +371,7 @@ export class EnvelopeLoader {
         rawObjectKey: key,
       });
     }
-    if (this.pending.rows.length + this.pending.quarantine.length >= this.flushRows) await this.flush();
+    if (this.pending.rows.length + this.pending.quarantine.length >= this.flushRows) await this.startWrite();
   }
 
   /**
@@ -416,33 +422,56 @@ export class EnvelopeLoader {
     };
   }
 
-  /** Writes what is pending; a database error fails those sites (counted as DbErrors), not the run. */
-  flush(): Promise<void> {
+  /** Writes what is pending and waits for every write under way. */
+  async flush(): Promise<void> {
+    await this.startWrite();
+    await Promise.all(this.inFlight);
+  }
+
+  /**
+   * Starts writing what is pending once a writer is free, without waiting for the write. With one
+   * writer the batches land in order; more than one is for callers whose batches never share a key
+   * (a history run: its requests cover disjoint site-hours), since two concurrent upserts of one key
+   * could commit in either order.
+   */
+  private async startWrite(): Promise<void> {
     const batch = this.pending;
     this.pending = { rows: [], quarantine: [], outcomeIds: [] };
-    this.writes = this.writes.then(async () => {
-      if (batch.rows.length === 0 && batch.quarantine.length === 0) return;
-      try {
-        this.rowsChanged += await this.bronze.upsertObservations(collapseSameKey(batch.rows));
-        await this.bronze.quarantine(batch.quarantine);
-        this.observationsLoaded += batch.rows.length;
-      } catch (e) {
-        this.dbErrors += 1;
-        const reason = `database write failed: ${(e as Error).message}`;
-        this.log.error("bronze write failed", { error: (e as Error).message, rows: batch.rows.length });
-        for (const id of batch.outcomeIds) {
-          const prior = this.outcomes.get(id);
-          this.outcomes.set(id, {
-            siteId: prior?.siteId ?? id,
-            status: "failed",
-            reason,
-            rawObjectKey: prior?.rawObjectKey ?? null,
-          });
-        }
-      }
-    });
-    return this.writes;
+    if (batch.rows.length === 0 && batch.quarantine.length === 0) return;
+    while (this.inFlight.size >= this.writers) await Promise.race(this.inFlight);
+    const write: Promise<void> = this.write(batch).finally(() => this.inFlight.delete(write));
+    this.inFlight.add(write);
   }
+
+  /** Writes one batch; a database error fails those sites (counted as DbErrors), not the run. */
+  private async write(batch: EnvelopeLoader["pending"]): Promise<void> {
+    try {
+      this.rowsChanged += await this.bronze.upsertObservations(collapseSameKey(batch.rows));
+      await this.bronze.quarantine(batch.quarantine);
+      this.observationsLoaded += batch.rows.length;
+    } catch (e) {
+      this.dbErrors += 1;
+      const reason = `database write failed: ${(e as Error).message}`;
+      this.log.error("bronze write failed", { error: (e as Error).message, rows: batch.rows.length });
+      for (const id of batch.outcomeIds) {
+        const prior = this.outcomes.get(id);
+        this.outcomes.set(id, {
+          siteId: prior?.siteId ?? id,
+          status: "failed",
+          reason,
+          rawObjectKey: prior?.rawObjectKey ?? null,
+        });
+      }
+    }
+  }
+}
+
+/** How an {@link EnvelopeLoader} batches its bronze writes. */
+export interface LoaderOptions {
+  /** Rows (plus quarantine entries) gathered before a write starts; default 1000. */
+  flushRows?: number;
+  /** Writes at once, capped by the repository's `maxConcurrentWrites`; default 1 (in order). */
+  writers?: number;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The SST side of the function factory: SST's `Function`, so `sst dev` swaps in live Lambda and
+ * The function factory: SST's `Function`, so `sst dev` swaps in live Lambda and
  * `sst deploy` builds with SST's esbuild pipeline. Same runtime, architecture, bundle shape and
  * files as {@link nodejsFunctionFactory}.
  */

@@ -26,10 +26,26 @@ export interface StatefulProps {
   settings: StageSettings;
 }
 
+/**
+ * The database role each function connects as (sql/migrations/0080_function_roles.sql), by function
+ * id (stacks/constructs/stateless.ts FUNCTIONS).
+ */
+export const FUNCTION_DATABASE_ROLES = {
+  Ingest: "weather_ingest",
+  Transform: "weather_transform",
+  CheckQuality: "weather_checks",
+  Heal: "weather_heal",
+} as const;
+export type FunctionId = keyof typeof FUNCTION_DATABASE_ROLES;
+const FUNCTION_IDS = Object.keys(FUNCTION_DATABASE_ROLES) as FunctionId[];
+
 /** What the stateless side needs from the stateful side. */
 export interface StatefulRefs {
   rawBucket: s3.IBucket;
+  /** The migration owner's URL: for `weather migrate` by the operator; no function reads it. */
   databaseSecret: secretsmanager.ISecret;
+  /** Each function's own URL secret, `{"url": ...}` with its role (FUNCTION_DATABASE_ROLES). */
+  functionDatabaseSecrets: Record<FunctionId, secretsmanager.ISecret>;
   openWeatherSecret: secretsmanager.ISecret;
   alarmTopic: sns.ITopic;
   /** Set only with `rds: true`: functions must join this VPC and security group to reach the DB. */
@@ -48,6 +64,7 @@ export class StatefulResources extends Construct implements StatefulRefs {
   readonly rawBucket: s3.Bucket;
   readonly accessLogBucket: s3.Bucket;
   readonly databaseSecret: secretsmanager.ISecret;
+  readonly functionDatabaseSecrets: Record<FunctionId, secretsmanager.ISecret>;
   readonly openWeatherSecret: secretsmanager.Secret;
   readonly alarmTopic: sns.Topic;
   readonly alarmEmail: CfnParameter;
@@ -153,19 +170,78 @@ export class StatefulResources extends Construct implements StatefulRefs {
       this.network = { vpc, databaseClientSecurityGroup: clientSg };
       this.database = database;
       this.databaseSecret = secret;
+      const functionSecrets = {} as Record<FunctionId, secretsmanager.ISecret>;
+      for (const id of FUNCTION_IDS)
+        functionSecrets[id] = this.createRoleUrlSecret(id, settings.stage, database, removalPolicy);
+      this.functionDatabaseSecrets = functionSecrets;
     } else {
-      this.databaseSecret = new secretsmanager.Secret(this, "DatabaseUrl", {
-        description: `weather-dataops ${settings.stage}: external Postgres, secret string = {"url":"postgres://..."}. Set it with put-secret-value.`,
+      this.databaseSecret = this.externalUrlSecret(
+        "DatabaseUrl",
+        `weather-dataops ${settings.stage}: external Postgres, the migration owner: secret string = {"url":"postgres://owner:...@host/db"}. Set it with put-secret-value.`,
         removalPolicy,
-      });
-      NagSuppressions.addResourceSuppressions(this.databaseSecret, [
+      );
+      const functionSecrets = {} as Record<FunctionId, secretsmanager.ISecret>;
+      for (const id of FUNCTION_IDS)
+        functionSecrets[id] = this.externalUrlSecret(
+          `${id}DatabaseUrl`,
+          `weather-dataops ${settings.stage}: the ${id} function's database URL as role ${FUNCTION_DATABASE_ROLES[id]}: secret string = {"url":"postgres://${FUNCTION_DATABASE_ROLES[id]}:...@host/db"}. Set it with put-secret-value.`,
+          removalPolicy,
+        );
+      this.functionDatabaseSecrets = functionSecrets;
+    }
+  }
+
+  /** A URL secret of an external Postgres, filled in by the operator (docs/deploy-aws.md). */
+  private externalUrlSecret(id: string, description: string, removalPolicy: RemovalPolicy) {
+    const secret = new secretsmanager.Secret(this, id, { description, removalPolicy });
+    NagSuppressions.addResourceSuppressions(secret, [
+      {
+        id: "AwsSolutions-SMG4",
+        reason:
+          "Credentials of an external Postgres that this stack does not manage; its owner rotates them.",
+      },
+    ]);
+    return secret;
+  }
+
+  /**
+   * RDS: a generated password for the function's role, and its URL secret derived from it at deploy
+   * time (like the owner's). The role gets that password with `alter role ... login password`, run by
+   * the operator after `weather migrate` (docs/deploy-aws.md, "Database roles").
+   */
+  private createRoleUrlSecret(
+    id: FunctionId,
+    stage: string,
+    database: rds.DatabaseInstance,
+    removalPolicy: RemovalPolicy,
+  ): secretsmanager.ISecret {
+    const role = FUNCTION_DATABASE_ROLES[id];
+    const credentials = new secretsmanager.Secret(this, `${id}DatabaseRole`, {
+      description: `weather-dataops ${stage}: password of database role ${role} ({"username","password"})`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: role }),
+        generateStringKey: "password",
+        excludePunctuation: true,
+        passwordLength: 32,
+      },
+      removalPolicy,
+    });
+    const password = credentials.secretValueFromJson("password").unsafeUnwrap();
+    const url = `postgres://${role}:${password}@${database.dbInstanceEndpointAddress}:${database.dbInstanceEndpointPort}/${DATABASE_NAME}?sslmode=no-verify`;
+    const secret = new secretsmanager.Secret(this, `${id}DatabaseUrl`, {
+      description: `weather-dataops ${stage}: the ${id} function's database URL as role ${role}, derived at deploy`,
+      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ url })),
+      removalPolicy,
+    });
+    for (const s of [credentials, secret])
+      NagSuppressions.addResourceSuppressions(s, [
         {
           id: "AwsSolutions-SMG4",
           reason:
-            "Credentials of an external Postgres that this stack does not manage; its owner rotates them.",
+            "A role password the operator applies with alter role (docs/runbook.md); rotate by put-secret-value, alter role and a redeploy.",
         },
       ]);
-    }
+    return secret;
   }
 
   /** VPC (one NAT: functions still reach the weather APIs), db.t4g.micro Postgres, URL secret. */

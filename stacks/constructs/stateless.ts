@@ -120,7 +120,6 @@ export class StatelessResources extends Construct {
     const prefix = `weather-dataops-${settings.stage}`;
 
     const commonEnv: Record<string, string> = {
-      DATABASE_SECRET_ARN: stateful.databaseSecret.secretArn,
       RAW_STORE: `s3://${stateful.rawBucket.bucketName}`,
       WEATHER_SOURCE: settings.weatherSource,
       SITES_FILE: SITES_FILE_IN_BUNDLE,
@@ -173,13 +172,18 @@ export class StatelessResources extends Construct {
         description: def.description,
         memorySize: def.memorySize,
         timeout: functionTimeout(def, settings),
-        environment: { ...commonEnv, ...extraEnv[def.id] },
+        // Each function's own URL secret: it connects as its own database role.
+        environment: {
+          DATABASE_SECRET_ARN: stateful.functionDatabaseSecrets[def.id].secretArn,
+          ...commonEnv,
+          ...extraEnv[def.id],
+        },
         logGroup,
         role,
       };
       const fn = functionFactory(this, def.id, spec);
       if (stateful.network) this.placeInVpc(fn, stateful.network);
-      stateful.databaseSecret.grantRead(role);
+      stateful.functionDatabaseSecrets[def.id].grantRead(role);
       stateful.alarmTopic.grantPublish(role);
       fns[def.id] = fn;
       logGroups[def.id] = logGroup;

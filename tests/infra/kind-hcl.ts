@@ -212,6 +212,7 @@ const KINDS: Record<string, { apiVersion: string; kind: string }> = {
   kubernetes_service_v1: { apiVersion: "v1", kind: "Service" },
   kubernetes_stateful_set_v1: { apiVersion: "apps/v1", kind: "StatefulSet" },
   kubernetes_cron_job_v1: { apiVersion: "batch/v1", kind: "CronJob" },
+  kubernetes_job_v1: { apiVersion: "batch/v1", kind: "Job" },
   kubernetes_network_policy_v1: { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
 };
 
@@ -232,8 +233,9 @@ export function renderKindManifests(
     const meta = KINDS[type];
     if (!meta) throw new Error(`kind-hcl cannot render ${type}; add it to KINDS`);
     for (const [name, body] of Object.entries(byName)) {
-      // Meta-arguments (depends_on, lifecycle) are Terraform's, not the object's: drop them before evaluating.
-      const { depends_on: _d, lifecycle: _l, ...spec } = body;
+      // Meta-arguments (depends_on, lifecycle) and the provider's own settings (a Job's
+      // wait_for_completion, timeouts) are Terraform's, not the object's: drop them before evaluating.
+      const { depends_on: _d, lifecycle: _l, wait_for_completion: _w, timeouts: _t, ...spec } = body;
       const k8s = toK8s(ev.value(spec));
       // The provider's `data` is plain text it encodes itself: as a manifest that is `stringData`.
       if (meta.kind === "Secret" && k8s.data) {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
+import { Job } from "kubernetes-models/batch/v1/Job";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
@@ -234,13 +235,16 @@ describe("ingest CronJob", () => {
     expect(container.imagePullPolicy).toBe("IfNotPresent");
   });
 
-  it("takes DATABASE_URL from the Postgres Secret and the rest from a ConfigMap of known env names", () => {
+  it("takes DATABASE_URL (as weather_ingest) from its own Secret and the rest from a ConfigMap of known env names", () => {
     const [container] = podSpecOf("kubernetes_cron_job_v1.ingest").containers;
     const dbUrl = container.env.find((e: Json) => e.name === "DATABASE_URL");
     expect(dbUrl.valueFrom.secretKeyRef).toEqual({
-      name: manifest("kubernetes_secret_v1.postgres").metadata.name,
+      name: manifest("kubernetes_secret_v1.ingest_database").metadata.name,
       key: "DATABASE_URL",
     });
+    expect(manifest("kubernetes_secret_v1.ingest_database").stringData.DATABASE_URL).toMatch(
+      /^postgres:\/\/weather_ingest:%3Cgenerated%3Arandom_password\.ingest_role%3E@/,
+    );
     const configMap = manifest("kubernetes_config_map_v1.ingest");
     expect(container.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }]);
     // Every name must be one core/config/env.ts reads, or the ingest silently ignores it.
@@ -301,8 +305,13 @@ describe("heal CronJob", () => {
     expect(container.image).toBe(ingestContainer.image);
     expect(container.imagePullPolicy).toBe("IfNotPresent");
     expect(container.envFrom).toEqual(ingestContainer.envFrom);
-    expect(container.env.find((e: Json) => e.name === "DATABASE_URL")).toEqual(
-      ingestContainer.env.find((e: Json) => e.name === "DATABASE_URL"),
+    // Its own role (weather_heal: ingest's, transform's and checks' grants), not the ingest's.
+    expect(container.env.find((e: Json) => e.name === "DATABASE_URL").valueFrom.secretKeyRef).toEqual({
+      name: manifest("kubernetes_secret_v1.heal_database").metadata.name,
+      key: "DATABASE_URL",
+    });
+    expect(manifest("kubernetes_secret_v1.heal_database").stringData.DATABASE_URL).toMatch(
+      /^postgres:\/\/weather_heal:%3Cgenerated%3Arandom_password\.heal_role%3E@/,
     );
     expect(container.volumeMounts).toEqual(ingestContainer.volumeMounts);
     expect(heal.volumes).toEqual(ingest.volumes);
@@ -319,6 +328,48 @@ describe("heal CronJob", () => {
   });
 });
 
+describe("migrate Job", () => {
+  it("runs weather migrate --json as the owner, enabling exactly the CronJobs' roles with their passwords", () => {
+    const [container] = podSpecOf("kubernetes_job_v1.migrate").containers;
+    expect(container.command).toEqual(["node", "bin/weather.js", "migrate", "--json"]);
+    expect(container.image).toBe(hcl.variables.ingest_image.default);
+    const ref = (name: string) => container.env.find((e: Json) => e.name === name)?.valueFrom.secretKeyRef;
+    expect(ref("DATABASE_URL")).toEqual({
+      name: manifest("kubernetes_secret_v1.postgres").metadata.name,
+      key: "DATABASE_URL",
+    });
+    expect(ref("DATABASE_ROLE_PASSWORDS")).toEqual({
+      name: manifest("kubernetes_secret_v1.database_roles").metadata.name,
+      key: "DATABASE_ROLE_PASSWORDS",
+    });
+    // The JSON weather migrate parses (core/db/roles.ts), with the passwords the CronJobs' URLs carry.
+    const passwords = JSON.parse(
+      manifest("kubernetes_secret_v1.database_roles").stringData.DATABASE_ROLE_PASSWORDS,
+    );
+    expect(passwords).toEqual({
+      weather_ingest: "<generated:random_password.ingest_role>",
+      weather_heal: "<generated:random_password.heal_role>",
+    });
+  });
+
+  it("completes before either CronJob exists, and may reach Postgres", () => {
+    expect(resource(hcl, "kubernetes_job_v1", "migrate").wait_for_completion).toBe(true);
+    for (const name of ["ingest", "heal"])
+      expect(resource(hcl, "kubernetes_cron_job_v1", name).depends_on).toEqual([
+        "${kubernetes_job_v1.migrate}",
+      ]);
+    const labels = manifest("kubernetes_job_v1.migrate").spec.template.metadata.labels;
+    const from = manifest("kubernetes_network_policy_v1.postgres_ingress").spec.ingress[0].from;
+    expect(
+      from.filter(
+        (f: Json) =>
+          f.podSelector &&
+          Object.entries<string>(f.podSelector.matchLabels).every(([k, v]) => labels[k] === v),
+      ),
+    ).toHaveLength(1);
+  });
+});
+
 describe("rendered manifests", () => {
   const models: Record<string, new (data: Json) => { validate(): void }> = {
     Namespace,
@@ -328,6 +379,7 @@ describe("rendered manifests", () => {
     Service,
     StatefulSet,
     CronJob,
+    Job,
     NetworkPolicy,
   };
 

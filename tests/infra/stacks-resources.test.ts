@@ -7,11 +7,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../stacks/app-builder.ts";
 import { ALARM_RUNBOOK, EXECUTION_EXISTS_ERROR, INGEST_EVENT } from "../../stacks/constructs/stateless.ts";
 import {
   actionsOf,
   one,
+  PROJECT_ROOT,
   readProjectFile,
   resourcesOf,
   type Statement,
@@ -21,8 +21,8 @@ import {
 } from "./stacks-synth.ts";
 
 let s: Synth;
-beforeAll(() => {
-  s = synth({ stage: "prod" });
+beforeAll(async () => {
+  s = await synth({ stage: "prod" });
 });
 afterAll(() => s?.cleanup());
 
@@ -84,11 +84,15 @@ describe("stateful stack", () => {
     });
   });
 
-  it("secrets for the OpenWeatherMap key and the database URL, no values in the template", () => {
+  it("secrets for the OpenWeatherMap key, the owner's and each function's database URL, no values in the template", () => {
     const secrets = resourcesOf(s.stateful, "AWS::SecretsManager::Secret");
     expect(Object.keys(secrets).sort()).toEqual([
+      expect.stringMatching(/^DataCheckQualityDatabaseUrl/),
       expect.stringMatching(/^DataDatabaseUrl/),
+      expect.stringMatching(/^DataHealDatabaseUrl/),
+      expect.stringMatching(/^DataIngestDatabaseUrl/),
       expect.stringMatching(/^DataOpenWeatherApiKey/),
+      expect.stringMatching(/^DataTransformDatabaseUrl/),
     ]);
     for (const secret of Object.values(secrets)) {
       expect(secret.Properties).not.toHaveProperty("SecretString");
@@ -119,10 +123,12 @@ describe("stateful stack", () => {
     expect(condition).toEqual({ "Fn::Not": [{ "Fn::Equals": [{ Ref: "AlarmEmail" }, ""] }] });
   });
 
-  it("holds no compute and no database unless the rds flag is on", () => {
-    for (const type of ["AWS::Lambda::Function", "AWS::RDS::DBInstance", "AWS::EC2::VPC"]) {
-      s.stateful.resourceCountIs(type, 0);
-    }
+  it("holds no compute of ours and no database unless the rds flag is on", () => {
+    // The one function is SST's own custom-resource handler (stacks/constructs/sst-stack.ts).
+    expect(Object.keys(resourcesOf(s.stateful, "AWS::Lambda::Function"))).toEqual([
+      expect.stringMatching(/^CustomResourceHandler/),
+    ]);
+    for (const type of ["AWS::RDS::DBInstance", "AWS::EC2::VPC"]) s.stateful.resourceCountIs(type, 0);
   });
 });
 
@@ -135,14 +141,25 @@ describe("stateless stack: functions", () => {
     Heal: [512, 600],
   } as const;
 
+  /** SST keeps the source layout: functions/<file>.mjs, the handler beside its `sql/` directory. */
+  const handlerFile = {
+    Ingest: "ingest",
+    Transform: "transform",
+    CheckQuality: "check-quality",
+    Heal: "heal",
+  };
+
   it("exactly four functions: nodejs24.x, arm64, ESM bundle handler, sized, explicit log group", () => {
-    expect(Object.keys(resourcesOf(s.stateless, "AWS::Lambda::Function"))).toHaveLength(4);
+    const ours = Object.keys(resourcesOf(s.stateless, "AWS::Lambda::Function")).filter(
+      (id) => !id.startsWith("CustomResourceHandler"),
+    );
+    expect(ours).toHaveLength(4);
     for (const id of ids) {
       const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
       expect(fn.Properties).toMatchObject({
         Runtime: "nodejs24.x",
         Architectures: ["arm64"],
-        Handler: "index.handler",
+        Handler: `functions/${handlerFile[id]}.handler`,
         MemorySize: sizing[id][0],
         Timeout: sizing[id][1],
         LoggingConfig: { LogGroup: { Ref: expect.stringMatching(new RegExp(`^Pipeline${id}Logs`)) } },
@@ -175,13 +192,17 @@ describe("stateless stack: functions", () => {
       ALARM_TOPIC_ARN: importOf("AlarmTopic"),
       POWERTOOLS_SERVICE_NAME: "weather-dataops-prod",
       POWERTOOLS_METRICS_NAMESPACE: "WeatherDataOps",
-      NODE_OPTIONS: "--enable-source-maps",
+      // SST's own: keep-alive for the SDK, and what `sst bind` reads.
+      AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
+      SST_APP: "weather-dataops",
+      SST_STAGE: "prod",
+      SST_SSM_PREFIX: "/sst/weather-dataops/prod/",
     };
-    common.DATABASE_SECRET_ARN = importOf("DatabaseUrl");
     const ingest = one(s.stateless, "AWS::Lambda::Function", "PipelineIngest");
     expect(ingest.Properties.Environment).toEqual({
       Variables: {
         ...common,
+        DATABASE_SECRET_ARN: importOf("DataIngestDatabaseUrl"),
         RAW_STORE: { "Fn::Join": ["", ["s3://", importOf("RawBucket")]] },
         OPENWEATHER_SECRET_ARN: importOf("OpenWeatherApiKey"),
         EVENT_BUS_NAME: "default",
@@ -191,25 +212,26 @@ describe("stateless stack: functions", () => {
       const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
       const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(Object.keys(vars).sort()).toEqual(Object.keys(common).sort());
+      expect(vars.DATABASE_SECRET_ARN).toEqual(importOf(`Data${id}DatabaseUrl`));
       expect(vars).not.toHaveProperty("AWS_ENDPOINT_URL");
     }
   });
 
-  it("each bundle is minified ESM with a source map and carries config/sites.json", () => {
+  it("each bundle is minified ESM, carries config/sites.json and the SQL models, installs nothing", () => {
     for (const id of ids) {
       const fn = one(s.stateless, "AWS::Lambda::Function", `Pipeline${id}`);
-      const key = (fn.Properties.Code as { S3Key: string }).S3Key;
-      const dir = s.assetPath(key);
-      expect(existsSync(join(dir, "index.mjs.map")), `${id} source map`).toBe(true);
-      const code = readFileSync(join(dir, "index.mjs"), "utf8");
+      const dir = s.assetPath((fn.Properties.Code as { S3Key: string }).S3Key);
+      const code = readFileSync(join(dir, `functions/${handlerFile[id]}.mjs`), "utf8");
       // Minified: very long lines (a readable bundle averages well under 100 characters a line).
       expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       expect(code).toContain("createRequire");
       expect(readFileSync(join(dir, "sites.json"), "utf8")).toBe(readProjectFile("config/sites.json"));
-      // core/sql/files.ts resolves ./sql next to the bundled handler (index.mjs at the root).
-      for (const sub of ["sql/models"]) {
-        expect(listTree(join(dir, sub)), `${id}: ${sub}`).toEqual(listTree(join(PROJECT_ROOT, sub)));
-      }
+      // core/sql/files.ts resolves ./sql next to the bundled handler: functions/sql/… in SST's layout.
+      expect(listTree(join(dir, "functions/sql/models")), id).toEqual(
+        listTree(join(PROJECT_ROOT, "sql/models")),
+      );
+      // pg-native: SST would `npm install` it into the bundle whenever pg references it (see the factory).
+      expect(existsSync(join(dir, "node_modules")), `${id}: npm-installed modules`).toBe(false);
     }
   });
 
@@ -223,7 +245,7 @@ describe("stateless stack: functions", () => {
           "--input-type=module",
           "-e",
           "const m = await import(process.argv[1]); process.stdout.write(typeof m.handler);",
-          join(dir, "index.mjs"),
+          join(dir, `functions/${handlerFile[id]}.mjs`),
         ],
         // The temp assembly dir has no node_modules above it: the AWS SDK must be in the bundle.
         { cwd: dir, env: { PATH: process.env.PATH, ...PLACEHOLDER_ENV }, encoding: "utf8" },
@@ -275,6 +297,33 @@ describe("stateless stack: functions", () => {
     expect(objects.Resource).toEqual({ "Fn::Join": ["", [importOf("RawBucket"), "/*"]] });
   });
 
+  it("each function can read its own database secret and no other (its role's URL; the owner's is the operator's)", () => {
+    const secretsOf = (id: string) =>
+      statementsOfRole(s.stateless, `Pipeline${id}Role`)
+        .filter((st) => actionsOf(st).includes("secretsmanager:GetSecretValue"))
+        .map((st) => JSON.stringify(st.Resource))
+        .sort();
+    for (const id of ids) {
+      const readable = secretsOf(id);
+      // Ingest also reads the OpenWeatherMap key; nobody reads the owner's URL or another function's.
+      expect(readable, id).toHaveLength(id === "Ingest" ? 2 : 1);
+      expect(
+        readable.filter((r) => r.includes(`Data${id}DatabaseUrl`)),
+        id,
+      ).toHaveLength(1);
+      for (const other of ids.filter((o) => o !== id))
+        expect(
+          readable.some((r) => r.includes(`Data${other}DatabaseUrl`)),
+          `${id} reads ${other}'s`,
+        ).toBe(false);
+      expect(
+        readable.some((r) => /DataDatabaseUrl/.test(r)),
+        `${id} reads the owner's`,
+      ).toBe(false);
+      if (id === "Ingest") expect(readable.some((r) => r.includes("DataOpenWeatherApiKey"))).toBe(true);
+    }
+  });
+
   it("transform and check-quality: only the database secret, the topic and their logs", () => {
     for (const id of ["Transform", "CheckQuality"]) {
       const actions = statementsOfRole(s.stateless, `Pipeline${id}Role`).flatMap(actionsOf).sort();
@@ -317,6 +366,11 @@ describe("stateless stack: functions", () => {
         }
       }
     }
+  });
+
+  it("stacks are named <stage>-<app>-<Stack>, as SST names them", () => {
+    expect(s.statefulStack.stackName).toBe("prod-weather-dataops-Data");
+    expect(s.statelessStack.stackName).toBe("prod-weather-dataops-Pipeline");
   });
 
   it("no custom resources in either stack (LocalStack community deploys them as no-ops)", () => {

@@ -5,7 +5,6 @@
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyTimeLimits, DEFAULT_TIME_LIMITS, TimeLimitError } from "../../core/workflow/time-limits.ts";
-import { PROJECT_ROOT } from "../../stacks/app-builder.ts";
 import {
   FUNCTIONS,
   functionTimeout,
@@ -13,7 +12,7 @@ import {
   pipelineDefinition,
 } from "../../stacks/constructs/stateless.ts";
 import { settingsFor } from "../../stacks/settings.ts";
-import { one, readProjectFile, type Synth, synth } from "./stacks-synth.ts";
+import { one, PROJECT_ROOT, readProjectFile, type Synth, synth } from "./stacks-synth.ts";
 
 type AslValidator = (
   definition: unknown,
@@ -51,8 +50,8 @@ function resolve(value: unknown): string {
 }
 
 let s: Synth;
-beforeAll(() => {
-  s = synth({ stage: "prod" });
+beforeAll(async () => {
+  s = await synth({ stage: "prod" });
 });
 afterAll(() => s?.cleanup());
 

@@ -7,8 +7,8 @@ export default defineConfig({
   test: {
     ...ciReporters(),
     include: ["tests/infra/stacks*.test.ts"],
-    // Each file bundles three functions with esbuild once; two cores.
-    maxWorkers: 2,
+    // Each file synthesizes the SST app, whose function builds share .sst/artifacts: one file at a time.
+    maxWorkers: 1,
     testTimeout: 120_000,
     hookTimeout: 180_000,
   },

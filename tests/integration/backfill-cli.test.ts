@@ -198,16 +198,17 @@ describe("weather backfill", () => {
   it("weather run --history-days 1: the hour, then the day before it from history, so gold has curves", async () => {
     // Act
     const result = await weather({}, "run", "--source", "simulator", "--history-days", "1");
-    // Assess: the last 24 complete hours and the current one, for every site, in bronze and gold.
+    // Assess: the run's hour and the 24 before it, for every site, in bronze and gold. (Bounded above:
+    // a run that crosses an hour boundary also serves the new current hour, by design.)
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.history).toMatchObject({ siteHoursStillMissing: 0, failed: false, stopped: null });
     expect(doc.history.transform).toMatchObject({ status: "succeeded" });
     const counts = await withDb(async (db) => {
       const r = await db.pool.query(
-        `select (select count(*)::int from bronze.weather_observations where observed_at >= $1) as bronze,
-                (select count(*)::int from gold_internal.site_hourly where hour >= $1) as gold`,
-        [new Date(Date.parse(`${doc.history.from}:00:00Z`))],
+        `select (select count(*)::int from bronze.weather_observations where observed_at between $1 and $2) as bronze,
+                (select count(*)::int from gold_internal.site_hourly where hour between $1 and $2) as gold`,
+        [new Date(Date.parse(`${doc.history.from}:00:00Z`)), new Date(Date.parse(`${doc.interval}:00:00Z`))],
       );
       return r.rows[0];
     });

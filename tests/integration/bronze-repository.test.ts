@@ -32,9 +32,9 @@ function rows(n: number, tweak = "", kind: BronzeRow["kind"] = "current"): Bronz
     precipitationMm: 0,
     precipitationWindowMinutes: 15,
     // Characters COPY's text format must escape.
-    conditionCode: i % 2 ? "tab\there" : "back\\slash\nnewline",
+    conditionCode: i % 2 ? "tab\there" : i % 3 ? "back\\slash\nnewline" : "carriage\rreturn",
     conditionSystem: "wmo",
-    payload: { temperature_2m: i / 10, note: `quote " and \\ ${tweak}` },
+    payload: { temperature_2m: i / 10, note: `quote " and \\ ${tweak}`, lines: "a\nb\tc\rd\u0001" },
     ingestionRunId: "open-meteo:2026-11-22T13",
     ingestedAt: new Date(Date.UTC(2026, 10, 22, 13, 5)),
     rawObjectKey: "source=open-meteo/batch-0001.json",

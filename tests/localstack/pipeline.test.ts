@@ -1,10 +1,13 @@
 /**
- * The deployed system on LocalStack, hop by hop: the plain CDK app (stage `local`) deployed to
- * LocalStack 4.13.1 in host mode, its Lambdas running as host processes through our `host-node`
+ * The deployed system on LocalStack, hop by hop: the SST app (stage `local`) deployed with `sst deploy`
+ * to LocalStack 4.13.1 in host mode, its Lambdas running as host processes through our `host-node`
  * executor, a throw-away Postgres database, and the weather simulator in this process (so tests can
- * inject faults). Tests run in order and share the deployment; each observes one hop.
+ * inject faults). Tests run in order and share the deployment; each observes one hop; the last one
+ * removes it with `npm run remove:local` (`sst remove --stage local`).
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { CloudFormationClient, ListStacksCommand } from "@aws-sdk/client-cloudformation";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import {
   CloudWatchLogsClient,
@@ -21,6 +24,7 @@ import {
   waitUntilFunctionUpdatedV2,
 } from "@aws-sdk/client-lambda";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
@@ -49,6 +53,8 @@ import {
   dropDatabase,
   type LocalCloud,
   migrateDatabase,
+  REPO_ROOT,
+  STACKS,
 } from "../../localstack/local-cloud.ts";
 import { type Simulator, startSimulator } from "../../simulator/server.ts";
 
@@ -60,6 +66,7 @@ const sns = new SNSClient(clientConfig);
 const cw = new CloudWatchClient(clientConfig);
 const cwLogs = new CloudWatchLogsClient(clientConfig);
 const events = new EventBridgeClient(clientConfig);
+const secrets = new SecretsManagerClient(clientConfig);
 
 // A key no code path could guess: ingest only gets 200s from the simulator if it read this from
 // LocalStack Secrets Manager, and a log search for it must come back empty.
@@ -295,6 +302,28 @@ describe("the local stage deployed to LocalStack", () => {
     expect(rows[0]?.sites).toBe(sites.length);
   });
 
+  it("each function reads its own database secret, which connects as its own role (migration 0080)", async () => {
+    const roles = {
+      ingest: "weather_ingest",
+      transform: "weather_transform",
+      checkQuality: "weather_checks",
+      heal: "weather_heal",
+    } as const;
+    const arns = new Set<string>();
+    for (const [key, role] of Object.entries(roles)) {
+      const arn = cloud.functions[key as keyof typeof roles].environment.DATABASE_SECRET_ARN as string;
+      arns.add(arn);
+      const value = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
+      expect(new URL(JSON.parse(String(value.SecretString)).url).username, key).toBe(role);
+    }
+    expect(arns.size).toBe(4);
+    // Bronze above was written by the ingest function as weather_ingest, which may not touch silver.
+    const { rows } = await db.query<{ may: boolean }>(
+      "select has_table_privilege('weather_ingest', 'silver.observations', 'insert') as may",
+    );
+    expect(rows[0]?.may).toBe(false);
+  });
+
   it("4. IngestionCompleted starts the pipeline state machine, named after the interval", async () => {
     const execution = await waitFor(
       "the pipeline execution started by IngestionCompleted",
@@ -503,4 +532,17 @@ describe("the local stage deployed to LocalStack", () => {
     );
     expect(alarmNotice(notice)?.NewStateValue).toBe("ALARM");
   }, 310_000);
+
+  it("npm run remove:local (sst remove --stage local) leaves no stack of the app behind", async () => {
+    // Act: the user's command, as a user runs it.
+    const removed = spawnSync("npm", ["run", "-s", "remove:local"], { cwd: REPO_ROOT, encoding: "utf8" });
+    // Assess: exit 0, and CloudFormation knows neither stack any more (not even as failed).
+    expect(removed.status, removed.stderr).toBe(0);
+    const live = await new CloudFormationClient(clientConfig).send(new ListStacksCommand({}));
+    const left = (live.StackSummaries ?? []).filter(
+      (st) => Object.values(STACKS).includes(st.StackName as never) && st.StackStatus !== "DELETE_COMPLETE",
+    );
+    expect(left).toEqual([]);
+    deployed = false;
+  }, 180_000);
 });
