@@ -39,7 +39,7 @@ const FUNCTION_ENV = {
   OPENWEATHER_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:owm",
   RAW_STORE: "s3://bench-raw",
   WEATHER_SOURCE: "open-meteo",
-  SITES_FILE: "sites.json",
+  SITES_FILE: "config/sites.json",
   WEATHER_HOME: "/tmp/weather",
   EVENT_BUS_NAME: "default",
   ALARM_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:alarms",

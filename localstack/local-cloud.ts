@@ -112,6 +112,29 @@ export function sstEnv(knobs: StackKnobs = {}): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The knobs `npm run deploy:local` (local:up) and `npm run dev:local` deploy with, from their
+ * environment: both must pass the same ones, or `sst dev` redeploys the stacks differently.
+ * SIMULATOR_URL (default http://127.0.0.1:$SIMULATOR_PORT, port 8787 as in scripts/local-up.sh),
+ * WEATHER_NO_DATA_PERIODS (default 1 here: see
+ * stacks/settings.ts, with LocalStack's evaluator this fires 3-4 minutes after ingestion stops),
+ * WEATHER_HEAL_SCHEDULE, WEATHER_HEAL_DAYS.
+ */
+export function knobsFromEnv(env: NodeJS.ProcessEnv = process.env): StackKnobs & { simulatorUrl: string } {
+  const simulatorUrl = env.SIMULATOR_URL || `http://127.0.0.1:${env.SIMULATOR_PORT || 8787}`;
+  return {
+    simulatorUrl,
+    functionEnv: {
+      SIMULATOR_URL: simulatorUrl,
+      OPEN_METEO_BASE_URL: simulatorUrl,
+      OPENWEATHER_BASE_URL: simulatorUrl,
+    },
+    noDataPeriods: Number(env.WEATHER_NO_DATA_PERIODS || 1),
+    healSchedule: env.WEATHER_HEAL_SCHEDULE || undefined,
+    healDays: env.WEATHER_HEAL_DAYS ? Number(env.WEATHER_HEAL_DAYS) : undefined,
+  };
+}
+
 export interface SstRun {
   /** Also copy SST's output to this process's stderr as it comes (the npm scripts). */
   echo?: boolean;

@@ -10,6 +10,8 @@
 #   HOST_LAMBDA_NODE       the node binary functions run on (default: the pinned Node 24 that Lambda's
 #                          nodejs24.x runs, provisioned by scripts/node24.sh and cached outside the clone)
 #   LOCALSTACK_WAIT_SECONDS  how long to wait for health (default 120)
+#   LOCALSTACK_IOT_ADDRESS the loopback address IoT's DescribeEndpoint returns, where `npm run dev:local`
+#                          runs the MQTT broker on port 443 (default 127.0.0.1; any 127.x.y.z works)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -17,7 +19,8 @@ state=${LOCALSTACK_STATE_DIR:-$repo/.weather/localstack}
 port=${LOCALSTACK_PORT:-4566}
 pidfile="$state/localstack.pid"
 logfile="$state/localstack.log"
-mkdir -p "$state/fs" "$state/tmp"
+iot_address=${LOCALSTACK_IOT_ADDRESS:-127.0.0.1}
+mkdir -p "$state/fs" "$state/tmp" "$state/iot"
 
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "localstack: already running (pid $(cat "$pidfile"))" >&2
@@ -41,6 +44,17 @@ HOST_LAMBDA_NODE=${HOST_LAMBDA_NODE:-$(bash "$repo/scripts/node24.sh")/node}
 "$venv/bin/python" "$here/executor/link_into_venv.py"
 "$venv/bin/python" "$here/venv-patches.py"
 
+# The IoT broker's certificate (localstack/iot-broker.ts serves it; functions and `sst dev` trust it
+# through NODE_EXTRA_CA_CERTS). Self-signed, made here once per state directory and address.
+if ! openssl x509 -in "$state/iot/cert.pem" -noout -checkip "$iot_address" 2>/dev/null | grep -q 'does match'; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+    -subj "/CN=weather-dataops local IoT" \
+    -addext "subjectAltName=IP:$iot_address,DNS:localhost" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -keyout "$state/iot/key.pem" -out "$state/iot/cert.pem" 2>/dev/null
+  chmod 600 "$state/iot/key.pem"
+fi
+
 : >"$logfile"
 # TMPDIR: LocalStack keeps working files (CloudWatch's metric database among them) under
 # <tmp>/localstack; a second instance sharing /tmp would delete the first one's when it stops.
@@ -52,6 +66,8 @@ env -i \
   ${HOST_LAMBDA_NODE_PATH:+HOST_LAMBDA_NODE_PATH="$HOST_LAMBDA_NODE_PATH"} \
   ${HOST_LAMBDA_EMF:+HOST_LAMBDA_EMF="$HOST_LAMBDA_EMF"} \
   ${LS_LOG:+LS_LOG="$LS_LOG"} \
+  HOST_LAMBDA_CA_CERTS="$state/iot/cert.pem" \
+  LOCALSTACK_IOT_ADDRESS="$iot_address" \
   TMPDIR="$state/tmp" \
   GATEWAY_LISTEN="127.0.0.1:$port" \
   LOCALSTACK_HOST="127.0.0.1:$port" \
@@ -60,7 +76,7 @@ env -i \
   DISABLE_EVENTS=1 \
   SQS_ENDPOINT_STRATEGY=path \
   FILESYSTEM_ROOT="$state/fs" \
-  SERVICES=s3,secretsmanager,sns,sqs,logs,cloudwatch,events,stepfunctions,lambda,iam,sts,cloudformation,ssm \
+  SERVICES=s3,secretsmanager,sns,sqs,logs,cloudwatch,events,stepfunctions,lambda,iam,sts,cloudformation,ssm,iot \
   LAMBDA_RUNTIME_EXECUTOR=host-node \
   LAMBDA_KEEPALIVE_MS="${LAMBDA_KEEPALIVE_MS:-600000}" \
   CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES=1 \

@@ -14,14 +14,15 @@ import {
   DEFAULT_DATABASE_URL,
   deployLocalCloud,
   ENDPOINT,
+  knobsFromEnv,
   LocalDeployError,
   migrateDatabase,
   STACKS,
 } from "./local-cloud.ts";
 
 const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-const simulatorUrl = process.env.SIMULATOR_URL || "http://127.0.0.1:8787";
 const openWeatherKey = process.env.OPENWEATHER_API_KEY || "local-dummy-key";
+const { simulatorUrl, ...knobs } = knobsFromEnv();
 const log = (line: string) => process.stderr.write(`deploy:local: ${line}\n`);
 
 const created = await createDatabaseIfMissing(databaseUrl).catch((e: Error) => {
@@ -31,20 +32,7 @@ const created = await createDatabaseIfMissing(databaseUrl).catch((e: Error) => {
 log(`${created ? "created" : "using"} database ${new URL(databaseUrl).pathname.slice(1)}`);
 await migrateDatabase(databaseUrl);
 log("migrations applied");
-const cloud = await deployLocalCloud({
-  databaseUrl,
-  openWeatherKey,
-  functionEnv: {
-    SIMULATOR_URL: simulatorUrl,
-    OPEN_METEO_BASE_URL: simulatorUrl,
-    OPENWEATHER_BASE_URL: simulatorUrl,
-  },
-  // See stacks/settings.ts: with LocalStack's evaluator this fires 3-4 minutes after ingestion stops.
-  noDataPeriods: Number(process.env.WEATHER_NO_DATA_PERIODS || 1),
-  healSchedule: process.env.WEATHER_HEAL_SCHEDULE || undefined,
-  healDays: process.env.WEATHER_HEAL_DAYS ? Number(process.env.WEATHER_HEAL_DAYS) : undefined,
-  log,
-}).catch((e: Error) => {
+const cloud = await deployLocalCloud({ databaseUrl, openWeatherKey, ...knobs, log }).catch((e: Error) => {
   if (!(e instanceof LocalDeployError)) throw e;
   log(e.message);
   process.exit(1);

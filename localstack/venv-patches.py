@@ -11,6 +11,11 @@
 4. EventBridge `DisableRule` only flips the rule's state: the job of a scheduled rule keeps firing its
    targets (its enabled flag is read once, when targets are put). The patch makes the job skip
    disabled rules, so stopping ingestion by disabling the schedule works as on AWS.
+5. CloudFormation (engine v2) `DescribeStackResources` iterates the stack's resource dict, deep-copying
+   each entry, while the deploy thread adds entries: a poll during a deploy can answer
+   `InternalError: dictionary changed size during iteration`, and `sst deploy` (which polls it every
+   second) then fails a deploy that went on to complete (seen 2026-12-07 on the Pipeline stack). The
+   patch iterates over a snapshot (`list(...)`, `dict(...)`: single C-level copies under the GIL).
 
 4.13.1 is the last Apache-2.0 build that installs on 3.11, but it is only exercised upstream on 3.13,
 where `threading.Lock` is a class. On 3.11 it is a function, so the annotation `Lock | None` raises
@@ -42,6 +47,15 @@ PATCHES = [
         'return (self.function_version.config.logging_config or {}).get("LogGroup") or (\n'
         '            f"/aws/lambda/{self.function_version.id.function_name}"\n'
         "        )",
+    ),
+    (
+        "localstack/services/cloudformation/v2/provider.py",
+        "        for resource_id, resource_status in stack.resource_states.items():\n"
+        "            if resource_id == logical_resource_id or logical_resource_id is None:\n"
+        "                status = copy.deepcopy(resource_status)\n",
+        "        for resource_id, resource_status in list(stack.resource_states.items()):\n"
+        "            if resource_id == logical_resource_id or logical_resource_id is None:\n"
+        "                status = copy.deepcopy(dict(resource_status))\n",
     ),
     (
         "localstack/services/events/provider.py",

@@ -22,11 +22,18 @@ export interface BundledFile {
 }
 
 /**
- * Files every bundle carries: the sites list (read through SITES_FILE, relative to the cwd) and the
- * SQL models with their check declarations (core/sql/files.ts looks for `./sql` next to the bundled handler).
+ * Where a bundle carries the sites list: the same path as in the source tree, because SITES_FILE is
+ * read relative to the cwd, which is the bundle root on Lambda but the project root under `sst dev`
+ * (its workers run the handler from .sst/artifacts with the cwd unchanged).
+ */
+export const SITES_FILE_IN_BUNDLE = "config/sites.json";
+
+/**
+ * Files every bundle carries: the sites list and the SQL models with their check declarations
+ * (core/sql/files.ts looks for `./sql` next to the bundled handler).
  */
 export const BUNDLED_FILES: readonly BundledFile[] = [
-  { from: "config/sites.json", to: "sites.json" },
+  { from: "config/sites.json", to: SITES_FILE_IN_BUNDLE },
   { from: "sql/models", to: "sql/models", besideHandler: true },
 ];
 

@@ -1,7 +1,6 @@
 /**
- * The function factory: SST's `Function`, so `sst dev` swaps in live Lambda and
- * `sst deploy` builds with SST's esbuild pipeline. Same runtime, architecture, bundle shape and
- * files as {@link nodejsFunctionFactory}.
+ * The function factory: SST's `Function`, so `sst dev` swaps in live Lambda (the bridge function,
+ * localstack/iot-broker.ts on the local cloud) and `sst deploy` builds with SST's esbuild pipeline.
  */
 import { posix } from "node:path";
 import { Function as SstFunction } from "sst/constructs";

@@ -21,7 +21,7 @@ import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { applyTimeLimits, TimeLimitError, timeLimitProblems } from "../../core/workflow/time-limits.ts";
 import type { StageSettings } from "../settings.ts";
-import type { FunctionFactory, FunctionSpec } from "./function-factory.ts";
+import { type FunctionFactory, type FunctionSpec, SITES_FILE_IN_BUNDLE } from "./function-factory.ts";
 import type { StatefulRefs } from "./stateful.ts";
 
 /** The one ASL file, relative to the project root. */
@@ -30,8 +30,6 @@ export const PIPELINE_ASL = "workflows/pipeline.asl.json";
 export const INGEST_EVENT = { source: "weather-dataops.ingest", detailType: "IngestionCompleted" } as const;
 /** The starter catches this when an execution for the interval already exists: a duplicate is a no-op. */
 export const EXECUTION_EXISTS_ERROR = "StepFunctions.ExecutionAlreadyExistsException";
-/** Bundled next to each handler by the function factory. */
-export const SITES_FILE_IN_BUNDLE = "sites.json";
 
 export interface StatelessProps {
   settings: StageSettings;

@@ -187,7 +187,7 @@ describe("stateless stack: functions", () => {
       DATABASE_SECRET_ARN: { Ref: undefined } as unknown,
       RAW_STORE: expect.anything(),
       WEATHER_SOURCE: "open-meteo",
-      SITES_FILE: "sites.json",
+      SITES_FILE: "config/sites.json",
       WEATHER_HOME: "/tmp/weather",
       ALARM_TOPIC_ARN: importOf("AlarmTopic"),
       POWERTOOLS_SERVICE_NAME: "weather-dataops-prod",
@@ -225,7 +225,7 @@ describe("stateless stack: functions", () => {
       // Minified: very long lines (a readable bundle averages well under 100 characters a line).
       expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       expect(code).toContain("createRequire");
-      expect(readFileSync(join(dir, "sites.json"), "utf8")).toBe(readProjectFile("config/sites.json"));
+      expect(readFileSync(join(dir, "config/sites.json"), "utf8")).toBe(readProjectFile("config/sites.json"));
       // core/sql/files.ts resolves ./sql next to the bundled handler: functions/sql/… in SST's layout.
       expect(listTree(join(dir, "functions/sql/models")), id).toEqual(
         listTree(join(PROJECT_ROOT, "sql/models")),
@@ -659,7 +659,7 @@ const PLACEHOLDER_ENV = {
   DATABASE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
   OPENWEATHER_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:owm",
   RAW_STORE: "s3://test-raw",
-  SITES_FILE: "sites.json",
+  SITES_FILE: "config/sites.json",
   WEATHER_HOME: "/tmp/weather",
   EVENT_BUS_NAME: "default",
   POWERTOOLS_SERVICE_NAME: "weather-dataops-test",

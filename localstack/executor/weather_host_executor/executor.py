@@ -261,6 +261,9 @@ class HostNodeRuntimeExecutor(RuntimeExecutor):
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{config_.runtime}",
             }
         )
+        # The local IoT broker's certificate (start.sh), so `sst dev`'s bridge function can reach it.
+        if ca := os.environ.get("HOST_LAMBDA_CA_CERTS"):
+            env["NODE_EXTRA_CA_CERTS"] = ca
         # The function's own variables win, as LocalStack applied them last.
         env.update({k: str(v) for k, v in (config_.environment or {}).items()})
         return env
