@@ -10,9 +10,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { text } from "node:stream/consumers";
-import { fileURLToPath } from "node:url";
+import { PROJECT_ROOT } from "#core/config/paths.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = PROJECT_ROOT;
 const BIN = join(ROOT, "bin", "weather.js");
 
 /** The sources a handler is made of: its own code, core, and the SQL it runs. */
