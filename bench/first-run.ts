@@ -1,9 +1,10 @@
 /**
  * bench:first-run — what a new user waits for on the embedded default: `weather run --source
  * simulator` on a fresh home (PGlite's initdb, the migrations, ingest, the workflow), then later runs
- * on the same home (the next hours, as the hourly cron would), each in its own process under
- * `/usr/bin/time -v` for wall time and peak RSS. The CLI's floor (`weather --help`: Node, tsx and the
- * module graph) is measured in the same run for context.
+ * on the same home (the earlier hours, as the hourly cron would), each in its own process under
+ * `/usr/bin/time -v` for wall time and peak RSS — through bin/weather.js, so with the CLI bundle
+ * `npm ci` builds (dist/cli) — plus, in the same run, one later run per round from the TypeScript
+ * sources (WEATHER_CLI_SOURCES=1), and the CLI's floor (`weather --help`: Node and the module graph).
  *
  *   npm run bench:first-run [-- --rounds 3]
  *
@@ -31,10 +32,10 @@ interface Measured {
 }
 
 /** One `weather` process under /usr/bin/time -v; throws with its output when it fails. */
-function timed(args: string[]): Measured {
+function timed(args: string[], env: Record<string, string> = {}): Measured {
   const r = spawnSync("/usr/bin/time", ["-v", process.execPath, "bin/weather.js", ...args], {
     encoding: "utf8",
-    env: { ...process.env, DATABASE_URL: "", NO_COLOR: "1" },
+    env: { ...process.env, DATABASE_URL: "", NO_COLOR: "1", ...env },
   });
   if (r.error) throw new Error(`/usr/bin/time: ${r.error.message} (Debian package "time")`);
   if (r.status !== 0) throw new Error(`weather ${args.join(" ")} exited ${r.status}:\n${r.stderr}`);
@@ -54,6 +55,9 @@ const median = (xs: number[]) => {
 const floor: Measured[] = [];
 const first: Measured[] = [];
 const later: Measured[] = [];
+/** The same later run from the TypeScript sources (tsx), as an edited tree or a tree without the bundle runs. */
+const laterSources: Measured[] = [];
+const SOURCES = { WEATHER_CLI_SOURCES: "1" };
 const hour = intervalOf(new Date());
 for (let round = 0; round < ROUNDS; round++) {
   floor.push(timed(["--help"]));
@@ -70,6 +74,7 @@ for (let round = 0; round < ROUNDS; round++) {
     ];
     first.push(timed(run(hour)));
     for (let n = 1; n <= LATER_RUNS; n++) later.push(timed(run(addHours(hour, -n))));
+    laterSources.push(timed(run(addHours(hour, -LATER_RUNS - 1)), SOURCES));
     say(
       `round ${round + 1}: first ${first.at(-1)?.seconds.toFixed(2)} s, ` +
         `later ${later
@@ -100,6 +105,8 @@ await writeResults(
     row("first run: peak RSS", median(first.map((m) => m.rssMiB)), "MiB", 450),
     row("later run: wall time", median(later.map((m) => m.seconds)), "s", 2),
     row("later run: peak RSS", median(later.map((m) => m.rssMiB)), "MiB", 300),
+    row("later run from the sources (tsx): wall time", median(laterSources.map((m) => m.seconds)), "s"),
+    row("later run from the sources (tsx): peak RSS", median(laterSources.map((m) => m.rssMiB)), "MiB"),
     row("floor: weather --help wall time", median(floor.map((m) => m.seconds)), "s"),
     row("floor: weather --help peak RSS", median(floor.map((m) => m.rssMiB)), "MiB"),
   ],
