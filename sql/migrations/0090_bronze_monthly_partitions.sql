@@ -51,10 +51,10 @@ revoke all on function bronze.ensure_observation_partitions(timestamptz, timesta
 drop view gold.v_data_freshness;
 
 alter table bronze.weather_observations rename to weather_observations_unpartitioned;
-alter index bronze.weather_observations_pkey rename to weather_observations_old_pkey;
-alter index bronze.weather_observations_observed_at_idx rename to weather_observations_old_observed_at_idx;
-alter index bronze.weather_observations_ingestion_run_idx rename to weather_observations_old_ingestion_run_idx;
-alter index bronze.weather_observations_change_xid_idx rename to weather_observations_old_change_xid_idx;
+alter index bronze.weather_observations_pkey rename to weather_observations_unpartitioned_pkey;
+alter index bronze.weather_observations_observed_at_idx rename to weather_observations_unpartitioned_observed_at_idx;
+alter index bronze.weather_observations_ingestion_run_idx rename to weather_observations_unpartitioned_ingestion_run_idx;
+alter index bronze.weather_observations_change_xid_idx rename to weather_observations_unpartitioned_change_xid_idx;
 
 create table bronze.weather_observations (
     like bronze.weather_observations_unpartitioned including defaults including constraints including storage
