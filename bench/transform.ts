@@ -58,11 +58,6 @@ async function generate(pool: pg.Pool, from: Interval, to: Interval): Promise<vo
        from generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h`,
       [intervalStart(from), intervalStart(to), SITES],
     );
-    // Bronze is partitioned by month (migration 0090): its partitions first, as the loader does.
-    await client.query("select bronze.ensure_observation_partitions($1, $2)", [
-      intervalStart(from),
-      intervalStart(to),
-    ]);
     await client.query(
       `insert into bronze.weather_observations (
          site_id, source, observed_at, temperature_c, feels_like_c, humidity_pct, pressure_hpa,

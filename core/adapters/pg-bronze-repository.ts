@@ -140,50 +140,6 @@ function toColumns(rows: BronzeRow[]): unknown[][] {
   ];
 }
 
-/** "YYYY-MM" of an instant, in UTC: the month of its bronze partition. */
-const monthOf = (d: Date) => d.toISOString().slice(0, 7);
-
-/**
- * Makes sure the monthly partitions (migration 0090) exist for the months of `rows`, then — best
- * effort — the month after the last of them, so the hourly ingest has made next month's partition
- * long before it starts and a backfill or replay of older months makes theirs. Making a partition
- * takes an exclusive lock on bronze: for the months written now the load waits as for any lock
- * (DB_LOCK_TIMEOUT_MS); for the month ahead it waits one second and otherwise leaves it to the next
- * write, rather than queue every reader of bronze behind a long transform. Months this repository
- * already ensured are not asked again; the function is idempotent and safe under concurrent callers.
- */
-async function ensurePartitions(pool: pg.Pool, rows: BronzeRow[], ensured: Set<string>): Promise<void> {
-  let min = rows[0]?.observedAt as Date;
-  let max = min;
-  for (const r of rows) {
-    if (r.observedAt < min) min = r.observedAt;
-    if (r.observedAt > max) max = r.observedAt;
-  }
-  const first = new Date(Date.UTC(min.getUTCFullYear(), min.getUTCMonth(), 1));
-  const ahead = new Date(Date.UTC(max.getUTCFullYear(), max.getUTCMonth() + 1, 1));
-  const needed: string[] = [];
-  for (let m = first; m < ahead; m = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1)))
-    needed.push(monthOf(m));
-  if (!needed.every((m) => ensured.has(m))) {
-    await pool.query("select bronze.ensure_observation_partitions($1, $2)", [min, max]);
-    for (const m of needed) ensured.add(m);
-  }
-  if (ensured.has(monthOf(ahead))) return;
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
-    await client.query("set local lock_timeout = 1000");
-    await client.query("select bronze.ensure_observation_partitions($1, $1)", [ahead]);
-    await client.query("commit");
-    ensured.add(monthOf(ahead));
-  } catch (e) {
-    await client.query("rollback").catch(() => {});
-    if ((e as { code?: string }).code !== "55P03") throw e; // lock_not_available: the next write retries
-  } finally {
-    client.release();
-  }
-}
-
 /**
  * Bronze in Postgres. `copy` enables the COPY path for large batches; the embedded PGlite keeps to
  * the unnest statement (its socket server is not built for the COPY sub-protocol).
@@ -191,7 +147,6 @@ async function ensurePartitions(pool: pg.Pool, rows: BronzeRow[], ensured: Set<s
 export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {}): BronzeRepository {
   // Lease renewal of the run this repository has open (see core/db/leases.ts).
   const heartbeats = new Map<string, Heartbeat>();
-  const partitions = new Set<string>();
   return {
     // A server runs two upserts at once on this project's two-core machines (bench:backfill); the
     // embedded PGlite (no COPY) is one session.
@@ -202,7 +157,6 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
 
     async upsertObservations(rows) {
       if (rows.length === 0) return 0;
-      await ensurePartitions(pool, rows, partitions);
       if (!opts.copy || rows.length < COPY_THRESHOLD) {
         const res = await pool.query(UPSERT_UNNEST_SQL, toColumns(rows));
         return res.rowCount ?? 0;
