@@ -11,7 +11,7 @@
  * `sudo sysctl net.ipv4.ip_unprivileged_port_start=443`.
  */
 import path from "node:path";
-import { iotCertDir, startIotBroker } from "./iot-broker.ts";
+import { BrokerListenError, iotCertDir, startIotBroker } from "./iot-broker.ts";
 import { knobsFromEnv, LocalDeployError } from "./local-cloud.ts";
 import { iotEndpointAddress, STATE_DIR, startSstDev } from "./sst-dev.ts";
 
@@ -44,7 +44,7 @@ try {
   );
   process.exitCode = stopped ? 0 : (code ?? 1);
 } catch (e) {
-  if (!(e instanceof LocalDeployError) && !/cannot listen|is taken/.test((e as Error).message)) throw e;
+  if (!(e instanceof LocalDeployError || e instanceof BrokerListenError)) throw e;
   log((e as Error).message);
   process.exitCode = 1;
 }

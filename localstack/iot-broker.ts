@@ -18,6 +18,11 @@ import path from "node:path";
 import { Aedes } from "aedes";
 import { createWebSocketStream, WebSocketServer } from "ws";
 
+/** The broker could not listen where DescribeEndpoint points (privileged port, or taken). */
+export class BrokerListenError extends Error {
+  override name = "BrokerListenError";
+}
+
 export interface IotBroker {
   url: string;
   close(): Promise<void>;
@@ -59,6 +64,9 @@ export async function startIotBroker(opts: IotBrokerOptions): Promise<IotBroker>
       done(false, 403, "Forbidden: a SigV4-presigned URL for iotdevicegateway is required");
     },
   });
+  // ws re-emits the https server's errors on the WebSocketServer: without a listener an EADDRINUSE
+  // crashed the process instead of rejecting the listen below (seen; tests/unit/iot-broker.test.ts).
+  wss.on("error", (e) => log("server error", { error: e.message }));
   wss.on("connection", (socket, req) => {
     broker.handle(createWebSocketStream(socket) as never, req as never);
   });
@@ -73,12 +81,12 @@ export async function startIotBroker(opts: IotBrokerOptions): Promise<IotBroker>
     server.once("error", (e: NodeJS.ErrnoException) =>
       reject(
         e.code === "EACCES"
-          ? new Error(
+          ? new BrokerListenError(
               `cannot listen on ${opts.address}:${port}: ports below 1024 need root, or ` +
                 `sudo sysctl net.ipv4.ip_unprivileged_port_start=${port}`,
             )
           : e.code === "EADDRINUSE"
-            ? new Error(
+            ? new BrokerListenError(
                 `${opts.address}:${port} is taken (another sst dev broker?); stop it or start LocalStack ` +
                   "with another LOCALSTACK_IOT_ADDRESS (any 127.x.y.z)",
               )

@@ -10,7 +10,7 @@ import path from "node:path";
 import mqttPacket from "mqtt-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type IotBroker, startIotBroker } from "../../localstack/iot-broker.ts";
+import { BrokerListenError, type IotBroker, startIotBroker } from "../../localstack/iot-broker.ts";
 
 const SIGNED =
   "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=test%2F20261207%2Fus-east-1%2Fiotdevicegateway%2Faws4_request" +
@@ -65,6 +65,16 @@ describe("the local IoT broker", () => {
     expect((await open(broker.url, { ca })).status).toBe(403);
     const otherService = SIGNED.replace("iotdevicegateway", "execute-api");
     expect((await open(`${broker.url}?${otherService}`, { ca })).status).toBe(403);
+  });
+
+  it("a second broker on a taken address fails with a BrokerListenError naming the remedy, not a crash", async () => {
+    const port = Number(new URL(broker.url).port);
+    await expect(startIotBroker({ address: "127.0.0.1", certDir: dir, port })).rejects.toThrow(
+      new BrokerListenError(
+        `127.0.0.1:${port} is taken (another sst dev broker?); stop it or start LocalStack with another ` +
+          "LOCALSTACK_IOT_ADDRESS (any 127.x.y.z)",
+      ),
+    );
   });
 
   it("accepts a presigned URL on the mqttv3.1 subprotocol and answers an MQTT CONNECT", async () => {
