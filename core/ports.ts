@@ -206,6 +206,24 @@ export interface BronzeRepository {
   startRun(run: IngestionRunRecord): Promise<void>;
   finishRun(run: IngestionRunRecord, sites: SiteOutcome[]): Promise<void>;
   /**
+   * Sharded runs (core/use-cases/shards.ts): renews the lease of a run another invocation opened
+   * while a shard works on it; throws when the run is not running. Stop the returned heartbeat.
+   */
+  leaseRun(runId: string): Promise<{ stop(): Promise<void> }>;
+  /**
+   * Sharded runs: upserts site outcomes into a run and adds raw keys and weighted calls to it; its
+   * status and counts are left to the completion ({@link finishRun}).
+   */
+  recordShard(
+    runId: string,
+    sites: SiteOutcome[],
+    extra: { rawObjectKeys: string[]; weightedCalls: number },
+  ): Promise<void>;
+  /** The run's site outcomes counted (what {@link finishRun} will record). */
+  runCounts(
+    runId: string,
+  ): Promise<{ sitesTotal: number; sitesOk: number; sitesFailed: number; sitesQuarantined: number }>;
+  /**
    * Weighted calls recorded for `source` by runs that finished at or after `since`, one entry per run
    * at its finish (the latest instant its calls can have been made): seeds a new run's limiter, so
    * Lambdas and CLI runs sharing one database respect the day quota together.

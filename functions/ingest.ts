@@ -1,6 +1,11 @@
 /**
- * Scheduled ingestion: an EventBridge schedule (interval from the event's `time`) or a replay
- * request `{ "interval": "2026-11-22T13" }` → ingest that hour → metrics → `IngestionCompleted`.
+ * Ingestion, two ways:
+ * - the workflow's ingest phase (workflows/pipeline.asl.json): `{ "action": "plan" }` writes the shard
+ *   manifest, `{ "action": "shard", "item" }` ingests one manifest item, `{ "action": "complete" }`
+ *   closes the run over every shard → metrics → one `IngestionCompleted` (core/workflow/ingest-tasks.ts);
+ * - standalone, every site in one invocation: an EventBridge scheduled event (interval from its
+ *   `time`) or a request `{ "interval": "2026-11-22T13" }` → metrics → `IngestionCompleted`, whose rule
+ *   then starts the transform-only workflow.
  */
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { en } from "zod/locales";
@@ -14,6 +19,15 @@ import { loadSites } from "#core/domain/sites.ts";
 import { httpPolicyFromConfig } from "#core/providers/http.ts";
 import { openRuntime, providerFor } from "#core/runtime.ts";
 import { ingestInterval, ingestionRunId } from "#core/use-cases/ingest.ts";
+import type { IngestionSummary, IngestPlan, ShardReport } from "#core/use-cases/shards.ts";
+import {
+  completeIngestionTask,
+  type INGEST_ACTIONS,
+  ingestShardTask,
+  ingestTaskDeps,
+  isIngestAction,
+  planIngestTask,
+} from "#core/workflow/ingest-tasks.ts";
 import { lazy } from "./shared/lazy.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
@@ -46,7 +60,10 @@ export interface IngestSummary {
   observationsLoaded: number;
 }
 
-export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
+export async function lambdaHandler(
+  event: unknown,
+): Promise<IngestSummary | IngestPlan | ShardReport | IngestionSummary> {
+  if (isIngestAction(event)) return workflowStep(event as { action: (typeof INGEST_ACTIONS)[number] });
   const interval = parseEvent(
     eventSchema,
     event,
@@ -84,6 +101,41 @@ export async function lambdaHandler(event: unknown): Promise<IngestSummary> {
     sitesQuarantined: result.sitesQuarantined,
     observationsLoaded: result.observationsLoaded,
   };
+}
+
+/** One step of the workflow's ingest phase; a shard's and the completion's metrics as standalone's. */
+async function workflowStep(event: { action: (typeof INGEST_ACTIONS)[number] }) {
+  const rt = await runtime();
+  const deps = ingestTaskDeps(config, rt, obs.logger);
+  const m = obs.metrics;
+  const counting = <T>(work: Promise<T>) =>
+    work.catch((e: unknown) => {
+      if (isDatabaseError(e)) m.addMetric("DbErrors", MetricUnit.Count, 1);
+      throw e;
+    });
+  if (event.action === "plan") return counting(planIngestTask(deps, event));
+  if (event.action === "shard") {
+    const { report, result } = await counting(ingestShardTask(deps, event));
+    m.addMetric("ObservationsLoaded", MetricUnit.Count, result.observationsLoaded);
+    m.addMetric("DbErrors", MetricUnit.Count, result.dbErrors);
+    for (const ms of result.fetchLatenciesMs) m.addMetric("FetchLatencyMs", MetricUnit.Milliseconds, ms);
+    return report;
+  }
+  const summary = await counting(completeIngestionTask(deps, event));
+  m.addMetric("SitesSucceeded", MetricUnit.Count, summary.sitesOk);
+  m.addMetric("SitesFailed", MetricUnit.Count, summary.sitesFailed + summary.sitesQuarantined);
+  m.addMetric("SiteFailureRatio", MetricUnit.Percent, summary.siteFailureRatio * 100);
+  if (config.EVENT_BUS_NAME)
+    await eventBridgePublisher(config, config.EVENT_BUS_NAME).ingestionCompleted({
+      interval: summary.interval,
+      runId: summary.runId,
+      status: summary.status,
+      // The workflow that ran the shards goes on to the transforms itself: the rule skips this event.
+      shards: summary.shards,
+      failedShards: summary.failedShards,
+      siteFailureRatio: summary.siteFailureRatio,
+    });
+  return summary;
 }
 
 async function ingest(interval: Interval, source: Config["WEATHER_SOURCE"]) {

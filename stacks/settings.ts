@@ -44,10 +44,19 @@ export interface HealSettings {
   days: number;
 }
 
+/** The workflow's ingest phase (core/use-cases/shards.ts). */
+export interface IngestSettings {
+  /** Sites per shard (INGEST_SHARD_SIZE of the ingest function). */
+  shardSize: number;
+  /** Shards in flight at once: the Map's MaxConcurrency and each shard's 1/N share of the limits. */
+  shardConcurrency: number;
+}
+
 export interface StageSettings {
   stage: string;
-  /** EventBridge schedule expression that triggers ingest. */
+  /** EventBridge schedule expression that starts the workflow (ingest in shards, then transforms). */
   schedule: string;
+  ingest: IngestSettings;
   heal: HealSettings;
   logRetention: RetentionDays;
   /** Removal policy of stateful resources (bucket, secrets, topic, database). */
@@ -96,11 +105,12 @@ const base = (stage: string) => ({
   rds: false,
   alarmEmail: "",
   timeLimits: DEFAULT_TIME_LIMITS,
+  ingest: { shardSize: 1000, shardConcurrency: 4 },
 });
 
 const PRESETS: Record<
   KnownStage,
-  Omit<StageSettings, "stage" | "serviceName" | "metricsNamespace" | "timeLimits">
+  Omit<StageSettings, "stage" | "serviceName" | "metricsNamespace" | "timeLimits" | "ingest">
 > = {
   prod: {
     schedule: HOURLY,
@@ -192,7 +202,9 @@ export function settingsFor(stage: string, overrides: Partial<StageSettings> = {
     );
   }
   const preset = PRESETS[isKnownStage(stage) ? stage : "dev"];
-  return { ...base(stage), ...preset, ...overrides, stage };
+  // The local stage's 22 sites in shards of 5: several shard invocations for one hour, two at a time.
+  const ingest = stage === "local" ? { shardSize: 5, shardConcurrency: 2 } : base(stage).ingest;
+  return { ...base(stage), ingest, ...preset, ...overrides, stage };
 }
 
 /**

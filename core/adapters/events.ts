@@ -4,7 +4,18 @@ import type { Config } from "../config/env.ts";
 import { sharedClient } from "./aws-clients.ts";
 
 export interface EventPublisher {
-  ingestionCompleted(detail: { interval: string; runId: string; status: string }): Promise<void>;
+  /**
+   * `shards` (and the rest) only from the workflow's ingest phase: the rule that starts the transforms
+   * ignores those events, since that workflow transforms next anyway.
+   */
+  ingestionCompleted(detail: {
+    interval: string;
+    runId: string;
+    status: string;
+    shards?: number;
+    failedShards?: number[];
+    siteFailureRatio?: number;
+  }): Promise<void>;
 }
 
 export const INGEST_EVENT_SOURCE = "weather-dataops.ingest";

@@ -234,6 +234,39 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
       return rows.map((r) => ({ at: new Date(r.at), weightedCalls: Number(r.weighted_calls) }));
     },
 
+    async leaseRun(runId) {
+      const { rows } = await pool.query<{ remaining: number }>(
+        `update ops.ingestion_runs as r set lease_expires_at = ${RUN_LEASE_EXPIRY}
+         where run_id = $1 and status = 'running' returning ${LEASE_REMAINING_MS("r")} as remaining`,
+        [runId],
+      );
+      if (!rows[0])
+        throw new Error(
+          `ingestion run ${runId} is not running: a shard needs the run its plan opened (rerun the interval's workflow)`,
+        );
+      return startHeartbeat(
+        pool,
+        { table: "ops.ingestion_runs", keyColumn: "run_id", key: runId },
+        rows[0].remaining,
+      );
+    },
+
+    async recordShard(runId, sites, extra) {
+      await retryWhileUnavailable(() => writeShard(pool, runId, sites, extra));
+    },
+
+    async runCounts(runId) {
+      const { rows } = await pool.query<{ total: number; ok: number; failed: number; quarantined: number }>(
+        `select count(*)::int as total, (count(*) filter (where status = 'ok'))::int as ok,
+           (count(*) filter (where status = 'failed'))::int as failed,
+           (count(*) filter (where status = 'quarantined'))::int as quarantined
+         from ops.ingestion_site_results where run_id = $1`,
+        [runId],
+      );
+      const c = rows[0] ?? { total: 0, ok: 0, failed: 0, quarantined: 0 };
+      return { sitesTotal: c.total, sitesOk: c.ok, sitesFailed: c.failed, sitesQuarantined: c.quarantined };
+    },
+
     async finishRun(run, sites) {
       try {
         // Through a database restart the outcome is still recorded (else the lease expires: abandoned).
@@ -244,6 +277,45 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
       }
     },
   };
+}
+
+/** A shard's site results and its raw keys and weighted calls, into the run; status and counts stay. */
+async function writeShard(
+  pool: pg.Pool,
+  runId: string,
+  sites: Parameters<BronzeRepository["recordShard"]>[1],
+  extra: Parameters<BronzeRepository["recordShard"]>[2],
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await client.query(
+      `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
+       select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])
+       on conflict (run_id, site_id) do update set
+         status = excluded.status, reason = excluded.reason, raw_object_key = excluded.raw_object_key`,
+      [
+        runId,
+        sites.map((s) => s.siteId),
+        sites.map((s) => s.status),
+        sites.map((s) => s.reason),
+        sites.map((s) => s.rawObjectKey),
+      ],
+    );
+    await client.query(
+      `update ops.ingestion_runs as r set
+         raw_object_keys = array(select distinct k from unnest(r.raw_object_keys || $2::text[]) as k order by k),
+         weighted_calls = r.weighted_calls + $3
+       where r.run_id = $1`,
+      [runId, extra.rawObjectKeys, extra.weightedCalls],
+    );
+    await client.query("commit");
+  } catch (e) {
+    await client.query("rollback").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
 }
 
 /** One transaction on one client: the ledger row and its per-site results change together. */

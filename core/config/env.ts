@@ -143,6 +143,12 @@ export const envSchema = z.object({
    * before it is read again: a warm Lambda skips the call, a rotated secret arrives within this time.
    */
   SECRETS_MAX_AGE_SECONDS: z._default(nonNegativeInt, 300),
+  /**
+   * Sharded ingestion (the workflow's ingest phase, core/use-cases/shards.ts): sites per shard, and
+   * shards in flight at once; each shard gets 1/concurrency of the provider's limits.
+   */
+  INGEST_SHARD_SIZE: z._default(positiveInt, 1000),
+  INGEST_SHARD_CONCURRENCY: z._default(positiveInt, 4),
   /** EventBridge bus that receives `IngestionCompleted`; unset means no event is emitted. */
   EVENT_BUS_NAME: z.optional(z.string().check(z.minLength(1))),
   /** SNS topic for workflow failure notifications. */
@@ -152,7 +158,11 @@ export const envSchema = z.object({
    * A step running longer fails with States.Timeout, is retried, and after its last attempt goes to
    * the failure notification; the execution limit is the backstop above all retries.
    */
-  WORKFLOW_TIMEOUT_SECONDS: z._default(positiveInt, 1800),
+  WORKFLOW_TIMEOUT_SECONDS: z._default(positiveInt, 3600),
+  /** The ingest phase of a scheduled execution: plan the shards, ingest one shard, complete the run. */
+  WORKFLOW_PLAN_INGEST_TIMEOUT_SECONDS: z._default(positiveInt, 60),
+  WORKFLOW_INGEST_SHARD_TIMEOUT_SECONDS: z._default(positiveInt, 300),
+  WORKFLOW_COMPLETE_INGESTION_TIMEOUT_SECONDS: z._default(positiveInt, 60),
   WORKFLOW_SILVER_TIMEOUT_SECONDS: z._default(positiveInt, 120),
   /** The SilverChecks gate between Silver and Gold (read-only checks of the silver layer). */
   WORKFLOW_SILVER_CHECKS_TIMEOUT_SECONDS: z._default(positiveInt, 60),

@@ -73,6 +73,12 @@ export interface IngestArgs {
    */
   clockToleranceMinutes?: number;
   onProgress?: (progress: { sitesDone: number; sitesTotal: number }) => void;
+  /**
+   * One shard of a sharded run (core/use-cases/shards.ts): the interval's run was opened by the plan,
+   * so this invocation keeps its lease alive and adds its sites' outcomes, raw keys and weighted calls
+   * to it instead of opening and closing it; the completion step counts the run.
+   */
+  shard?: { index: number; of: number };
 }
 
 export interface IngestResult {
@@ -124,11 +130,17 @@ export function rawObjectKey(
   return `${intervalPrefix(source, interval)}run=${runToken}/batch-${b}-try-${t}.json`;
 }
 
-/** A sortable, unique token for one ingestion of one interval: its start instant plus random bits. */
-export function newRunToken(now: Date = new Date()): string {
+/**
+ * A sortable, unique token for one ingestion of one interval: its start instant plus random bits
+ * (and, for one shard of a sharded run, `-shard-0003-of-0008`).
+ */
+export function newRunToken(now: Date = new Date(), shard?: { index: number; of: number }): string {
   const stamp = now.toISOString().replace(/[-:.]/g, "");
-  return `${stamp}-${randomBytes(3).toString("hex")}`;
+  const part = shard ? `-shard-${pad4(shard.index)}-of-${pad4(shard.of)}` : "";
+  return `${stamp}-${randomBytes(3).toString("hex")}${part}`;
 }
+
+const pad4 = (n: number) => String(n).padStart(4, "0");
 
 export function intervalPrefix(source: ProviderSource, interval: Interval): string {
   return `source=${source}/date=${interval.slice(0, 10)}/hour=${interval.slice(11, 13)}/interval=${interval}/`;
@@ -152,16 +164,20 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   const limiter = deps.limiter ?? (await ledgerSeededLimiter(provider.source, provider.limits, bronze));
   // A batch heavier than a whole window could never be sent: say so before anything is fetched.
   for (const sites of batches) limiter.assertFits(provider.requestWeight(sites));
-  await bronze.startRun(run);
+  const shard = args.shard;
+  const lease = shard ? await bronze.leaseRun(runId) : undefined;
+  if (!shard) await bronze.startRun(run);
   await bronze.upsertSites(args.sites);
   log.info("ingestion started", {
     runId,
     interval: args.interval,
     sites: args.sites.length,
     batches: batches.length,
+    ...(shard ? { shard: shard.index, shards: shard.of } : {}),
   });
 
-  const runToken = deps.runToken ?? newRunToken(startedAt);
+  // A shard's objects sit under a token of their own: shards of one hour run at once.
+  const runToken = deps.runToken ?? newRunToken(startedAt, shard);
   const loader = new EnvelopeLoader(
     provider,
     bronze,
@@ -247,6 +263,28 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     latencies,
     failureThreshold: args.failureThreshold,
   });
+  if (shard) {
+    // The shard's part of the run; the completion step sets the status from every shard's sites.
+    try {
+      await bronze.recordShard(runId, result.sites, {
+        rawObjectKeys: result.rawObjectKeys,
+        weightedCalls: queue.weightedCalls,
+      });
+    } finally {
+      await lease?.stop();
+    }
+    if (fatal) throw fatal.error;
+    log.info("ingestion shard finished", {
+      runId,
+      shard: shard.index,
+      shards: shard.of,
+      sitesOk: result.sitesOk,
+      sitesFailed: result.sitesFailed,
+      sitesQuarantined: result.sitesQuarantined,
+      observationsLoaded: result.observationsLoaded,
+    });
+    return result;
+  }
   if (fatal) {
     // Recorded before rethrowing, so the ledger says why the run stopped; the caller exits 2.
     await bronze.finishRun(

@@ -2,6 +2,12 @@
  * Runs workflows/pipeline.asl.json in-process with aws-local-stepfunctions: the same definition AWS
  * and LocalStack run, its Task states mapped to the same task functions the Lambdas wrap.
  *
+ * The ingest phase's Map is Distributed with an ItemReader in the file (AWS, LocalStack); this engine
+ * has neither, so {@link inlineItemReaders} puts a `ReadManifest` Task before it that reads the manifest
+ * from the raw store and hands each iteration a reference to its item (`{ manifestKey, shard }`), which
+ * the shard task resolves (core/use-cases/shards.ts) — the engine keeps every state's input in its
+ * event log, so 100,000 sites must not travel through it.
+ *
  * Steps:
  * 1. Skip if an execution with this name (the interval) already succeeded — a duplicate trigger is a no-op.
  * 2. Record the execution as running (a lease renewed by heartbeat, so a killed process leaves a row
@@ -18,11 +24,13 @@
  * core/ports.ts; on Postgres core/adapters/pg-ops-ledger.ts).
  */
 import { readFileSync } from "node:fs";
+import { ConfigError } from "../config/env.ts";
 import type { Interval } from "../domain/interval.ts";
 import type { Log } from "../observability/logger.ts";
 import type { OpsLedger } from "../ports.ts";
 import { checkQualityTask, type TaskDeps, transformTask } from "./tasks.ts";
 import {
+  applyMapConcurrency,
   applyTimeLimits,
   DEFAULT_TIME_LIMITS,
   runWithTimeLimit,
@@ -49,6 +57,7 @@ export const ASL_PATH = new URL("../../workflows/pipeline.asl.json", import.meta
 
 /** Placeholder values for the embedded run; the CDK stack substitutes real ARNs. */
 export const LOCAL_SUBSTITUTIONS: Record<string, string> = {
+  IngestFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:weather-ingest",
   TransformFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:weather-transform",
   CheckQualityFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:weather-check-quality",
   NotifyTopicArn: "arn:aws:sns:us-east-1:000000000000:weather-alarms",
@@ -56,17 +65,68 @@ export const LOCAL_SUBSTITUTIONS: Record<string, string> = {
 
 /**
  * Reads the ASL file, fills `${Name}` placeholders (what CloudFormation's DefinitionSubstitutions do)
- * and sets the time limits (what the CDK stack does with the stage's).
+ * and sets the time limits and the Map's concurrency (what the CDK stack does with the stage's).
  */
 export function loadDefinition(
   substitutions: Record<string, string> = LOCAL_SUBSTITUTIONS,
   limits: TimeLimits = DEFAULT_TIME_LIMITS,
+  shardConcurrency = DEFAULT_SHARD_CONCURRENCY,
 ): Record<string, unknown> {
   const text = readFileSync(ASL_PATH, "utf8").replace(
     /\$\{(\w+)\}/g,
     (m, name: string) => substitutions[name] ?? m,
   );
-  return applyTimeLimits(JSON.parse(text) as Record<string, unknown>, limits);
+  return applyMapConcurrency(
+    applyTimeLimits(JSON.parse(text) as Record<string, unknown>, limits),
+    shardConcurrency,
+  );
+}
+
+/** The file's MaxConcurrency (INGEST_SHARD_CONCURRENCY's default). */
+export const DEFAULT_SHARD_CONCURRENCY = 4;
+
+/** The Task state this engine puts before a Map that has an ItemReader. */
+export const READ_MANIFEST = "ReadManifest";
+
+interface MapState {
+  Type: string;
+  ItemReader?: { Parameters?: Record<string, unknown> };
+  ItemsPath?: string;
+  ItemProcessor?: { ProcessorConfig?: Record<string, unknown> };
+  Catch?: unknown;
+  [k: string]: unknown;
+}
+
+/**
+ * The definition as this engine can run it: each top-level Map with an ItemReader becomes an inline
+ * Map over `$.manifestItems`, filled by a `ReadManifest` Task (the reader's Parameters, the Map's
+ * Catch) that every transition to the Map now goes through.
+ */
+export function inlineItemReaders(definition: Record<string, unknown>): Record<string, unknown> {
+  const def = structuredClone(definition) as { StartAt: string; States: Record<string, MapState> };
+  for (const [name, state] of Object.entries(def.States)) {
+    if (state.Type !== "Map" || !state.ItemReader) continue;
+    if (def.StartAt === name) def.StartAt = READ_MANIFEST;
+    for (const other of Object.values(def.States)) {
+      if (other.Next === name) other.Next = READ_MANIFEST;
+      if (other.Default === name) other.Default = READ_MANIFEST;
+      for (const list of [other.Choices, other.Catch] as ({ Next?: unknown }[] | undefined)[])
+        for (const c of list ?? []) if (c.Next === name) c.Next = READ_MANIFEST;
+    }
+    def.States[READ_MANIFEST] = {
+      Type: "Task",
+      Comment: `The embedded engine's ItemReader for ${name}`,
+      Resource: "arn:aws:states:::s3:getObject",
+      Parameters: state.ItemReader.Parameters,
+      ResultPath: "$.manifestItems",
+      Catch: state.Catch,
+      Next: name,
+    };
+    delete state.ItemReader;
+    state.ItemsPath = "$.manifestItems";
+    if (state.ItemProcessor) state.ItemProcessor.ProcessorConfig = { Mode: "INLINE" };
+  }
+  return def as unknown as Record<string, unknown>;
 }
 
 /** What the engine tells a task besides its input. */
@@ -86,7 +146,12 @@ export class StatesTimeoutError extends Error {
 }
 
 export interface EngineTasks {
-  /** Keyed by Task state name. */
+  /** Keyed by Task state name. The ingest phase's are optional: without them it fails with ConfigError. */
+  PlanIngest?: TaskFn;
+  /** The Map's items: `{ Bucket, Key }` of the manifest in, references to its items out. */
+  ReadManifest?: TaskFn;
+  IngestShard?: TaskFn;
+  CompleteIngestion?: TaskFn;
   Silver: TaskFn;
   SilverChecks: TaskFn;
   Gold: TaskFn;
@@ -96,9 +161,14 @@ export interface EngineTasks {
 /**
  * The task functions the Lambdas wrap, as the engine's handlers: each gets the attempt's abort signal,
  * so a timed-out transform has its SQL cancelled (on a Postgres server; PGlite cannot interrupt).
+ * The ingest phase's are given by the caller (they need the runtime's raw store and provider).
  */
-export function localTasks(deps: TaskDeps): EngineTasks {
+export function localTasks(
+  deps: TaskDeps,
+  ingest: Pick<EngineTasks, "PlanIngest" | "ReadManifest" | "IngestShard" | "CompleteIngestion"> = {},
+): EngineTasks {
   return {
+    ...ingest,
     Silver: (input, ctx) => transformTask(deps, input, { signal: ctx?.signal }),
     SilverChecks: (input, ctx) => checkQualityTask(deps, input, undefined, { signal: ctx?.signal }),
     Gold: (input, ctx) => transformTask(deps, input, { signal: ctx?.signal }),
@@ -126,6 +196,8 @@ export interface EngineOptions {
   force?: boolean;
   /** Time limits (the CLI passes timeLimitsFromConfig); default the ASL's defaults. */
   timeLimits?: TimeLimits;
+  /** Shards in flight at once (INGEST_SHARD_CONCURRENCY); default the file's. */
+  shardConcurrency?: number;
 }
 
 interface Notification {
@@ -137,7 +209,7 @@ interface Notification {
 /** Executes the pipeline for one interval; see the module header for the steps. */
 export async function runEmbeddedWorkflow(
   deps: { ledger: OpsLedger; log: Log; tasks: EngineTasks },
-  args: { interval: Interval; executionName?: string },
+  args: { interval: Interval; executionName?: string; ingest?: boolean },
   opts: EngineOptions = {},
 ): Promise<WorkflowResult> {
   const { ledger, log } = deps;
@@ -162,12 +234,23 @@ export async function runEmbeddedWorkflow(
 
   const { StateMachine } = await import("aws-local-stepfunctions");
   const limits = opts.timeLimits ?? DEFAULT_TIME_LIMITS;
-  const definition = loadDefinition(LOCAL_SUBSTITUTIONS, limits);
+  const definition = inlineItemReaders(loadDefinition(LOCAL_SUBSTITUTIONS, limits, opts.shardConcurrency));
   for (const problem of timeLimitProblems(definition)) log.warn(`time limits: ${problem}`, { executionName });
   const machine = new StateMachine(definition as never);
   let notification: Notification | null = null;
+  const noIngest =
+    (state: string): TaskFn =>
+    async () => {
+      throw new ConfigError(
+        `${state}: this engine was started without the ingest tasks (pass them to localTasks)`,
+      );
+    };
   const handlers: Record<string, TaskFn> = {
-    ...deps.tasks,
+    PlanIngest: noIngest("PlanIngest"),
+    ReadManifest: noIngest("ReadManifest"),
+    IngestShard: noIngest("IngestShard"),
+    CompleteIngestion: noIngest("CompleteIngestion"),
+    ...(Object.fromEntries(Object.entries(deps.tasks).filter(([, fn]) => fn)) as Record<string, TaskFn>),
     // Receives the state's evaluated Parameters: { TopicArn, Subject, Message }, as SNS would.
     NotifyFailure: async (input) => {
       const publish = input as { Subject?: string; Message?: Notification };
@@ -188,18 +271,23 @@ export async function runEmbeddedWorkflow(
       : Object.fromEntries(Object.keys(handlers).map((k) => [k, opts.retryIntervalMs as number]));
 
   // The library's context object has no State; `$$.State.RetryCount` reads this one, which the
-  // attempts below keep current (each state runs once, in order, so one counter suffices).
+  // attempts below keep current (one counter: the Map's shards share it, so a shard's retry notice may
+  // show another shard's count; their attempts are counted apart below).
   const stateContext = { RetryCount: 0 };
   const executionAborted = new AbortController();
   let currentState: string | null = null;
   const timed = (state: string, fn: TaskFn): TaskFn => {
-    let attempt = 0;
+    // Attempts by input: the Map runs one state for many items at once.
+    const attempts = new Map<string, number>();
     let lastError: Error | null = null;
     const limitSeconds = (limits.tasks as Record<string, number | undefined>)[state];
     return async (input) => {
       // After an execution timeout the library still walks its Retry loop: no phantom attempts.
       if (executionAborted.signal.aborted) throw executionAborted.signal.reason;
-      const retryCount = attempt++;
+      // The same item's attempts differ only in the retry count the state machine passes.
+      const key = JSON.stringify({ ...(input as object), retryCount: undefined });
+      const retryCount = attempts.get(key) ?? 0;
+      attempts.set(key, retryCount + 1);
       currentState = state;
       if (retryCount > 0)
         log.warn("step retried: an earlier attempt failed or timed out", {
@@ -233,7 +321,7 @@ export async function runEmbeddedWorkflow(
   };
   const timedHandlers = Object.fromEntries(Object.entries(handlers).map(([k, fn]) => [k, timed(k, fn)]));
   const execution = machine.run(
-    { interval: args.interval },
+    args.ingest ? { interval: args.interval, ingest: true } : { interval: args.interval },
     {
       overrides: { taskResourceLocalHandlers: timedHandlers as never, retryIntervalOverrides },
       context: { State: stateContext },

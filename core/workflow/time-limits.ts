@@ -7,7 +7,16 @@
 import type { Config } from "../config/env.ts";
 
 /** The Task states of workflows/pipeline.asl.json, each with its own limit. */
-export const TIMED_STATES = ["Silver", "SilverChecks", "Gold", "QualityChecks", "NotifyFailure"] as const;
+export const TIMED_STATES = [
+  "PlanIngest",
+  "IngestShard",
+  "CompleteIngestion",
+  "Silver",
+  "SilverChecks",
+  "Gold",
+  "QualityChecks",
+  "NotifyFailure",
+] as const;
 export type TimedState = (typeof TIMED_STATES)[number];
 
 export interface TimeLimits {
@@ -22,8 +31,17 @@ export interface TimeLimits {
  * CLI job, not a workflow step), and an execution limit above {@link worstCaseSeconds} of these.
  */
 export const DEFAULT_TIME_LIMITS: TimeLimits = {
-  executionSeconds: 1800,
-  tasks: { Silver: 120, SilverChecks: 60, Gold: 120, QualityChecks: 60, NotifyFailure: 30 },
+  executionSeconds: 3600,
+  tasks: {
+    PlanIngest: 60,
+    IngestShard: 300,
+    CompleteIngestion: 60,
+    Silver: 120,
+    SilverChecks: 60,
+    Gold: 120,
+    QualityChecks: 60,
+    NotifyFailure: 30,
+  },
 };
 
 export class TimeLimitError extends Error {
@@ -33,6 +51,8 @@ export class TimeLimitError extends Error {
 interface AslState {
   Type?: string;
   TimeoutSeconds?: number;
+  MaxConcurrency?: number;
+  ItemProcessor?: { States: Record<string, AslState> };
   Retry?: {
     ErrorEquals: string[];
     MaxAttempts?: number;
@@ -63,7 +83,7 @@ export function applyTimeLimits<T extends object>(definition: T, limits: TimeLim
       `Time limits must be positive whole seconds; fix ${bad.map(([k, v]) => `${k}=${v}`).join(", ")}`,
     );
   def.TimeoutSeconds = limits.executionSeconds;
-  for (const [name, state] of Object.entries(def.States)) {
+  for (const [name, state] of allStates(def.States)) {
     if (state.Type !== "Task") continue;
     const limit = (limits.tasks as Record<string, number | undefined>)[name];
     if (limit === undefined)
@@ -75,15 +95,37 @@ export function applyTimeLimits<T extends object>(definition: T, limits: TimeLim
   return def as unknown as T;
 }
 
+/** Every state with its name, those inside Map states' ItemProcessor included. */
+function allStates(states: Record<string, AslState>): [string, AslState][] {
+  return Object.entries(states).flatMap(([name, state]): [string, AslState][] => [
+    [name, state],
+    ...(state.ItemProcessor ? allStates(state.ItemProcessor.States) : []),
+  ]);
+}
+
+/**
+ * Returns a copy of `definition` whose Map states run at most `concurrency` iterations at once (the
+ * ingest shards in flight, INGEST_SHARD_CONCURRENCY / the stage's `ingest.shardConcurrency`).
+ */
+export function applyMapConcurrency<T extends object>(definition: T, concurrency: number): T {
+  if (!isPositiveInt(concurrency))
+    throw new TimeLimitError(`The shard concurrency must be a positive whole number, got ${concurrency}`);
+  const def = structuredClone(definition) as unknown as AslDefinition;
+  for (const [, state] of allStates(def.States)) if (state.Type === "Map") state.MaxConcurrency = concurrency;
+  return def as unknown as T;
+}
+
 /**
  * Upper bound of an execution's duration when every attempt of every Task runs to its limit and every
  * retry waits its longest back-off. Each state runs at most once (the machine has no loops), so the sum
  * over Task states of (1 + retries) × limit + back-offs bounds any path, the failure path included.
+ * A Map's iteration counts once: its waves (shards ÷ concurrency) depend on the sites file, and the
+ * hourly ingest has to fit its hour anyway (bench:scale measures it).
  */
 export function worstCaseSeconds(definition: object): number {
   const def = definition as AslDefinition;
   let total = 0;
-  for (const state of Object.values(def.States)) {
+  for (const [, state] of allStates(def.States)) {
     if (state.Type !== "Task") continue;
     const limit = state.TimeoutSeconds ?? 60;
     let attempts = 1;
@@ -119,6 +161,9 @@ export function timeLimitsFromConfig(config: Config): TimeLimits {
   return {
     executionSeconds: config.WORKFLOW_TIMEOUT_SECONDS,
     tasks: {
+      PlanIngest: config.WORKFLOW_PLAN_INGEST_TIMEOUT_SECONDS,
+      IngestShard: config.WORKFLOW_INGEST_SHARD_TIMEOUT_SECONDS,
+      CompleteIngestion: config.WORKFLOW_COMPLETE_INGESTION_TIMEOUT_SECONDS,
       Silver: config.WORKFLOW_SILVER_TIMEOUT_SECONDS,
       SilverChecks: config.WORKFLOW_SILVER_CHECKS_TIMEOUT_SECONDS,
       Gold: config.WORKFLOW_GOLD_TIMEOUT_SECONDS,

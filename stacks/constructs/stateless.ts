@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Duration } from "aws-cdk-lib";
+import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -19,7 +19,12 @@ import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
-import { applyTimeLimits, TimeLimitError, timeLimitProblems } from "../../core/workflow/time-limits.ts";
+import {
+  applyMapConcurrency,
+  applyTimeLimits,
+  TimeLimitError,
+  timeLimitProblems,
+} from "../../core/workflow/time-limits.ts";
 import type { StageSettings } from "../settings.ts";
 import { type FunctionFactory, type FunctionSpec, SITES_FILE_IN_BUNDLE } from "./function-factory.ts";
 import type { StatefulRefs } from "./stateful.ts";
@@ -56,6 +61,8 @@ export interface PipelineFunctionDef {
  */
 export function functionTimeout(def: PipelineFunctionDef, settings: StageSettings): Duration {
   const t = settings.timeLimits.tasks;
+  if (def.id === "Ingest")
+    return Duration.seconds(Math.max(t.PlanIngest, t.IngestShard, t.CompleteIngestion));
   if (def.id === "Transform") return Duration.seconds(Math.max(t.Silver, t.Gold));
   if (def.id === "CheckQuality") return Duration.seconds(Math.max(t.SilverChecks, t.QualityChecks));
   return def.timeout;
@@ -66,8 +73,10 @@ export const FUNCTIONS: readonly PipelineFunctionDef[] = [
   {
     id: "Ingest",
     entry: "functions/ingest.ts",
-    description: "Fetch current weather for every site, write raw + bronze, emit IngestionCompleted",
+    description:
+      "Plan, ingest one shard of, or complete the workflow's ingest phase (raw + bronze); or ingest every site standalone",
     memorySize: 512,
+    // The workflow's ingest task limits set it ({@link functionTimeout}).
     timeout: Duration.minutes(5),
   },
   {
@@ -102,6 +111,9 @@ export const FUNCTIONS: readonly PipelineFunctionDef[] = [
  */
 export const RAW_HISTORY_OBJECTS = "source=*/history/*";
 
+/** Shard manifests (core/use-cases/shards.ts `manifestKey`): the workflow's ItemReader reads them. */
+export const MANIFEST_OBJECTS = "source=*/manifests/*";
+
 export class StatelessResources extends Construct {
   readonly functions: Record<PipelineFunctionDef["id"], IFunction>;
   readonly logGroups: Record<PipelineFunctionDef["id"], logs.LogGroup>;
@@ -130,7 +142,12 @@ export class StatelessResources extends Construct {
       ...settings.functionEnv,
     };
     const extraEnv: Record<PipelineFunctionDef["id"], Record<string, string>> = {
-      Ingest: { OPENWEATHER_SECRET_ARN: stateful.openWeatherSecret.secretArn, EVENT_BUS_NAME: "default" },
+      Ingest: {
+        OPENWEATHER_SECRET_ARN: stateful.openWeatherSecret.secretArn,
+        EVENT_BUS_NAME: "default",
+        INGEST_SHARD_SIZE: String(settings.ingest.shardSize),
+        INGEST_SHARD_CONCURRENCY: String(settings.ingest.shardConcurrency),
+      },
       Transform: {},
       CheckQuality: {},
       Heal: {},
@@ -216,12 +233,6 @@ export class StatelessResources extends Construct {
     stateful.openWeatherSecret.grantRead(fns.Ingest);
     events.EventBus.fromEventBusName(this, "DefaultBus", "default").grantPutEventsTo(fns.Ingest);
 
-    this.scheduleRule = new events.Rule(this, "IngestSchedule", {
-      description: `${prefix}: trigger ingest (${settings.schedule})`,
-      schedule: events.Schedule.expression(settings.schedule),
-      targets: [new targets.LambdaFunction(fns.Ingest, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
-    });
-
     // Heal lands raw history (append-only: put, and the conditional put needs no read) and writes
     // bronze, silver and gold through the database secret; no API key (history comes from Open-Meteo
     // or the simulator), no events (it transforms in-process).
@@ -259,9 +270,27 @@ export class StatelessResources extends Construct {
     this.pipeline = this.createPipeline(prefix, settings, stateful, projectRoot);
     this.starter = this.createStarter(prefix, settings);
 
+    // The hour's execution, ingest phase included: the starter names it after the hour of `time`.
+    this.scheduleRule = new events.Rule(this, "IngestSchedule", {
+      description: `${prefix}: start the hour's workflow, ingest in shards then transforms (${settings.schedule})`,
+      schedule: events.Schedule.expression(settings.schedule),
+      targets: [
+        new targets.SfnStateMachine(this.starter, {
+          input: events.RuleTargetInput.fromObject({ time: events.EventField.time, ingest: true }),
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
+
     this.ingestCompletedRule = new events.Rule(this, "IngestionCompletedRule", {
-      description: `${prefix}: start the pipeline for the interval ingest just completed`,
-      eventPattern: { source: [INGEST_EVENT.source], detailType: [INGEST_EVENT.detailType] },
+      description: `${prefix}: start the transforms for an interval a standalone ingest just completed`,
+      // The workflow's own ingest phase says `shards`: that execution transforms next by itself.
+      eventPattern: {
+        source: [INGEST_EVENT.source],
+        detailType: [INGEST_EVENT.detailType],
+        detail: { shards: [{ exists: false }] },
+      },
       targets: [
         new targets.SfnStateMachine(this.starter, {
           input: events.RuleTargetInput.fromEventPath("$.detail"),
@@ -301,15 +330,53 @@ export class StatelessResources extends Construct {
       // body that is not a CDK chain, and ASL numbers cannot come from string substitutions).
       definitionBody: sfn.DefinitionBody.fromString(pipelineDefinition(projectRoot, settings)),
       definitionSubstitutions: {
+        IngestFunctionArn: this.functions.Ingest.functionArn,
         TransformFunctionArn: this.functions.Transform.functionArn,
         CheckQualityFunctionArn: this.functions.CheckQuality.functionArn,
         NotifyTopicArn: stateful.alarmTopic.topicArn,
       },
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
+    this.functions.Ingest.grantInvoke(pipeline);
     this.functions.Transform.grantInvoke(pipeline);
     this.functions.CheckQuality.grantInvoke(pipeline);
     stateful.alarmTopic.grantPublish(pipeline);
+    // The Distributed Map: its ItemReader reads the manifest, and it runs each shard as a child
+    // execution of this state machine (ARNs by name: the machine's own ARN would be a cycle).
+    pipeline.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: [stateful.rawBucket.arnForObjects(MANIFEST_OBJECTS)],
+      }),
+    );
+    const stack = Stack.of(this);
+    const machineName = `${prefix}-pipeline`;
+    pipeline.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["states:StartExecution"],
+        resources: [
+          stack.formatArn({
+            service: "states",
+            resource: "stateMachine",
+            resourceName: machineName,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    pipeline.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["states:DescribeExecution", "states:StopExecution"],
+        resources: [
+          stack.formatArn({
+            service: "states",
+            resource: "execution",
+            resourceName: `${machineName}/*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
     NagSuppressions.addResourceSuppressions(
       pipeline,
       [
@@ -317,7 +384,16 @@ export class StatelessResources extends Construct {
           id: "AwsSolutions-IAM5",
           reason:
             "grantInvoke adds <function ARN>:* so versions/aliases may be invoked; scoped to the two task functions.",
-          appliesTo: [{ regex: "/^Resource::<.*(Transform|CheckQuality).*\\.Arn>:\\*$/g" }],
+          appliesTo: [{ regex: "/^Resource::<.*(Ingest|Transform|CheckQuality).*\\.Arn>:\\*$/g" }],
+        },
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "The Distributed Map reads shard manifests (source=<S>/manifests/...) and starts, describes and stops its own child executions (execution:<machine>/*).",
+          appliesTo: [
+            { regex: "/^Resource::.*RawBucket.*Arn.*\\/source=\\*\\/manifests\\/\\*$/g" },
+            { regex: "/^Resource::arn:.*:states:.*:execution:weather-dataops-.*-pipeline\\/\\*$/g" },
+          ],
         },
         ...VENDED_LOGS_SUPPRESSIONS,
       ],
@@ -327,9 +403,10 @@ export class StatelessResources extends Construct {
   }
 
   /**
-   * An EventBridge target cannot name an execution, so the rule starts this one-state machine,
-   * which starts the pipeline with `name = interval`. A second event for the same interval gets
-   * ExecutionAlreadyExists, caught as a no-op.
+   * An EventBridge target cannot name an execution, so both rules start this small machine, which
+   * starts the pipeline with `name = interval` (from the schedule's `time`, or IngestionCompleted's
+   * `interval`). A second event for the same interval gets ExecutionAlreadyExists, caught as a no-op:
+   * the schedule firing twice in one hour, a standalone ingest of an hour the schedule ran.
    */
   private createStarter(prefix: string, settings: StageSettings) {
     const logGroup = new logs.LogGroup(this, "StarterLogs", {
@@ -354,10 +431,22 @@ export class StatelessResources extends Construct {
     start.addCatch(new sfn.Succeed(this, "AlreadyStarted", { comment: "Duplicate trigger: no-op" }), {
       errors: [EXECUTION_EXISTS_ERROR],
     });
+    // The schedule's input is `{ time, ingest: true }`: the hour of `time` (2026-11-22T13:05:00Z →
+    // 2026-11-22T13, the part before the first colon) names the execution, as intervalOf does.
+    const hourOfTime = new sfn.Pass(this, "IntervalFromTime", {
+      parameters: {
+        "interval.$": "States.ArrayGetItem(States.StringSplit($.time, ':'), 0)",
+        "ingest.$": "$.ingest",
+      },
+    });
+    start.next(new sfn.Succeed(this, "Started"));
+    const route = new sfn.Choice(this, "ScheduledOrCompleted")
+      .when(sfn.Condition.isPresent("$.time"), hourOfTime.next(start))
+      .otherwise(start);
     const starter = new sfn.StateMachine(this, "Starter", {
       stateMachineName: `${prefix}-start-pipeline`,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(start.next(new sfn.Succeed(this, "Started"))),
+      definitionBody: sfn.DefinitionBody.fromChainable(route),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       timeout: Duration.minutes(5),
     });
@@ -495,7 +584,10 @@ export class StatelessResources extends Construct {
  */
 export function pipelineDefinition(projectRoot: string, settings: StageSettings): string {
   const file = JSON.parse(readFileSync(join(projectRoot, PIPELINE_ASL), "utf8")) as object;
-  const definition = applyTimeLimits(file, settings.timeLimits);
+  const definition = applyMapConcurrency(
+    applyTimeLimits(file, settings.timeLimits),
+    settings.ingest.shardConcurrency,
+  );
   const problems = timeLimitProblems(definition);
   if (problems.length > 0) throw new TimeLimitError(`Stage ${settings.stage}: ${problems.join("; ")}`);
   return JSON.stringify(definition, null, 2);

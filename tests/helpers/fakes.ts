@@ -63,6 +63,13 @@ export interface MemoryBronze extends BronzeRepository {
 /** The bronze key, as the table's primary key spells it. */
 const keyOf = (r: BronzeRow) => `${r.siteId}|${r.source}|${r.observedAt.toISOString()}|${r.kind}`;
 
+/** Outcomes by site, later ones replacing earlier ones (the adapter's upsert). */
+function mergeSites(prior: SiteOutcome[], next: SiteOutcome[]): SiteOutcome[] {
+  const bySite = new Map(prior.map((s) => [s.siteId, s]));
+  for (const s of next) bySite.set(s.siteId, s);
+  return [...bySite.values()].sort((a, b) => a.siteId.localeCompare(b.siteId));
+}
+
 export function memoryBronze(): MemoryBronze {
   const bronze: MemoryBronze = {
     rows: new Map(),
@@ -88,9 +95,39 @@ export function memoryBronze(): MemoryBronze {
       bronze.runs.set(run.runId, { run, sites: [] });
     },
     async finishRun(run, sites) {
-      // The ledger adds each attempt's calls to the run's count, as the Postgres adapter does.
-      const prior = bronze.runs.get(run.runId)?.run.weightedCalls ?? 0;
-      bronze.runs.set(run.runId, { run: { ...run, weightedCalls: prior + (run.weightedCalls ?? 0) }, sites });
+      // The ledger adds each attempt's calls to the run's count and upserts site outcomes, as the
+      // Postgres adapter does.
+      const prior = bronze.runs.get(run.runId);
+      const weightedCalls = (prior?.run.weightedCalls ?? 0) + (run.weightedCalls ?? 0);
+      bronze.runs.set(run.runId, {
+        run: { ...run, weightedCalls },
+        sites: mergeSites(prior?.sites ?? [], sites),
+      });
+    },
+    async leaseRun(runId) {
+      if (bronze.runs.get(runId)?.run.status !== "running")
+        throw new Error(`ingestion run ${runId} is not running`);
+      return { async stop() {} };
+    },
+    async recordShard(runId, sites, extra) {
+      const prior = bronze.runs.get(runId);
+      if (!prior) throw new Error(`no ingestion run ${runId}`);
+      const run = {
+        ...prior.run,
+        rawObjectKeys: [...new Set([...prior.run.rawObjectKeys, ...extra.rawObjectKeys])].sort(),
+        weightedCalls: (prior.run.weightedCalls ?? 0) + extra.weightedCalls,
+      };
+      bronze.runs.set(runId, { run, sites: mergeSites(prior.sites, sites) });
+    },
+    async runCounts(runId) {
+      const sites = bronze.runs.get(runId)?.sites ?? [];
+      const count = (status: SiteOutcome["status"]) => sites.filter((s) => s.status === status).length;
+      return {
+        sitesTotal: sites.length,
+        sitesOk: count("ok"),
+        sitesFailed: count("failed"),
+        sitesQuarantined: count("quarantined"),
+      };
     },
     async weightedCallsSince(source, since) {
       return [...bronze.runs.values()]

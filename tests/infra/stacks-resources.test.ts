@@ -206,6 +206,8 @@ describe("stateless stack: functions", () => {
         RAW_STORE: { "Fn::Join": ["", ["s3://", importOf("RawBucket")]] },
         OPENWEATHER_SECRET_ARN: importOf("OpenWeatherApiKey"),
         EVENT_BUS_NAME: "default",
+        INGEST_SHARD_SIZE: "1000",
+        INGEST_SHARD_CONCURRENCY: "4",
       },
     });
     for (const id of ["Transform", "CheckQuality", "Heal"]) {
@@ -386,23 +388,27 @@ describe("stateless stack: functions", () => {
 });
 
 describe("stateless stack: schedule, events, workflow", () => {
-  it("hourly cron rule targets ingest, with retries and a permission for EventBridge", () => {
+  it("hourly cron rule starts the hour's workflow (ingest phase included) through the starter, with retries", () => {
     const rule = one(s.stateless, "AWS::Events::Rule", "PipelineIngestSchedule");
     expect(rule.Properties).toMatchObject({
       ScheduleExpression: "cron(5 * * * ? *)",
       State: "ENABLED",
       Targets: [
         {
-          Arn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineIngest/), "Arn"] },
+          Arn: { Ref: expect.stringMatching(/^PipelineStarter/) },
           RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+          InputTransformer: {
+            InputPathsMap: { time: "$.time" },
+            InputTemplate: '{"time":<time>,"ingest":true}',
+          },
         },
       ],
     });
-    s.stateless.hasResourceProperties("AWS::Lambda::Permission", {
-      Action: "lambda:InvokeFunction",
-      Principal: "events.amazonaws.com",
-      SourceArn: { "Fn::GetAtt": [rule.id, "Arn"] },
-    });
+    // The starter derives the interval from `time` (the part before the first colon).
+    const starter = one(s.stateless, "AWS::StepFunctions::StateMachine", "PipelineStarter");
+    expect(JSON.stringify(starter.Properties.DefinitionString)).toContain(
+      "States.ArrayGetItem(States.StringSplit($.time, ':'), 0)",
+    );
   });
 
   it("daily heal rule targets heal with the window's days, with retries and a permission for EventBridge", () => {
@@ -425,10 +431,14 @@ describe("stateless stack: schedule, events, workflow", () => {
     });
   });
 
-  it("IngestionCompleted on the default bus starts the starter with the event detail", () => {
+  it("IngestionCompleted of a standalone ingest (no `shards`) on the default bus starts the starter with the event detail", () => {
     const rule = one(s.stateless, "AWS::Events::Rule", "PipelineIngestionCompletedRule");
     expect(rule.Properties).toMatchObject({
-      EventPattern: { source: [INGEST_EVENT.source], "detail-type": [INGEST_EVENT.detailType] },
+      EventPattern: {
+        source: [INGEST_EVENT.source],
+        "detail-type": [INGEST_EVENT.detailType],
+        detail: { shards: [{ exists: false }] },
+      },
       Targets: [
         {
           Arn: { Ref: expect.stringMatching(/^PipelineStarter/) },
@@ -446,8 +456,9 @@ describe("stateless stack: schedule, events, workflow", () => {
     expect(sm.Properties).toMatchObject({
       StateMachineName: "weather-dataops-prod-pipeline",
       StateMachineType: "STANDARD",
-      DefinitionString: expect.stringContaining('"StartAt": "Silver"'),
+      DefinitionString: expect.stringContaining('"StartAt": "Route"'),
       DefinitionSubstitutions: {
+        IngestFunctionArn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineIngest/), "Arn"] },
         TransformFunctionArn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineTransform/), "Arn"] },
         CheckQualityFunctionArn: { "Fn::GetAtt": [expect.stringMatching(/^PipelineCheckQuality/), "Arn"] },
         NotifyTopicArn: importOf("AlarmTopic"),
@@ -456,22 +467,42 @@ describe("stateless stack: schedule, events, workflow", () => {
     });
     expect(Object.keys(sm.Properties.DefinitionSubstitutions as object).sort()).toEqual([
       "CheckQualityFunctionArn",
+      "IngestFunctionArn",
       "NotifyTopicArn",
       "TransformFunctionArn",
     ]);
   });
 
-  it("pipeline role may invoke both task functions and publish to the topic, nothing more", () => {
+  it("pipeline role may invoke the three task functions, read manifests, run its own Map children and publish to the topic, nothing more", () => {
     const st = statementsOfRole(s.stateless, "PipelineWorkflowRole");
     const invoke = st.filter((x) => actionsOf(x).includes("lambda:InvokeFunction"));
+    expect(JSON.stringify(invoke)).toMatch(/PipelineIngest/);
     expect(JSON.stringify(invoke)).toMatch(/PipelineTransform/);
     expect(JSON.stringify(invoke)).toMatch(/PipelineCheckQuality/);
-    expect(JSON.stringify(invoke)).not.toMatch(/PipelineIngest/);
+    expect(JSON.stringify(invoke)).not.toMatch(/PipelineHeal/);
     expect(st.filter((x) => actionsOf(x).includes("sns:Publish"))).toEqual([
       expect.objectContaining({ Resource: importOf("AlarmTopic") }),
     ]);
+    // The ItemReader reads shard manifests only, not the raw objects.
+    const read = st.filter((x) => actionsOf(x).includes("s3:GetObject"));
+    expect(read).toHaveLength(1);
+    expect(JSON.stringify(read[0]?.Resource)).toContain("/source=*/manifests/*");
+    // Child executions of this machine only.
+    const start = st.find((x) => actionsOf(x).includes("states:StartExecution")) as Statement;
+    expect(JSON.stringify(start.Resource)).toContain(":stateMachine:weather-dataops-prod-pipeline");
+    const describe_ = st.find((x) => actionsOf(x).includes("states:DescribeExecution")) as Statement;
+    expect(JSON.stringify(describe_.Resource)).toContain(":execution:weather-dataops-prod-pipeline/*");
     const nonLog = st.flatMap(actionsOf).filter((a) => !a.startsWith("logs:"));
-    expect(new Set(nonLog)).toEqual(new Set(["lambda:InvokeFunction", "sns:Publish"]));
+    expect(new Set(nonLog)).toEqual(
+      new Set([
+        "lambda:InvokeFunction",
+        "sns:Publish",
+        "s3:GetObject",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "states:StopExecution",
+      ]),
+    );
   });
 
   it("starter names the execution after the interval and treats a duplicate as a no-op", () => {

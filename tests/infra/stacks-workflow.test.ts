@@ -81,7 +81,7 @@ describe("pipeline state machine definition", () => {
     const definition = JSON.parse(synthesized().text) as Def;
     expect(definition.TimeoutSeconds).toBe(s.settings.timeLimits.executionSeconds);
     const tasks = Object.entries(definition.States).filter(([, st]) => st.Type === "Task");
-    expect(tasks).toHaveLength(5);
+    expect(tasks).toHaveLength(7);
     for (const [name, state] of tasks)
       expect(state.TimeoutSeconds, name).toBe((s.settings.timeLimits.tasks as Record<string, number>)[name]);
   });
@@ -97,16 +97,29 @@ describe("pipeline state machine definition", () => {
 
   it("time limits are stage settings: an override reaches the definition and the functions", () => {
     const timeLimits = {
-      executionSeconds: 3600,
-      tasks: { Silver: 300, SilverChecks: 45, Gold: 200, QualityChecks: 90, NotifyFailure: 20 },
+      executionSeconds: 5000,
+      tasks: {
+        PlanIngest: 30,
+        IngestShard: 400,
+        CompleteIngestion: 40,
+        Silver: 300,
+        SilverChecks: 45,
+        Gold: 200,
+        QualityChecks: 90,
+        NotifyFailure: 20,
+      },
     };
     const settings = settingsFor("dev", { timeLimits });
     const definition = JSON.parse(pipelineDefinition(PROJECT_ROOT, settings)) as Def;
-    expect(definition.TimeoutSeconds).toBe(3600);
+    expect(definition.TimeoutSeconds).toBe(5000);
     expect(definition.States.Gold?.TimeoutSeconds).toBe(200);
     const fn = (id: string) => FUNCTIONS.find((f) => f.id === id) as (typeof FUNCTIONS)[number];
     expect(functionTimeout(fn("Transform"), settings).toSeconds()).toBe(300);
     expect(functionTimeout(fn("CheckQuality"), settings).toSeconds()).toBe(90);
+    // The shard task's limit (inside the Map) reaches the definition and the ingest function.
+    const map = definition.States.IngestShards as unknown as { ItemProcessor: Def };
+    expect(map.ItemProcessor.States.IngestShard?.TimeoutSeconds).toBe(400);
+    expect(functionTimeout(fn("Ingest"), settings).toSeconds()).toBe(400);
   });
 
   it("refuses an execution limit that would cut a failing execution off before its notification", () => {
