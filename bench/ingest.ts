@@ -1,25 +1,3 @@
-/**
- * bench:ingest — 10,000 sites through the simulator (50 ms latency) with the real ingest use case,
- * and the bronze upsert against a raw COPY of the same rows into an unlogged table, in one run.
- *
- *   npm run bench:ingest [-- --sites 10000 --latency 50 --rows 100000]
- *
- * Three limiter scenarios, each bound by one limit. The weighted limiter gets the tier's three
- * windows scaled down 60× (a "minute" of 1 s, an "hour" of 60 s, a "day" of 24 min), so a window
- * binds within seconds instead of minutes; all three are checked on every grant.
- * - rate-bound: OpenWeatherMap (1 site, weight 1 per request), 300 calls per 1 s window, 50 in flight;
- * - weighted-rate-bound: Open-Meteo (50 sites, weight 50 per request), 1,000 weighted calls per 1 s
- *   window (20 requests), 4 in flight;
- * - concurrency-bound: OpenWeatherMap, 10 in flight at 50 ms = 200 requests/s, limits far away; the
- *   bound assumes the nominal latency, so client and server overhead per request count against it.
- * The bound of a sliding window of length W holding C weighted calls: requests of weight w go C/w at
- * once, the next C/w one W later, …; each chunk is pushed at the concurrency's pace. For R requests,
- * K = ⌈R / (C/w)⌉ − 1 full windows pass before the last r = R − K·(C/w) requests, so the least time is
- * max(K·W + ⌈r / concurrency⌉ × latency, ⌈R / concurrency⌉ × latency).
- * Goals (ratios, measured in the same run): achieved sites/s ≥ 0.9 × sites / that least time;
- * bronze upsert rows/s ≥ 0.6 × COPY rows/s. Results: bench/results/ingest.{json,md}.
- */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,13 +11,20 @@ import { COPY_COLUMNS, copyLines, pgBronzeRepository } from "#core/adapters/pg-b
 import { loadConfig } from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
 import { intervalStart, parseInterval } from "#core/domain/interval.ts";
-import type { Site } from "#core/domain/sites.ts";
 import { memoryLog } from "#core/observability/logger.ts";
 import type { BronzeRow } from "#core/ports.ts";
 import { createProvider } from "#core/providers/index.ts";
-import { type LimitWindow, WeightedLimiter } from "#core/providers/limits.ts";
+import { WeightedLimiter } from "#core/providers/limits.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
-import { type BenchRow, benchDatabase, writeResults } from "./lib.ts";
+import {
+  type BenchRow,
+  benchDatabase,
+  leastTimeMs,
+  scaledWindows,
+  spawnSimulator,
+  syntheticSites,
+  writeResults,
+} from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -62,31 +47,6 @@ const SCENARIOS: Scenario[] = [
   { name: "weighted-rate-bound", source: "open-meteo", concurrency: 4, perScaledMinute: 1_000 },
   { name: "concurrency-bound", source: "openweather", concurrency: 10, perScaledMinute: 1_000_000 },
 ];
-/** The tier's windows, 60× shorter. */
-const scaledWindows = (perMinute: number): LimitWindow[] => [
-  { name: "minute", durationMs: 1_000, capacity: perMinute },
-  { name: "hour", durationMs: 60_000, capacity: perMinute * 60 },
-  { name: "day", durationMs: 1_440_000, capacity: perMinute * 1_440 },
-];
-
-/** The least time for `sites` under one sliding window and the concurrency: see the module header. */
-function leastTimeMs(args: {
-  sites: number;
-  batchSize: number;
-  weightPerRequest: number;
-  windowMs: number;
-  capacity: number;
-  concurrency: number;
-  latencyMs: number;
-}): number {
-  const requests = Math.ceil(args.sites / args.batchSize);
-  const perWindow = Math.max(1, Math.floor(args.capacity / args.weightPerRequest));
-  const k = Math.ceil(requests / perWindow) - 1;
-  const last = requests - k * perWindow;
-  const rateBound = k * args.windowMs + Math.ceil(last / args.concurrency) * args.latencyMs;
-  const concurrencyBound = Math.ceil(requests / args.concurrency) * args.latencyMs;
-  return Math.max(rateBound, concurrencyBound);
-}
 const ROWS = Number(opt.rows);
 const INTERVAL = parseInterval("2026-11-22T13");
 /**
@@ -96,60 +56,9 @@ const INTERVAL = parseInterval("2026-11-22T13");
 const FETCH_INTERVAL = parseInterval(new Date().toISOString().slice(0, 13));
 const API_KEY = "bench-key";
 
-/** A grid of distinct, valid coordinates. */
-function syntheticSites(n: number): Site[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `site-${i}`,
-    name: `Site ${i}`,
-    lat: -60 + ((i * 7.31) % 130),
-    lon: -179 + ((i * 13.7) % 358),
-    timezone: "UTC",
-    country: "XX",
-  }));
-}
-
-/**
- * The simulator runs in its own process, as the real API would: sharing the event loop with the
- * client under test would charge the server's work to the ingest throughput.
- */
-async function spawnSimulator(): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "simulator/server.ts",
-      "--port",
-      "0",
-      "--latency-ms",
-      String(LATENCY_MS),
-      "--api-key",
-      API_KEY,
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      text += chunk.toString();
-      const m = /weather simulator on (http:\/\/\S+)/.exec(text);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`simulator exited (${code}): ${text}`)));
-  });
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
 async function benchFetch(url: string, scenario: Scenario): Promise<BenchRow[]> {
   const { concurrency: CONCURRENCY, perScaledMinute } = scenario;
-  const sim = await spawnSimulator();
+  const sim = await spawnSimulator({ latencyMs: LATENCY_MS, apiKey: API_KEY });
   const rawDir = await mkdtemp(join(tmpdir(), "wdo-bench-raw-"));
   const db = openDatabase(url, { max: 2 });
   try {

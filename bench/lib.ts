@@ -1,7 +1,14 @@
-/** Shared benchmark plumbing: a throw-away database on the machine's Postgres, and result files. */
+/**
+ * Shared benchmark plumbing: a throw-away database on the machine's Postgres, result files, synthetic
+ * sites, the simulator in its own process, and the limiter's windows scaled down with their least time.
+ */
+
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import pg from "pg";
+import type { Site } from "#core/domain/sites.ts";
+import type { LimitWindow } from "#core/providers/limits.ts";
 
 export const SERVER_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -63,4 +70,83 @@ export async function writeResults(
   ];
   await writeFile(`bench/results/${name}.md`, lines.join("\n"));
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** The tier's windows, 60× shorter. */
+export const scaledWindows = (perMinute: number): LimitWindow[] => [
+  { name: "minute", durationMs: 1_000, capacity: perMinute },
+  { name: "hour", durationMs: 60_000, capacity: perMinute * 60 },
+  { name: "day", durationMs: 1_440_000, capacity: perMinute * 1_440 },
+];
+
+/** The least time for `sites` under one sliding window and the concurrency: see the module header. */
+export function leastTimeMs(args: {
+  sites: number;
+  batchSize: number;
+  weightPerRequest: number;
+  windowMs: number;
+  capacity: number;
+  concurrency: number;
+  latencyMs: number;
+}): number {
+  const requests = Math.ceil(args.sites / args.batchSize);
+  const perWindow = Math.max(1, Math.floor(args.capacity / args.weightPerRequest));
+  const k = Math.ceil(requests / perWindow) - 1;
+  const last = requests - k * perWindow;
+  const rateBound = k * args.windowMs + Math.ceil(last / args.concurrency) * args.latencyMs;
+  const concurrencyBound = Math.ceil(requests / args.concurrency) * args.latencyMs;
+  return Math.max(rateBound, concurrencyBound);
+}
+/** A grid of distinct, valid coordinates. */
+export function syntheticSites(n: number): Site[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `site-${i}`,
+    name: `Site ${i}`,
+    lat: -60 + ((i * 7.31) % 130),
+    lon: -179 + ((i * 13.7) % 358),
+    timezone: "UTC",
+    country: "XX",
+  }));
+}
+
+/**
+ * The simulator runs in its own process, as the real API would: sharing the event loop with the
+ * client under test would charge the server's work to the ingest throughput.
+ */
+export async function spawnSimulator(opts: {
+  latencyMs: number;
+  apiKey: string;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "simulator/server.ts",
+      "--port",
+      "0",
+      "--latency-ms",
+      String(opts.latencyMs),
+      "--api-key",
+      opts.apiKey,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = /weather simulator on (http:\/\/\S+)/.exec(text);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`simulator exited (${code}): ${text}`)));
+  });
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
 }

@@ -74,6 +74,8 @@ export interface StackKnobs {
   /** The daily heal's rule: the LocalStack suite's heal fires every minute. */
   healSchedule?: string;
   healDays?: number;
+  /** Execution names apart per deploy (stacks/settings.ts `executionNamePrefix`): the suite's files. */
+  executionNamePrefix?: string;
 }
 
 /**
@@ -90,6 +92,7 @@ export function sstEnv(knobs: StackKnobs = {}): NodeJS.ProcessEnv {
     noDataPeriods: knobs.noDataPeriods?.toString(),
     healSchedule: knobs.healSchedule,
     healDays: knobs.healDays?.toString(),
+    executionNamePrefix: knobs.executionNamePrefix,
   };
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,

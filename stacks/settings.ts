@@ -57,6 +57,12 @@ export interface StageSettings {
   /** EventBridge schedule expression that starts the workflow (ingest in shards, then transforms). */
   schedule: string;
   ingest: IngestSettings;
+  /**
+   * Prefix of the pipeline's execution names (`<prefix>2026-11-22T13`); empty outside tests. The
+   * LocalStack suite deploys the same stage once per test file, and LocalStack keeps the executions
+   * of a redeployed state machine, so a second deploy would find the hour's name taken.
+   */
+  executionNamePrefix: string;
   heal: HealSettings;
   logRetention: RetentionDays;
   /** Removal policy of stateful resources (bucket, secrets, topic, database). */
@@ -106,11 +112,15 @@ const base = (stage: string) => ({
   alarmEmail: "",
   timeLimits: DEFAULT_TIME_LIMITS,
   ingest: { shardSize: 1000, shardConcurrency: 4 },
+  executionNamePrefix: "",
 });
 
 const PRESETS: Record<
   KnownStage,
-  Omit<StageSettings, "stage" | "serviceName" | "metricsNamespace" | "timeLimits" | "ingest">
+  Omit<
+    StageSettings,
+    "stage" | "serviceName" | "metricsNamespace" | "timeLimits" | "ingest" | "executionNamePrefix"
+  >
 > = {
   prod: {
     schedule: HOURLY,
@@ -214,6 +224,7 @@ export function settingsFor(stage: string, overrides: Partial<StageSettings> = {
  *   WEATHER_FUNCTION_ENV='{..}' extra variables for every function (the local cloud: simulator URLs)
  *   WEATHER_NO_DATA_PERIODS=1   no-data alarm periods (LocalStack's evaluator looks back further)
  *   WEATHER_HEAL_SCHEDULE / WEATHER_HEAL_DAYS  the daily heal's rule (the LocalStack suite's: every minute)
+ *   WEATHER_EXECUTION_NAME_PREFIX  execution names apart per deploy (the LocalStack suite's files)
  */
 export const CONTEXT_FROM_ENV = {
   rds: "WEATHER_RDS",
@@ -222,6 +233,7 @@ export const CONTEXT_FROM_ENV = {
   noDataPeriods: "WEATHER_NO_DATA_PERIODS",
   healSchedule: "WEATHER_HEAL_SCHEDULE",
   healDays: "WEATHER_HEAL_DAYS",
+  executionNamePrefix: "WEATHER_EXECUTION_NAME_PREFIX",
 } as const;
 
 /**
@@ -239,6 +251,7 @@ export function settingsFromContext(
   const noDataPeriods = node.tryGetContext("noDataPeriods");
   const healSchedule = node.tryGetContext("healSchedule");
   const healDays = node.tryGetContext("healDays");
+  const executionNamePrefix = node.tryGetContext("executionNamePrefix");
   const settings = settingsFor(stage, {
     ...(rds !== undefined ? { rds: String(rds) === "true" } : {}),
     ...(typeof alarmEmail === "string" ? { alarmEmail } : {}),
@@ -261,6 +274,14 @@ export function settingsFromContext(
         `healSchedule must be an EventBridge schedule expression such as "rate(1 minute)" or "cron(35 3 * * ? *)", got ${JSON.stringify(healSchedule)}`,
       );
     settings.heal = { ...settings.heal, schedule: healSchedule };
+  }
+  if (executionNamePrefix !== undefined) {
+    // Execution names: 1-80 of letters, digits, - and _; the interval takes 13.
+    if (typeof executionNamePrefix !== "string" || !/^[A-Za-z0-9_-]{1,40}$/.test(executionNamePrefix))
+      throw new UnknownStageError(
+        `executionNamePrefix must be 1-40 letters, digits, - or _, got ${JSON.stringify(executionNamePrefix)}`,
+      );
+    settings.executionNamePrefix = executionNamePrefix;
   }
   if (healDays !== undefined) {
     const n = Number(healDays);

@@ -276,6 +276,7 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
     if (fatal) throw fatal.error;
     log.info("ingestion shard finished", {
       runId,
+      interval: args.interval,
       shard: shard.index,
       shards: shard.of,
       sitesOk: result.sitesOk,

@@ -11,8 +11,7 @@ import { parseEvent } from "../domain/events.ts";
 import type { Interval } from "../domain/interval.ts";
 import { parseInterval } from "../domain/interval.ts";
 import type { ProviderSource } from "../domain/observation.ts";
-import type { Site } from "../domain/sites.ts";
-import { loadSites } from "../domain/sites.ts";
+import { loadSites, type Site, siteSchema } from "../domain/sites.ts";
 import type { Log } from "../observability/logger.ts";
 import type { BronzeRepository, RawStore } from "../ports.ts";
 import { httpPolicyFromConfig } from "../providers/http.ts";
@@ -41,8 +40,6 @@ export const planEventSchema = z.object({
   interval: intervalField,
   retryCount: retryCountField,
 });
-
-const siteSchema = z.looseObject({ id: z.string(), latitude: z.number(), longitude: z.number() });
 
 /** A whole manifest item (ItemReader), or a reference to one (the embedded engine). */
 export const shardEventSchema = z.object({

@@ -415,7 +415,9 @@ export class StatelessResources extends Construct {
     });
     const start = new tasks.StepFunctionsStartExecution(this, "StartPipeline", {
       stateMachine: this.pipeline,
-      name: sfn.JsonPath.stringAt("$.interval"),
+      name: settings.executionNamePrefix
+        ? sfn.JsonPath.format(`${settings.executionNamePrefix}{}`, sfn.JsonPath.stringAt("$.interval"))
+        : sfn.JsonPath.stringAt("$.interval"),
       input: sfn.TaskInput.fromJsonPathAt("$"),
       integrationPattern: sfn.IntegrationPattern.REQUEST_RESPONSE,
       associateWithParent: false,

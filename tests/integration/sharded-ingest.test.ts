@@ -15,9 +15,14 @@ import { type Interval, intervalStart, parseInterval } from "#core/domain/interv
 import { loadSites } from "#core/domain/sites.ts";
 import { memoryLog } from "#core/observability/logger.ts";
 import { createProvider } from "#core/providers/index.ts";
-import type { ShardReport } from "#core/use-cases/shards.ts";
+import type { ShardItem, ShardReport } from "#core/use-cases/shards.ts";
 import { localTasks, runEmbeddedWorkflow } from "#core/workflow/embedded-engine.ts";
-import { type IngestTaskDeps, localIngestTasks } from "#core/workflow/ingest-tasks.ts";
+import {
+  type IngestTaskDeps,
+  ingestShardTask,
+  localIngestTasks,
+  planIngestTask,
+} from "#core/workflow/ingest-tasks.ts";
 import { type Simulator, startSimulator } from "../../simulator/server.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -94,6 +99,23 @@ async function runHour(interval: Interval, failShard?: number) {
 }
 
 describe("sharded ingest on the embedded engine", () => {
+  it("a shard invocation takes a whole manifest item, as the Distributed Map's ItemReader passes it", async () => {
+    const interval = parseInterval("2026-11-22T15");
+    now = intervalStart(interval);
+    const deps = await ingestDeps();
+    const plan = await planIngestTask(deps, { action: "plan", interval });
+    const items = JSON.parse(await deps.rawStore.get(plan.manifestKey)) as ShardItem[];
+    expect(items.map((i) => i.sites.length)).toEqual([5, 5, 5, 5, 2]);
+    // Through JSON, as the Lambda receives it.
+    const event = JSON.parse(JSON.stringify({ action: "shard", item: items[4], retryCount: 0 }));
+    const { report } = await ingestShardTask(deps, event);
+    expect(report).toMatchObject({ shard: 5, status: "succeeded", sitesOk: 2, sitesFailed: 0 });
+    // A malformed item names the field.
+    await expect(
+      ingestShardTask(deps, { action: "shard", item: { ...items[0], sites: [{ id: "x" }] } }),
+    ).rejects.toThrow(/Invalid event/);
+  });
+
   it("runs one ingest invocation per shard into one run, then the transforms", async () => {
     const { result, runs, bronzeRows, shardsRun } = await runHour(parseInterval("2026-11-22T13"));
     expect(result.status).toBe("succeeded");

@@ -120,6 +120,8 @@ beforeAll(async () => {
     },
     healSchedule: "rate(1 minute)",
     healDays: 1,
+    // The hourly workflow's executions apart from the other files' deploys of this stage.
+    executionNamePrefix: `h${suffix}-`,
   });
   deployed = true;
   // A suite that ran before may have disabled it; a redeploy with an unchanged rule leaves it so.

@@ -72,6 +72,8 @@ const secrets = new SecretsManagerClient(clientConfig);
 // LocalStack Secrets Manager, and a log search for it must come back empty.
 const OWM_KEY = `owm-${randomBytes(12).toString("hex")}`;
 const suffix = randomBytes(4).toString("hex");
+/** This deploy's execution names (LocalStack keeps other files' executions of the same machine). */
+const EXECUTION_PREFIX = `t${suffix}-`;
 const serverUrl = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
 serverUrl.pathname = `/weather_ls_${suffix}`;
 const databaseUrl = serverUrl.toString();
@@ -225,6 +227,7 @@ beforeAll(async () => {
       OPENWEATHER_CALLS_PER_MINUTE: "600",
     },
     noDataPeriods: 1,
+    executionNamePrefix: EXECUTION_PREFIX,
   });
   deployed = true;
   const queue = await sqs.send(new CreateQueueCommand({ QueueName: `weather-ls-alarms-${suffix}` }));
@@ -251,7 +254,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe("the local stage deployed to LocalStack", () => {
-  it("1. the schedule fires the ingest Lambda against the simulator", async () => {
+  it("1. the schedule starts the hour's workflow, which ingests from the simulator in several shards", async () => {
     // Prepare: nothing is invoked by hand; the rate(1 minute) rule must do it. The function logs to
     // its explicit log group (LoggingConfig.LogGroup, honoured through localstack/venv-patches.py).
     const conf = await lambda.send(
@@ -259,37 +262,49 @@ describe("the local stage deployed to LocalStack", () => {
     );
     const logGroupName = String(conf.LoggingConfig?.LogGroup);
     expect(logGroupName).toBe("/aws/lambda/weather-dataops-local-ingest");
-    // Act: wait for the first scheduled run to finish.
-    const finished = await waitFor(
-      "a scheduled ingest run",
-      async () => {
-        const out = await cwLogs.send(new FilterLogEventsCommand({ logGroupName }));
-        const line = out.events?.find((e) => e.message?.includes('"message":"ingestion finished"'));
-        return line?.message
-          ? (JSON.parse(line.message) as { interval: string; status: string; sitesOk: number })
-          : undefined;
-      },
-      150_000,
+    // Act: wait for the first scheduled execution's ingest phase to complete.
+    const lines = async (message: string) =>
+      ((await cwLogs.send(new FilterLogEventsCommand({ logGroupName }))).events ?? [])
+        .filter((e) => e.message?.includes(`"message":"${message}"`))
+        .map((e) => JSON.parse(String(e.message)) as Record<string, unknown>);
+    const completed = await waitFor(
+      "a scheduled execution's CompleteIngestion",
+      async () => (await lines("ingestion completed"))[0],
+      180_000,
     );
-    // Assess
-    expect(finished).toMatchObject({ status: "succeeded", sitesOk: sites.length });
+    // Assess: 22 sites in shards of 5 (the local stage's), each shard its own invocation.
+    expect(completed).toMatchObject({
+      status: "succeeded",
+      shards: 5,
+      sitesOk: sites.length,
+      failedShards: [],
+    });
+    interval = completed.interval as string;
+    const shardLines = (await lines("ingestion shard finished")).filter((l) => l.interval === interval);
+    expect(new Set(shardLines.map((l) => l.shard))).toEqual(new Set([1, 2, 3, 4, 5]));
     expect(sim.stats().byStatus["200"]).toBeGreaterThan(0);
-    interval = finished.interval;
-  }, 160_000);
+  }, 190_000);
 
-  it("2. raw objects appear in LocalStack S3", async () => {
+  it("2. raw objects appear in LocalStack S3, each shard's under its own run token, and the manifest apart", async () => {
     const out = await s3.send(
       // The local stage ingests from the simulator, and its data is labelled so, never open-meteo.
       new ListObjectsV2Command({ Bucket: cloud.rawBucket, Prefix: "source=simulator/" }),
     );
-    const keys = (out.Contents ?? [])
-      .map((o) => String(o.Key))
-      .filter((k) => k.includes(`interval=${interval}/`));
-    // Raw is append-only: every run (the schedule fires each minute) lands its own objects.
-    const runs = new Set(keys.map((k) => /\/run=([^/]+)\//.exec(k)?.[1]));
-    expect(runs.size).toBeGreaterThan(0);
-    expect(keys.filter((k) => k.endsWith("-try-01.json")).length).toBe(
-      Math.ceil(sites.length / 5) * runs.size,
+    const all = (out.Contents ?? []).map((o) => String(o.Key));
+    const keys = all.filter((k) => k.includes(`interval=${interval}/`) && !k.includes("/manifests/"));
+    // One execution per hour (the starter names it after the hour), so one token per shard.
+    const tokens = new Set(keys.map((k) => /\/run=([^/]+)\//.exec(k)?.[1]));
+    expect([...tokens].map((t) => /-shard-(\d{4})-of-0005$/.exec(String(t))?.[1]).sort()).toEqual([
+      "0001",
+      "0002",
+      "0003",
+      "0004",
+      "0005",
+    ]);
+    // Five sites per shard and per Open-Meteo call: one first try per shard.
+    expect(keys.filter((k) => k.endsWith("-try-01.json"))).toHaveLength(5);
+    expect(all.filter((k) => k.startsWith(`source=simulator/manifests/interval=${interval}/`))).toHaveLength(
+      1,
     );
     const obj = await s3.send(new GetObjectCommand({ Bucket: cloud.rawBucket, Key: keys[0] }));
     expect((await obj.Body?.transformToString())?.length).toBeGreaterThan(100);
@@ -324,10 +339,11 @@ describe("the local stage deployed to LocalStack", () => {
     expect(rows[0]?.may).toBe(false);
   });
 
-  it("4. IngestionCompleted starts the pipeline state machine, named after the interval", async () => {
+  it("4. the starter named the scheduled execution after the interval", async () => {
     const execution = await waitFor(
-      "the pipeline execution started by IngestionCompleted",
-      async () => (await executions(cloud.pipelineArn)).find((e) => e.name === interval),
+      "the pipeline execution the schedule started",
+      async () =>
+        (await executions(cloud.pipelineArn)).find((e) => e.name === `${EXECUTION_PREFIX}${interval}`),
       90_000,
     );
     const starters = await executions(cloud.starterArn);
@@ -335,7 +351,7 @@ describe("the local stage deployed to LocalStack", () => {
     pipelineExecutionArn = String(execution.executionArn);
   }, 100_000);
 
-  it("5. the silver Lambda runs and silver rows appear", async () => {
+  it("5. the Map ran every shard, then the silver Lambda ran and silver rows appear", async () => {
     const status = await waitFor(
       "the pipeline execution to finish",
       async () => {
@@ -345,21 +361,30 @@ describe("the local stage deployed to LocalStack", () => {
       120_000,
     );
     expect(status).toBe("SUCCEEDED");
+    // The shard reports came back through the Map, and the ratio over all of them is 0.
+    const done = await sfn.send(new DescribeExecutionCommand({ executionArn: pipelineExecutionArn }));
+    const output = JSON.parse(String(done.output)) as {
+      shards: { shard: number; status: string }[];
+      ingestion: { siteFailureRatio: number; shards: number };
+    };
+    expect(output.shards.map((r) => r.shard).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(output.shards.every((r) => r.status === "succeeded")).toBe(true);
+    expect(output.ingestion).toMatchObject({ siteFailureRatio: 0, shards: 5 });
     // The gate is visible: SilverChecks ran between Silver and Gold (GetExecutionHistory).
     const events = await history(pipelineExecutionArn);
+    const phases = ["PlanIngest", "CompleteIngestion", "Silver", "SilverChecks", "Gold", "QualityChecks"];
     const entered = events
       .filter((e) => e.type === "TaskStateEntered")
-      .map((e) => e.stateEnteredEventDetails?.name);
-    expect(entered).toEqual(["Silver", "SilverChecks", "Gold", "QualityChecks"]);
-    const exited = events
-      .filter((e) => e.type === "TaskStateExited")
-      .map((e) => e.stateExitedEventDetails?.name);
-    expect(exited).toEqual(["Silver", "SilverChecks", "Gold", "QualityChecks"]);
+      .map((e) => String(e.stateEnteredEventDetails?.name))
+      .filter((n) => phases.includes(n));
+    expect(entered).toEqual(phases);
+    expect(events.some((e) => e.type === "MapStateEntered" || e.type === "MapRunStarted")).toBe(true);
     // The deployed definition carries the stage's time limits (core/workflow/time-limits.ts).
     const sm = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: cloud.pipelineArn }));
     const definition = JSON.parse(String(sm.definition));
     expect(definition.TimeoutSeconds).toBeGreaterThan(0);
     expect(definition.States.Silver.TimeoutSeconds).toBeGreaterThan(0);
+    expect(definition.States.IngestShards.MaxConcurrency).toBe(2);
     const { rows } = await db.query<{ n: number }>("select count(*)::int as n from silver.observations");
     expect(rows[0]?.n).toBeGreaterThanOrEqual(sites.length);
   }, 130_000);
@@ -382,10 +407,11 @@ describe("the local stage deployed to LocalStack", () => {
       [interval],
     );
     expect(rows.map((r) => r.layers)).toEqual([["silver"], ["gold"]]);
+    // Plan, complete and the four transform and check steps (the shards run in the Map's children).
     const lambdaSucceeded = (await history(pipelineExecutionArn)).filter(
       (e) => e.type === "LambdaFunctionSucceeded",
     );
-    expect(lambdaSucceeded).toHaveLength(4);
+    expect(lambdaSucceeded.length).toBeGreaterThanOrEqual(6);
   });
 
   it("the same interval triggered twice yields one execution", async () => {
@@ -404,7 +430,9 @@ describe("the local stage deployed to LocalStack", () => {
       60_000,
     );
     expect(starters.every((e) => e.status === "SUCCEEDED")).toBe(true);
-    const forInterval = (await executions(cloud.pipelineArn)).filter((e) => e.name === interval);
+    const forInterval = (await executions(cloud.pipelineArn)).filter(
+      (e) => e.name === `${EXECUTION_PREFIX}${interval}`,
+    );
     expect(forInterval).toHaveLength(1);
   }, 70_000);
 
@@ -512,7 +540,8 @@ describe("the local stage deployed to LocalStack", () => {
     const entered = events_
       .filter((e) => String(e.type).endsWith("StateEntered"))
       .map((e) => e.stateEnteredEventDetails?.name);
-    expect(entered).toEqual(["Silver", "SilverFailed", "NotifyFailure", "Failed"]);
+    // `{ interval }` alone (a replay's IngestionCompleted): the route goes straight to the transforms.
+    expect(entered).toEqual(["Route", "Silver", "SilverFailed", "NotifyFailure", "Failed"]);
     const notice = await snsMessage(
       "the workflow failure notification",
       (m) => m.Subject === "weather-dataops workflow failed" && m.Message.includes(interval),
