@@ -166,7 +166,6 @@ export async function planIngest(
 /** A shard's limits: its share of the provider's (1/concurrency of each window). */
 export function shardLimits(limits: ProviderLimits, concurrency: number): ProviderLimits {
   if (concurrency <= 1) return limits;
-  if (limits === UNLIMITED) return limits;
   return {
     perMinute: limits.perMinute / concurrency,
     perHour: limits.perHour / concurrency,

@@ -86,6 +86,8 @@ let deployed = false;
 /** The hour the first scheduled ingest loaded; later hops replay the same interval. */
 let interval: string;
 let pipelineExecutionArn: string;
+/** Log lines before it are other deploys' (the log group outlives a redeploy). */
+let deployStartedAt = 0;
 
 /** Polls `probe` until it returns a value other than undefined, or fails with `what`. */
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -215,6 +217,7 @@ beforeAll(async () => {
   await createDatabaseIfMissing(databaseUrl);
   await migrateDatabase(databaseUrl);
   db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  deployStartedAt = Date.now();
   cloud = await deployLocalCloud({
     databaseUrl,
     openWeatherKey: OWM_KEY,
@@ -264,7 +267,10 @@ describe("the local stage deployed to LocalStack", () => {
     expect(logGroupName).toBe("/aws/lambda/weather-dataops-local-ingest");
     // Act: wait for the first scheduled execution's ingest phase to complete.
     const lines = async (message: string) =>
-      ((await cwLogs.send(new FilterLogEventsCommand({ logGroupName }))).events ?? [])
+      (
+        (await cwLogs.send(new FilterLogEventsCommand({ logGroupName, startTime: deployStartedAt })))
+          .events ?? []
+      )
         .filter((e) => e.message?.includes(`"message":"${message}"`))
         .map((e) => JSON.parse(String(e.message)) as Record<string, unknown>);
     const completed = await waitFor(

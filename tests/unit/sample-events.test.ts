@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type * as z from "zod/mini";
+import { completeEventSchema, planEventSchema, shardEventSchema } from "#core/workflow/ingest-tasks.ts";
 import { checkEventSchema, transformEventSchema } from "#core/workflow/tasks.ts";
 import { eventSchema as healEventSchema } from "#functions/heal.ts";
 import { eventSchema as ingestEventSchema } from "#functions/ingest.ts";
@@ -18,6 +19,16 @@ const SCHEMAS: Record<string, z.ZodMiniType> = {
   transform: transformEventSchema,
   "check-quality": checkEventSchema,
   heal: healEventSchema,
+  "ingest:plan": planEventSchema,
+  "ingest:shard": shardEventSchema,
+  "ingest:complete": completeEventSchema,
+};
+const RESOURCE: Record<string, RegExp> = {
+  transform: /TransformFunctionArn/,
+  "check-quality": /CheckQualityFunctionArn/,
+  "ingest:plan": /IngestFunctionArn/,
+  "ingest:shard": /IngestFunctionArn/,
+  "ingest:complete": /IngestFunctionArn/,
 };
 
 /** Each sample, the function it is for, and the Task state that sends it (workflow samples). */
@@ -29,23 +40,40 @@ const SAMPLES: { file: string; fn: string; state?: string }[] = [
   { file: "transform-gold.json", fn: "transform", state: "Gold" },
   { file: "check-quality-gold.json", fn: "check-quality", state: "QualityChecks" },
   { file: "heal.json", fn: "heal" },
+  { file: "plan-ingest.json", fn: "ingest:plan", state: "PlanIngest" },
+  { file: "ingest-shard.json", fn: "ingest:shard", state: "IngestShard" },
+  { file: "complete-ingestion.json", fn: "ingest:complete", state: "CompleteIngestion" },
 ];
 const BAD = { file: "bad-transform-layer.json", fn: "transform", field: "layer" };
 
-/** A Task state's Parameters as the state machine resolves them for an execution input. */
-function resolveParameters(params: Record<string, unknown>, input: { interval: string }) {
+/**
+ * A Task state's Parameters as the state machine resolves them for a state input holding the sample's
+ * fields (`$.interval`, `$.item` — the Map's ItemSelector puts the manifest item there —, `$.shards`).
+ */
+function resolveParameters(params: Record<string, unknown>, input: Record<string, unknown>) {
   return Object.fromEntries(
     Object.entries(params).map(([key, value]) => {
       if (!key.endsWith(".$")) return [key, value];
+      const path = /^\$\.(\w+)$/.exec(String(value))?.[1];
       const resolved =
-        value === "$.interval"
-          ? input.interval
-          : value === "$$.State.RetryCount"
-            ? 0
-            : `unknown path ${value}`;
+        value === "$$.State.RetryCount" ? 0 : path && path in input ? input[path] : `unknown path ${value}`;
       return [key.slice(0, -2), resolved];
     }),
   );
+}
+
+type AslState = { Type: string; Resource?: string; Parameters: Record<string, unknown> };
+/** A state by name, those inside a Map's ItemProcessor included. */
+function stateNamed(
+  states: Record<string, AslState & { ItemProcessor?: { States: Record<string, AslState> } }>,
+  name: string,
+): AslState | undefined {
+  for (const [n, st] of Object.entries(states)) {
+    if (n === name) return st;
+    const inner = st.ItemProcessor && stateNamed(st.ItemProcessor.States, name);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 describe("sample events", () => {
@@ -68,10 +96,10 @@ describe("sample events", () => {
     "$file is what the $state Task state sends",
     ({ file, fn, state }) => {
       const asl = JSON.parse(readFileSync(join(ROOT, "workflows/pipeline.asl.json"), "utf8"));
-      const task = asl.States[state as string];
+      const task = stateNamed(asl.States, state as string) as AslState;
       expect(task.Type).toBe("Task");
-      expect(task.Resource).toMatch(fn === "transform" ? /TransformFunctionArn/ : /CheckQualityFunctionArn/);
-      const sample = read(file) as { interval: string };
+      expect(task.Resource).toMatch(RESOURCE[fn] as RegExp);
+      const sample = read(file) as Record<string, unknown>;
       expect(resolveParameters(task.Parameters, sample)).toEqual(sample);
     },
   );
