@@ -17,7 +17,6 @@
  * (served live with its own workflow, as every backfill does). Results: bench/results/backfill.{json,md}.
  */
 
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +28,6 @@ import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
 import { addHours, type Interval, intervalOf } from "#core/domain/interval.ts";
-import type { Site } from "#core/domain/sites.ts";
 import { memoryLog } from "#core/observability/logger.ts";
 import { openRuntime } from "#core/runtime.ts";
 import { backfill } from "#core/use-cases/backfill.ts";
@@ -37,7 +35,7 @@ import { type TransformRangeResult, transformRange } from "#core/use-cases/trans
 import { backfillDeps } from "../cli/commands/backfill.ts";
 import type { SourceSession } from "../cli/context.ts";
 import type { Output } from "../cli/output.ts";
-import { type BenchRow, benchDatabase, writeResults } from "./lib.ts";
+import { type BenchRow, benchDatabase, spawnSimulator, syntheticSites, writeResults } from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -51,42 +49,6 @@ const ROUNDS = 3;
 
 const say = (msg: string) =>
   process.stderr.write(`[bench:backfill] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
-
-/** A grid of distinct, valid coordinates (as bench:ingest). */
-function syntheticSites(n: number): Site[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `site-${i}`,
-    name: `Site ${i}`,
-    lat: -60 + ((i * 7.31) % 130),
-    lon: -179 + ((i * 13.7) % 358),
-    timezone: "UTC",
-    country: "XX",
-  }));
-}
-
-/** The simulator in its own process: its work is the API's, not the backfill's. */
-async function spawnSimulator(): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "simulator/server.ts", "--port", "0"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      text += chunk.toString();
-      const m = /weather simulator on (http:\/\/\S+)/.exec(text);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`simulator exited (${code}): ${text}`)));
-  });
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
 
 /** Progress and people's lines to stderr; no bars, no result document. */
 const quiet: Output = {

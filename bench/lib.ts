@@ -97,6 +97,7 @@ export function leastTimeMs(args: {
   const concurrencyBound = Math.ceil(requests / args.concurrency) * args.latencyMs;
   return Math.max(rateBound, concurrencyBound);
 }
+
 /** A grid of distinct, valid coordinates. */
 export function syntheticSites(n: number): Site[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -113,25 +114,13 @@ export function syntheticSites(n: number): Site[] {
  * The simulator runs in its own process, as the real API would: sharing the event loop with the
  * client under test would charge the server's work to the ingest throughput.
  */
-export async function spawnSimulator(opts: {
-  latencyMs: number;
-  apiKey: string;
-}): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "simulator/server.ts",
-      "--port",
-      "0",
-      "--latency-ms",
-      String(opts.latencyMs),
-      "--api-key",
-      opts.apiKey,
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+export async function spawnSimulator(
+  opts: { latencyMs?: number; apiKey?: string } = {},
+): Promise<{ url: string; close(): Promise<void> }> {
+  const args = ["--import", "tsx", "simulator/server.ts", "--port", "0"];
+  if (opts.latencyMs !== undefined) args.push("--latency-ms", String(opts.latencyMs));
+  if (opts.apiKey !== undefined) args.push("--api-key", opts.apiKey);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = "";
     child.stderr.on("data", (chunk: Buffer) => {

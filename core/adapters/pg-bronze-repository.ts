@@ -5,7 +5,7 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { retryWhileUnavailable } from "../db/errors.ts";
 import { type Heartbeat, LEASE_REMAINING_MS, RUN_LEASE_EXPIRY, startHeartbeat } from "../db/leases.ts";
-import type { BronzeRepository, BronzeRow } from "../ports.ts";
+import type { BronzeRepository, BronzeRow, SiteOutcome } from "../ports.ts";
 import { syncSites } from "../sql/sites.ts";
 
 // The key's columns come first: the upsert updates every column after them.
@@ -279,6 +279,26 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
   };
 }
 
+/**
+ * Site results are upserted, not replaced: a run that refetched only some sites (a backfill of the
+ * missing ones, one shard) leaves the others' outcomes current.
+ */
+async function upsertSiteResults(client: pg.PoolClient, runId: string, sites: SiteOutcome[]): Promise<void> {
+  await client.query(
+    `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
+     select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])
+     on conflict (run_id, site_id) do update set
+       status = excluded.status, reason = excluded.reason, raw_object_key = excluded.raw_object_key`,
+    [
+      runId,
+      sites.map((s) => s.siteId),
+      sites.map((s) => s.status),
+      sites.map((s) => s.reason),
+      sites.map((s) => s.rawObjectKey),
+    ],
+  );
+}
+
 /** A shard's site results and its raw keys and weighted calls, into the run; status and counts stay. */
 async function writeShard(
   pool: pg.Pool,
@@ -289,19 +309,7 @@ async function writeShard(
   const client = await pool.connect();
   try {
     await client.query("begin");
-    await client.query(
-      `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
-       select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])
-       on conflict (run_id, site_id) do update set
-         status = excluded.status, reason = excluded.reason, raw_object_key = excluded.raw_object_key`,
-      [
-        runId,
-        sites.map((s) => s.siteId),
-        sites.map((s) => s.status),
-        sites.map((s) => s.reason),
-        sites.map((s) => s.rawObjectKey),
-      ],
-    );
+    await upsertSiteResults(client, runId, sites);
     await client.query(
       `update ops.ingestion_runs as r set
          raw_object_keys = array(select distinct k from unnest(r.raw_object_keys || $2::text[]) as k order by k),
@@ -331,19 +339,7 @@ async function writeOutcome(
   const client = await pool.connect();
   try {
     await client.query("begin");
-    await client.query(
-      `insert into ops.ingestion_site_results (run_id, site_id, status, reason, raw_object_key)
-       select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])
-       on conflict (run_id, site_id) do update set
-         status = excluded.status, reason = excluded.reason, raw_object_key = excluded.raw_object_key`,
-      [
-        run.runId,
-        sites.map((s) => s.siteId),
-        sites.map((s) => s.status),
-        sites.map((s) => s.reason),
-        sites.map((s) => s.rawObjectKey),
-      ],
-    );
+    await upsertSiteResults(client, run.runId, sites);
     await client.query(
       `update ops.ingestion_runs as r set finished_at = $2, status = $3, sites_total = c.total,
          sites_ok = c.ok, sites_failed = c.failed, sites_quarantined = c.quarantined,

@@ -292,12 +292,13 @@ describe("the local stage deployed to LocalStack", () => {
   }, 190_000);
 
   it("2. raw objects appear in LocalStack S3, each shard's under its own run token, and the manifest apart", async () => {
-    const out = await s3.send(
-      // The local stage ingests from the simulator, and its data is labelled so, never open-meteo.
-      new ListObjectsV2Command({ Bucket: cloud.rawBucket, Prefix: "source=simulator/" }),
+    // This deploy's run (its own database): the bucket may also hold other deploys' objects of the hour.
+    const { rows } = await db.query<{ raw_object_keys: string[] }>(
+      "select raw_object_keys from ops.ingestion_runs where interval = $1",
+      [interval],
     );
-    const all = (out.Contents ?? []).map((o) => String(o.Key));
-    const keys = all.filter((k) => k.includes(`interval=${interval}/`) && !k.includes("/manifests/"));
+    expect(rows).toHaveLength(1);
+    const keys = rows[0]?.raw_object_keys ?? [];
     // One execution per hour (the starter names it after the hour), so one token per shard.
     const tokens = new Set(keys.map((k) => /\/run=([^/]+)\//.exec(k)?.[1]));
     expect([...tokens].map((t) => /-shard-(\d{4})-of-0005$/.exec(String(t))?.[1]).sort()).toEqual([
@@ -307,11 +308,16 @@ describe("the local stage deployed to LocalStack", () => {
       "0004",
       "0005",
     ]);
-    // Five sites per shard and per Open-Meteo call: one first try per shard.
+    // Five sites per shard and per Open-Meteo call: one first try per shard. The local stage's data is
+    // labelled simulator, never open-meteo.
     expect(keys.filter((k) => k.endsWith("-try-01.json"))).toHaveLength(5);
-    expect(all.filter((k) => k.startsWith(`source=simulator/manifests/interval=${interval}/`))).toHaveLength(
-      1,
+    expect(keys.every((k) => k.startsWith(`source=simulator/date=${interval.slice(0, 10)}/`))).toBe(true);
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: cloud.rawBucket, Prefix: "source=simulator/" }),
     );
+    const all = new Set((listed.Contents ?? []).map((o) => String(o.Key)));
+    expect(keys.filter((k) => !all.has(k))).toEqual([]);
+    expect([...all].some((k) => k.startsWith(`source=simulator/manifests/interval=${interval}/`))).toBe(true);
     const obj = await s3.send(new GetObjectCommand({ Bucket: cloud.rawBucket, Key: keys[0] }));
     expect((await obj.Body?.transformToString())?.length).toBeGreaterThan(100);
   });
