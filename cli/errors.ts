@@ -6,6 +6,7 @@
 import { PathNotWritableError } from "#core/adapters/writable-dir.ts";
 import { ConfigError } from "#core/config/env.ts";
 import { DatabaseConfigError } from "#core/db/errors.ts";
+import { MonthError, RestoreRefusedError } from "#core/domain/bronze-archive.ts";
 import { InvalidEventError } from "#core/domain/events.ts";
 import { IntervalError } from "#core/domain/interval.ts";
 import { SitesFileError } from "#core/domain/sites.ts";
@@ -27,6 +28,8 @@ const BAD_INPUT = [
   UsageError,
   PathNotWritableError,
   InvalidEventError,
+  MonthError,
+  RestoreRefusedError,
 ];
 
 export function exitCodeFor(error: unknown): number {

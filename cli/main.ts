@@ -4,6 +4,7 @@
  * codes (0 ok, 1 the run failed, 2 bad input or configuration) on every path, `--json` included.
  */
 import { Command, CommanderError } from "commander";
+import * as archive from "./commands/archive.ts";
 import * as backfill from "./commands/backfill.ts";
 import * as coverage from "./commands/coverage.ts";
 import * as heal from "./commands/heal.ts";
@@ -35,6 +36,7 @@ for (const command of [
   backfill,
   heal,
   replay,
+  archive,
   coverage,
   lineage,
   migrate,

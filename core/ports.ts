@@ -2,6 +2,7 @@
  * Ports: what use cases need from the outside world. Adapters in `core/adapters` implement them for
  * S3, the local filesystem and Postgres; unit tests pass small in-memory fakes.
  */
+import type { BronzeBatch, Month } from "./domain/bronze-archive.ts";
 import type { Interval } from "./domain/interval.ts";
 import type { Observation, ProviderSource } from "./domain/observation.ts";
 import type { Site } from "./domain/sites.ts";
@@ -23,6 +24,10 @@ export interface RawStore {
    * `RawObjectTooLargeError` before its body is read, so a reader's memory stays bounded.
    */
   get(key: string, opts?: { maxBytes?: number }): Promise<string>;
+  /** `put` for binary objects (Parquet archives): the same append-only, atomic contract. */
+  putBytes(key: string, body: Uint8Array): Promise<void>;
+  /** The object's bytes, as they were put; `maxBytes` as for `get`. */
+  getBytes(key: string, opts?: { maxBytes?: number }): Promise<Uint8Array>;
   /** Keys under `prefix`, sorted ascending. */
   list(prefix: string): Promise<string[]>;
 }
@@ -483,4 +488,59 @@ export interface CoverageReader {
     siteIds: readonly string[];
     source?: ProviderSource;
   }): Promise<Map<string, Set<string>>>;
+}
+
+/** Row count and full-row checksum of a month of bronze (or of what an archive decodes to). */
+export interface MonthFingerprint {
+  rows: number;
+  /** md5 over the md5 of every row's full text (every column), in key order. */
+  checksum: string;
+}
+
+/** One archived month as ops.bronze_archived_months records it. */
+export interface ArchivedMonth extends MonthFingerprint {
+  month: Month;
+  rawStore: string;
+  manifestKey: string;
+  archivedAt: Date;
+}
+
+/**
+ * Bronze's side of retention (core/use-cases/archive.ts; adapters/pg-bronze-archive.ts): read a month
+ * out, and move it out of or back into the table in one transaction each, verified by checksum.
+ */
+export interface BronzeArchiveStore {
+  /** Archived months, oldest first. */
+  archivedMonths(): Promise<ArchivedMonth[]>;
+  /** Months with bronze rows that end at or before `before`'s start, oldest first. */
+  monthsWithRows(before: Month): Promise<Month[]>;
+  /**
+   * Reads the month's rows in key order, `batchRows` at a time, from one snapshot; the fingerprint is
+   * of that same snapshot. `onBatch` must not use the database (embedded: one session).
+   */
+  exportMonth(
+    month: Month,
+    batchRows: number,
+    onBatch: (batch: BronzeBatch) => Promise<void>,
+  ): Promise<MonthFingerprint>;
+  /**
+   * In one transaction: decodes `batches` into a scratch table and checks their fingerprint against
+   * `record`'s, deletes the month's bronze rows checking theirs too, and records the month. Throws
+   * (and changes nothing) on any mismatch. Returns false, changing nothing, when the month is already
+   * recorded (another archive was first).
+   */
+  completeArchive(
+    record: Omit<ArchivedMonth, "archivedAt">,
+    batches: AsyncIterable<BronzeBatch>,
+  ): Promise<boolean>;
+  /**
+   * In one transaction: inserts `batches` into bronze, checks the month's fingerprint against
+   * `expected` (the manifest's) and the record's, and removes the record. Throws (and changes nothing) on any mismatch, when the month is
+   * not recorded, or when bronze already holds rows of the month.
+   */
+  restoreMonth(
+    month: Month,
+    expected: MonthFingerprint,
+    batches: AsyncIterable<BronzeBatch>,
+  ): Promise<MonthFingerprint>;
 }

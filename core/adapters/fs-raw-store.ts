@@ -29,38 +29,48 @@ export function fsRawStore(root: string): RawStore {
     return p;
   };
   const swept = new Set<string>();
+  // Text and bytes land the same way: a private temp file, then a link that refuses to replace.
+  const write = async (key: string, body: string | Uint8Array): Promise<void> => {
+    const p = pathOf(key);
+    const dir = dirname(p);
+    await mkdir(dir, { recursive: true });
+    if (!swept.has(dir)) {
+      swept.add(dir);
+      await sweepTempFiles(dir);
+      // Keys name each run's objects in a directory of their own (…/interval=H/run=R/…), so a killed
+      // run's leftovers sit in a sibling of the next run's directory: sweep those too.
+      if (dir !== base) await sweepSiblings(dir, swept);
+    }
+    const tmp = `${p}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      await writeFile(tmp, body, { flag: "wx" });
+      await link(tmp, p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new RawObjectExistsError(base, key);
+      throw e;
+    } finally {
+      // Also after a failed write (ENOSPC): never leave a partial file for the sweep to find.
+      await rm(tmp, { force: true });
+    }
+  };
+  const checkedPath = async (key: string, opts: { maxBytes?: number }): Promise<string> => {
+    const p = pathOf(key);
+    if (opts.maxBytes !== undefined) {
+      const { size } = await stat(p);
+      if (size > opts.maxBytes) throw new RawObjectTooLargeError(base, key, size, opts.maxBytes);
+    }
+    return p;
+  };
   return {
     location: base,
-    async put(key, body) {
-      const p = pathOf(key);
-      const dir = dirname(p);
-      await mkdir(dir, { recursive: true });
-      if (!swept.has(dir)) {
-        swept.add(dir);
-        await sweepTempFiles(dir);
-        // Keys name each run's objects in a directory of their own (…/interval=H/run=R/…), so a killed
-        // run's leftovers sit in a sibling of the next run's directory: sweep those too.
-        if (dir !== base) await sweepSiblings(dir, swept);
-      }
-      const tmp = `${p}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-      try {
-        await writeFile(tmp, body, { flag: "wx" });
-        await link(tmp, p);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new RawObjectExistsError(base, key);
-        throw e;
-      } finally {
-        // Also after a failed write (ENOSPC): never leave a partial file for the sweep to find.
-        await rm(tmp, { force: true });
-      }
-    },
+    put: (key, body) => write(key, body),
+    putBytes: (key, body) => write(key, body),
     async get(key, opts = {}) {
-      const p = pathOf(key);
-      if (opts.maxBytes !== undefined) {
-        const { size } = await stat(p);
-        if (size > opts.maxBytes) throw new RawObjectTooLargeError(base, key, size, opts.maxBytes);
-      }
-      return readFile(p, "utf8");
+      return readFile(await checkedPath(key, opts), "utf8");
+    },
+    async getBytes(key, opts = {}) {
+      const bytes = await readFile(await checkedPath(key, opts));
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     async list(prefix) {
       const keys: string[] = [];

@@ -25,37 +25,45 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 
 export function s3RawStore(client: S3Client, url: string): RawStore {
   const { bucket, prefix } = parseS3Url(url);
+  // Conditional write: S3 refuses (412) to replace an existing key, so raw stays append-only even with
+  // two writers racing for the same key.
+  const write = async (key: string, body: string | Uint8Array, contentType: string): Promise<void> => {
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: prefix + key,
+          Body: body,
+          ContentType: contentType,
+          IfNoneMatch: "*",
+        }),
+      );
+    } catch (e) {
+      if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412)
+        throw new RawObjectExistsError(url, key);
+      throw e;
+    }
+  };
+  const read = async (key: string, opts: { maxBytes?: number }) => {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
+    if (!out.Body) throw new Error(`Empty raw object s3://${bucket}/${prefix}${key}`);
+    const size = out.ContentLength ?? 0;
+    if (opts.maxBytes !== undefined && size > opts.maxBytes) {
+      // Release the connection without reading the body.
+      (out.Body as { destroy?: () => void }).destroy?.();
+      throw new RawObjectTooLargeError(url, key, size, opts.maxBytes);
+    }
+    return out.Body;
+  };
   return {
     location: url,
-    async put(key, body) {
-      try {
-        // Conditional write: S3 refuses (412) to replace an existing key, so raw stays append-only
-        // even with two writers racing for the same key.
-        await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: prefix + key,
-            Body: body,
-            ContentType: "application/json",
-            IfNoneMatch: "*",
-          }),
-        );
-      } catch (e) {
-        if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412)
-          throw new RawObjectExistsError(url, key);
-        throw e;
-      }
-    },
+    put: (key, body) => write(key, body, "application/json"),
+    putBytes: (key, body) => write(key, body, "application/octet-stream"),
     async get(key, opts = {}) {
-      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
-      if (!out.Body) throw new Error(`Empty raw object s3://${bucket}/${prefix}${key}`);
-      const size = out.ContentLength ?? 0;
-      if (opts.maxBytes !== undefined && size > opts.maxBytes) {
-        // Release the connection without reading the body.
-        (out.Body as { destroy?: () => void }).destroy?.();
-        throw new RawObjectTooLargeError(url, key, size, opts.maxBytes);
-      }
-      return out.Body.transformToString("utf8");
+      return (await read(key, opts)).transformToString("utf8");
+    },
+    async getBytes(key, opts = {}) {
+      return (await read(key, opts)).transformToByteArray();
     },
     async list(keyPrefix) {
       const keys: string[] = [];

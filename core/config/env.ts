@@ -135,6 +135,12 @@ export const envSchema = z.object({
   RAW_MAX_OBJECT_BYTES: z._default(positiveInt, 64 * 1024 * 1024),
   /** A run fails (exit 1) when more than this share of sites failed. */
   SITE_FAILURE_THRESHOLD: z._default(ratio, 0.1),
+  /**
+   * Bronze retention: `weather archive` without `--month` moves every UTC month that ended before the
+   * month this many months back (24 in December 2026: November 2024 and earlier) from bronze into
+   * Parquet in the raw store; `weather restore --month M` brings one back (core/use-cases/archive.ts).
+   */
+  BRONZE_RETENTION_MONTHS: z._default(positiveInt, 24),
   /** Custom endpoint for every AWS client (LocalStack: http://127.0.0.1:4566). */
   AWS_ENDPOINT_URL: z.optional(z.string().check(z.url())),
   AWS_REGION: z._default(z.string().check(z.minLength(1)), "us-east-1"),

@@ -25,25 +25,37 @@ import type {
 export type FailWhen<A extends unknown[]> = (...args: A) => Error | undefined;
 
 export interface MemoryRawStore extends RawStore {
-  readonly objects: Map<string, string>;
+  /** Text objects (`put`) and binary ones (`putBytes`) share one key space. */
+  readonly objects: Map<string, string | Uint8Array>;
   /** Set to make `put` fail for some keys (e.g. a full disk, S3 throttling). */
   failPut?: FailWhen<[key: string]>;
 }
 
 export function memoryRawStore(): MemoryRawStore {
+  const land = (key: string, body: string | Uint8Array) => {
+    const error = store.failPut?.(key);
+    if (error) throw error;
+    if (store.objects.has(key)) throw new RawObjectExistsError(store.location, key);
+    store.objects.set(key, body);
+  };
   const store: MemoryRawStore = {
     location: "memory://raw",
     objects: new Map(),
     async put(key, body) {
-      const error = store.failPut?.(key);
-      if (error) throw error;
-      if (store.objects.has(key)) throw new RawObjectExistsError(store.location, key);
-      store.objects.set(key, body);
+      land(key, body);
+    },
+    async putBytes(key, body) {
+      land(key, Uint8Array.from(body)); // a copy: the caller may reuse its buffer
     },
     async get(key) {
       const body = store.objects.get(key);
       if (body === undefined) throw new Error(`no raw object ${key} in ${store.location}`);
-      return body;
+      return typeof body === "string" ? body : new TextDecoder().decode(body);
+    },
+    async getBytes(key) {
+      const body = store.objects.get(key);
+      if (body === undefined) throw new Error(`no raw object ${key} in ${store.location}`);
+      return typeof body === "string" ? new TextEncoder().encode(body) : Uint8Array.from(body);
     },
     async list(prefix) {
       return [...store.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
