@@ -29,6 +29,7 @@ import {
   planIngestTask,
 } from "#core/workflow/ingest-tasks.ts";
 import { lazy } from "./shared/lazy.ts";
+import { reportRetry } from "./shared/step-retry.ts";
 import { observability, wrap } from "./shared/wrap.ts";
 
 // zod/mini ships without messages; English keeps the issue texts classic zod printed.
@@ -103,8 +104,12 @@ export async function lambdaHandler(
   };
 }
 
+/** The Task state each action serves, for the retry notice. */
+const STATE_OF = { plan: "PlanIngest", shard: "IngestShard", complete: "CompleteIngestion" } as const;
+
 /** One step of the workflow's ingest phase; a shard's and the completion's metrics as standalone's. */
 async function workflowStep(event: { action: (typeof INGEST_ACTIONS)[number] }) {
+  reportRetry(obs, STATE_OF[event.action], event);
   const rt = await runtime();
   const deps = ingestTaskDeps(config, rt, obs.logger);
   const m = obs.metrics;

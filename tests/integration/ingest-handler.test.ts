@@ -77,6 +77,54 @@ describe("ingest handler", () => {
     expect(doc.service).toBe("weather-dataops-test");
   });
 
+  it("answers the workflow's ingest phase: plan, each manifest item, complete — with their metrics", async () => {
+    // Prepare: shards of 10 (INGEST_SHARD_SIZE is read per step from the same config as the function's).
+    const hour = "2026-11-22T13";
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const context = { functionName: "ingest", awsRequestId: "req-2", getRemainingTimeInMillis: () => 60_000 };
+    const invoke = (event: object) =>
+      ingest.handler(event, context as unknown as Context) as Promise<unknown>;
+    let plan: { manifestKey: string; shards: number };
+    let reports: unknown[];
+    let summary: unknown;
+    try {
+      // Act: what the state machine sends, in order; the items as the ItemReader reads them.
+      plan = (await invoke({ action: "plan", interval: hour, retryCount: 0 })) as typeof plan;
+      const { readFile } = await import("node:fs/promises");
+      const items = JSON.parse(await readFile(join(rawDir, plan.manifestKey), "utf8")) as object[];
+      reports = [];
+      for (const item of items) reports.push(await invoke({ action: "shard", item, retryCount: 1 }));
+      summary = await invoke({ action: "complete", interval: hour, shards: reports, retryCount: 0 });
+    } finally {
+      spy.mockRestore();
+    }
+    // Assess: 22 sites in one shard (the default size, 1,000), counted over the run.
+    expect(plan.shards).toBe(1);
+    expect(reports).toEqual([expect.objectContaining({ shard: 1, status: "succeeded", sitesOk: 22 })]);
+    expect(summary).toMatchObject({ status: "succeeded", shards: 1, sitesOk: 22, siteFailureRatio: 0 });
+    const emf = lines
+      .flatMap((l) => l.split("\n"))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
+    const names = new Set(
+      emf.flatMap((e) => e._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name)),
+    );
+    for (const metric of [
+      "ObservationsLoaded",
+      "FetchLatencyMs",
+      "SiteFailureRatio",
+      "SitesSucceeded",
+      "StepRetries",
+    ])
+      expect(names).toContain(metric);
+    // The shard was told it is a retry: its notice says which state.
+    expect(lines.join("")).toMatch(/"state":"IngestShard"/);
+  });
+
   it("takes the interval from an EventBridge scheduled event", async () => {
     const summary = await ingest.lambdaHandler({
       "detail-type": "Scheduled Event",
