@@ -1,10 +1,12 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { STATE_DIR } from "../../../localstack/sst-dev.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const localstackDir = path.join(repoRoot, "localstack");
-export const stateDir = process.env.LOCALSTACK_STATE_DIR ?? path.join(repoRoot, ".weather/localstack");
+/** Where start.sh keeps LocalStack's pid, log and certificate (the one definition: localstack/sst-dev.ts). */
+export const stateDir = STATE_DIR;
 export const endpoint = `http://127.0.0.1:${process.env.LOCALSTACK_PORT ?? "4566"}`;
 
 /** Client settings for LocalStack: fake credentials, one region, loopback endpoint. */
