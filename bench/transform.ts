@@ -5,8 +5,10 @@
  *
  *   npm run bench:transform [-- --sites 1000 --days 365 --hours 3 --samples 100]
  *
- * Goals (ratios, same run): incremental(long) ≤ 1.5 × incremental(short); each dashboard query
- * p95 ≤ 20 ms on the long history. A reduced run (e.g. --days 30) is labelled in the results.
+ * Goals (design.md's quality bars; ratios from the same run): incremental(long) ≤ 1.2 ×
+ * incremental(short); the full rebuild of the long history ≤ 120 s (a bar for 1 year × 1,000 sites,
+ * judged only at that size); each dashboard query p95 ≤ 20 ms on the long history. A reduced run
+ * (e.g. --days 30) is labelled in the results.
  * Results: bench/results/transform.{json,md}. Runs against DATABASE_URL's server (default the
  * machine's Postgres) in throw-away `wdo_bench_*` databases.
  */
@@ -232,11 +234,20 @@ const started = performance.now();
 const short = await runHistory(1, false);
 const long = await runHistory(LONG_DAYS, true);
 const ratio = median(long.incrementalMs) / median(short.incrementalMs);
+const INCREMENTAL_GOAL = 1.2;
+const REBUILD_GOAL_S = 120;
+const fullSize = LONG_DAYS >= 365 && SITES >= 1000;
 const rows: BenchRow[] = [
   { metric: "bronze rows, short history", value: short.bronzeRows, unit: "rows" },
   { metric: "bronze rows, long history", value: long.bronzeRows, unit: "rows" },
   { metric: "bronze load (SQL generate_series), long", value: long.loadMs / 1000, unit: "s" },
-  { metric: "full rebuild (silver + gold), long", value: long.rebuildMs / 1000, unit: "s" },
+  {
+    metric: "full rebuild (silver + gold), long",
+    value: long.rebuildMs / 1000,
+    unit: "s",
+    // The bar is for a year of 1,000 sites; a reduced run reports the time without judging it.
+    ...(fullSize ? { goal: `≤ ${REBUILD_GOAL_S} s`, pass: long.rebuildMs / 1000 <= REBUILD_GOAL_S } : {}),
+  },
   { metric: "incremental silver, long (median)", value: median(long.silverMs), unit: "ms" },
   { metric: "incremental gold incl. silver checks, long (median)", value: median(long.goldMs), unit: "ms" },
   {
@@ -245,8 +256,8 @@ const rows: BenchRow[] = [
     unit: "ms",
     baseline: median(short.incrementalMs),
     ratio,
-    goal: "≤ 1.5 × the 1-day history",
-    pass: ratio <= 1.5,
+    goal: `≤ ${INCREMENTAL_GOAL} × the 1-day history`,
+    pass: ratio <= INCREMENTAL_GOAL,
   },
   { metric: "quality checks (all), long (median)", value: median(long.checksMs), unit: "ms" },
   ...Object.entries(long.dashboard ?? {}).map(([name, v]) => ({
@@ -262,7 +273,7 @@ await writeResults(
   {
     sites: SITES,
     longHistoryDays: LONG_DAYS,
-    reducedScale: LONG_DAYS < 365 || SITES < 1000 ? "yes (not the goal's 1 year × 1,000 sites)" : "no",
+    reducedScale: fullSize ? "no" : "yes (not the goal's 1 year × 1,000 sites)",
     measuredHours: NEW_HOURS,
     dashboardSamples: SAMPLES,
     lookbackHours: 3,
