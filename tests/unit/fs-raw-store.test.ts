@@ -32,6 +32,19 @@ describe("fs raw store", () => {
     expect(await readdir(join(root, "a/b"))).toEqual(["batch-0001.json"]);
   });
 
+  it("lands bytes as they are, append-only like text, and reads them back with maxBytes", async () => {
+    const store = fsRawStore(root);
+    const bytes = Uint8Array.from([0, 255, 80, 65, 82, 49, 0xc3, 0x28]); // not valid UTF-8
+    await store.putBytes("archive/part-0001.parquet", bytes);
+    await expect(store.putBytes("archive/part-0001.parquet", Uint8Array.from([1]))).rejects.toBeInstanceOf(
+      RawObjectExistsError,
+    );
+    await expect(store.put("archive/part-0001.parquet", "text")).rejects.toBeInstanceOf(RawObjectExistsError);
+    expect(await store.getBytes("archive/part-0001.parquet")).toEqual(bytes);
+    await expect(store.getBytes("archive/part-0001.parquet", { maxBytes: 4 })).rejects.toThrow(/8 bytes/);
+    expect(await readdir(join(root, "archive"))).toEqual(["part-0001.parquet"]);
+  });
+
   it("keeps the first object when two puts of one key race", async () => {
     const store = fsRawStore(root);
     const results = await Promise.allSettled(

@@ -79,4 +79,25 @@ describe("s3 raw store", () => {
     expect({ read, destroyed }).toEqual({ read: false, destroyed: true });
     await expect(store.get("k/batch-0001.json", { maxBytes: 10_000_000 })).resolves.toBe("");
   });
+
+  it("puts bytes conditionally too, and reads them back as bytes", async () => {
+    const bytes = Uint8Array.from([0, 255, 1]);
+    const { client, sent } = fakeClient(() => ({
+      Body: { transformToByteArray: async () => bytes },
+      ContentLength: bytes.length,
+    }));
+    const store = s3RawStore(client, "s3://bucket/raw");
+    await store.putBytes("archive/part-0001.parquet", bytes);
+    expect((sent[0] as PutObjectCommand).input).toEqual({
+      Bucket: "bucket",
+      Key: "raw/archive/part-0001.parquet",
+      Body: bytes,
+      ContentType: "application/octet-stream",
+      IfNoneMatch: "*",
+    });
+    await expect(store.getBytes("archive/part-0001.parquet")).resolves.toEqual(bytes);
+    await expect(store.getBytes("archive/part-0001.parquet", { maxBytes: 2 })).rejects.toBeInstanceOf(
+      RawObjectTooLargeError,
+    );
+  });
 });
