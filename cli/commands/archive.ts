@@ -1,8 +1,10 @@
 /** `weather archive` and `weather restore`: bronze retention, a UTC month at a time (core/use-cases/archive.ts). */
 import type { Command } from "commander";
+import type pg from "pg";
 import { pgBronzeArchive } from "#core/adapters/pg-bronze-archive.ts";
 import { rawStoreLocation } from "#core/config/env.ts";
-import { parseMonth } from "#core/domain/bronze-archive.ts";
+import { monthOf, parseMonth } from "#core/domain/bronze-archive.ts";
+import { type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { Runtime } from "#core/runtime.ts";
 import {
   type ArchiveDeps,
@@ -13,7 +15,7 @@ import {
 } from "#core/use-cases/archive.ts";
 import { action, common } from "../command.ts";
 import { withRuntime } from "../context.ts";
-import { EXIT } from "../errors.ts";
+import { EXIT, UsageError } from "../errors.ts";
 import type { Output } from "../output.ts";
 
 const deps = (rt: Runtime, out: Output, log: ArchiveDeps["log"]): ArchiveDeps => ({
@@ -86,5 +88,23 @@ export function register(program: Command): void {
       );
       return EXIT.ok;
     }),
+  );
+}
+
+/**
+ * Refuses a command that would land bronze rows in archived months (replay, backfill): those rows
+ * would sit beside the archive, and `weather restore` refuses a month that has rows again.
+ */
+export async function refuseArchivedHours(pool: pg.Pool, command: string, from: Interval, to: Interval) {
+  const [first, last] = [monthOf(intervalStart(from)), monthOf(intervalStart(to))];
+  const months = (await pgBronzeArchive(pool).archivedMonths())
+    .map((a) => a.month)
+    .filter((m) => m >= first && m <= last);
+  if (months.length === 0) return;
+  throw new UsageError(
+    `${command} ${from} … ${to} covers the archived month(s) ${months.join(", ")}: their bronze rows are in ` +
+      "the archive, and rows landed beside it would make `weather restore` refuse the month. Restore them " +
+      `first (${months.map((m) => `weather restore --month ${m}`).join("; ")}), or leave them out of the range. ` +
+      "Nothing was fetched or changed.",
   );
 }

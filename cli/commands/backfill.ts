@@ -34,6 +34,7 @@ import { action, common, rangeFlags } from "../command.ts";
 import { type SourceSession, withRuntime, withSource } from "../context.ts";
 import { EXIT } from "../errors.ts";
 import type { Output } from "../output.ts";
+import { refuseArchivedHours } from "./archive.ts";
 
 export function register(program: Command): void {
   common(
@@ -70,6 +71,7 @@ export function register(program: Command): void {
         withRuntime(
           session.config,
           async (rt) => {
+            await refuseArchivedHours(rt.db.pool, "backfill", from, to);
             const bar = out.progress(intervalRange(from, to).length, "hours");
             try {
               return await backfill(

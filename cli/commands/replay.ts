@@ -6,6 +6,7 @@ import { compactIngest, replayRange } from "../actions.ts";
 import { action, common, rangeFlags } from "../command.ts";
 import { withRuntime } from "../context.ts";
 import { EXIT } from "../errors.ts";
+import { refuseArchivedHours } from "./archive.ts";
 
 export function register(program: Command): void {
   common(
@@ -20,9 +21,10 @@ export function register(program: Command): void {
       async ({ flags, config, log, out }) => {
         const source = flags.source as ProviderSource | undefined;
         const { from, to } = rangeFlags(flags);
-        const results = await withRuntime(config, (rt) =>
-          replayRange(rt, { from, to, sources: source ? [source] : undefined, log }),
-        );
+        const results = await withRuntime(config, async (rt) => {
+          await refuseArchivedHours(rt.db.pool, "replay", from, to);
+          return replayRange(rt, { from, to, sources: source ? [source] : undefined, log });
+        });
         const doc = {
           from,
           to,

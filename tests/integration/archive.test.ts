@@ -281,6 +281,22 @@ describe("the weather CLI", () => {
       expect(full.code).toBe(2);
       expect(JSON.parse(full.stdout).error.message).toContain("weather restore --month 2025-11");
 
+      // Landing rows in an archived month is refused too (restore would then refuse the month).
+      const replay = await run("replay", "--from", "2025-11-30T00", "--to", "2025-12-01T03");
+      expect(replay.code).toBe(2);
+      expect(replay.stderr).toContain("covers the archived month(s) 2025-11");
+      const backfill = await run(
+        "backfill",
+        "--from",
+        "2025-10-31T23",
+        "--to",
+        "2025-11-01T00",
+        "--catch-up",
+        "skip",
+      );
+      expect(backfill.code).toBe(2);
+      expect(backfill.stderr).toContain("weather restore --month 2025-11");
+
       const bad = await run("restore", "--month", "2025-13", "--json");
       expect(bad.code).toBe(2);
 
