@@ -17,7 +17,7 @@ import type { ProviderSource } from "../domain/observation.ts";
 import type { Site } from "../domain/sites.ts";
 import type { Log } from "../observability/logger.ts";
 import type { BronzeRepository, RawStore } from "../ports.ts";
-import { ledgerSeededLimiter, type ProviderLimits, UNLIMITED } from "../providers/limits.ts";
+import { ledgerSeededLimiter, type ProviderLimits } from "../providers/limits.ts";
 import {
   type IngestDeps,
   type IngestResult,

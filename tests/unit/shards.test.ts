@@ -53,7 +53,7 @@ describe("the embedded engine's ItemReader", () => {
     const reader = def.States[READ_MANIFEST] as Record<string, unknown>;
     expect(reader).toMatchObject({ Type: "Task", Next: "IngestShards", ResultPath: "$.manifestItems" });
     expect(reader.Parameters).toEqual(
-      (file.States.IngestShards?.ItemReader as { Parameters: unknown }).Parameters,
+      (file.States.IngestShards as { ItemReader: { Parameters: unknown } }).ItemReader.Parameters,
     );
     expect(reader.Catch).toEqual(map.Catch);
     expect(def.States.PlanIngest?.Next).toBe(READ_MANIFEST);
