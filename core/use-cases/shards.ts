@@ -120,12 +120,14 @@ export async function planIngest(
   const { interval, source } = args;
   const startedAt = (deps.clock ?? (() => new Date()))();
   const groups = splitShards(args.sites, args.shardSize);
+  // Fewer shards than the Map may run at once: each in-flight shard may take a bigger share.
+  const concurrency = Math.max(1, Math.min(args.concurrency, groups.length));
   const items: ShardItem[] = groups.map((sites, i) => ({
     interval,
     source,
     shard: i + 1,
     shards: groups.length,
-    concurrency: args.concurrency,
+    concurrency,
     sites,
   }));
   const key = manifestKey(source, interval, newRunToken(startedAt));

@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Site } from "#core/domain/sites.ts";
+import { memoryLog } from "#core/observability/logger.ts";
 import { intervalPrefix } from "#core/use-cases/ingest.ts";
-import { manifestKey, shardLimits, splitShards } from "#core/use-cases/shards.ts";
+import { manifestKey, planIngest, type ShardItem, shardLimits, splitShards } from "#core/use-cases/shards.ts";
 import { inlineItemReaders, loadDefinition, READ_MANIFEST } from "#core/workflow/embedded-engine.ts";
+import { memoryBronze, memoryRawStore } from "../helpers/fakes.ts";
 
 const site = (i: number): Site => ({
   id: `s-${i}`,
@@ -38,6 +40,28 @@ describe("shards", () => {
     const key = manifestKey("open-meteo", "2026-11-22T13" as never, "20261122T130000000Z-abcdef");
     expect(key).toBe("source=open-meteo/manifests/interval=2026-11-22T13/20261122T130000000Z-abcdef.json");
     expect(key.startsWith(intervalPrefix("open-meteo", "2026-11-22T13" as never))).toBe(false);
+  });
+});
+
+describe("planIngest", () => {
+  it("writes one item per shard and shares the limits among the shards that can run at once", async () => {
+    const rawStore = memoryRawStore();
+    const bronze = memoryBronze();
+    const sites = Array.from({ length: 12 }, (_, i) => site(i));
+    const plan = await planIngest(
+      { rawStore, bronze, log: memoryLog() },
+      { interval: "2026-11-22T13" as never, source: "open-meteo", sites, shardSize: 5, concurrency: 4 },
+    );
+    const items = JSON.parse(await rawStore.get(plan.manifestKey)) as ShardItem[];
+    expect(items.map((i) => [i.shard, i.shards, i.sites.length])).toEqual([
+      [1, 3, 5],
+      [2, 3, 5],
+      [3, 3, 2],
+    ]);
+    // Three shards, four allowed at once: each of the three takes a third of the limits.
+    expect(items.every((i) => i.concurrency === 3)).toBe(true);
+    // Every site starts failed, so a shard that never reports is counted.
+    expect(await bronze.runCounts(plan.runId)).toMatchObject({ sitesTotal: 12, sitesFailed: 12 });
   });
 });
 
