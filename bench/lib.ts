@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import pg from "pg";
+import { type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { Site } from "#core/domain/sites.ts";
 import type { LimitWindow } from "#core/providers/limits.ts";
 
@@ -138,4 +139,52 @@ export async function spawnSimulator(
         child.kill("SIGTERM");
       }),
   };
+}
+
+/**
+ * One ingestion run per hour in [from, to] and one bronze row per site and hour, in SQL (the history of
+ * bench:transform and bench:peers): a yearly and a daily temperature cycle, other columns by site.
+ */
+export async function generateHistory(
+  pool: pg.Pool,
+  sites: number,
+  from: Interval,
+  to: Interval,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("set time zone 'UTC'");
+    await client.query("set synchronous_commit = off");
+    await client.query(
+      `insert into ops.ingestion_runs
+         (run_id, source, interval, started_at, finished_at, status, sites_total, sites_ok, observations_loaded,
+          raw_object_keys)
+       select 'bench-' || to_char(h, 'YYYY-MM-DD"T"HH24'), 'open-meteo', to_char(h, 'YYYY-MM-DD"T"HH24'),
+         h + interval '50 minutes', h + interval '51 minutes', 'succeeded', $3, $3, $3,
+         array['raw/open-meteo/' || to_char(h, 'YYYY-MM-DD"T"HH24') || '.json']
+       from generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h`,
+      [intervalStart(from), intervalStart(to), sites],
+    );
+    await client.query(
+      `insert into bronze.weather_observations (
+         site_id, source, observed_at, temperature_c, feels_like_c, humidity_pct, pressure_hpa,
+         wind_speed_ms, wind_gust_ms, wind_direction_deg, cloud_cover_pct, precipitation_mm,
+         precipitation_window_minutes, condition_code, condition_system, ingestion_run_id, ingested_at,
+         raw_object_key, payload)
+       select
+         'site-' || lpad(s::text, 5, '0'), 'open-meteo', h + interval '45 minutes',
+         round((10 + 12 * sin(extract(epoch from h) / 86400.0 / 365 * 2 * pi())
+                + 5 * sin(extract(epoch from h) / 3600.0 / 24 * 2 * pi()) + (s % 13) - 6)::numeric, 1),
+         round((8 + 12 * sin(extract(epoch from h) / 86400.0 / 365 * 2 * pi()) + (s % 11) - 5)::numeric, 1),
+         40 + (s * 7 + extract(hour from h)::int) % 50, 1000 + s % 20, 2 + s % 5, 4 + s % 7, (s * 37) % 360,
+         (s * 11) % 100, case when (s + extract(hour from h)::int) % 17 = 0 then 0.3 else 0 end, 15, '3', 'wmo',
+         'bench-' || to_char(h, 'YYYY-MM-DD"T"HH24'), h + interval '50 minutes',
+         'raw/open-meteo/' || to_char(h, 'YYYY-MM-DD"T"HH24') || '.json', '{}'::jsonb
+       from generate_series(1, $3) as s
+       cross join generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h`,
+      [intervalStart(from), intervalStart(to), sites],
+    );
+  } finally {
+    client.release();
+  }
 }

@@ -50,7 +50,7 @@ import { migrate } from "#core/db/migrate.ts";
 import { addHours, type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { BronzeRow } from "#core/ports.ts";
 import { rebuildAll, runTransform } from "#core/use-cases/transform.ts";
-import { type BenchRow, benchDatabase, writeResults } from "./lib.ts";
+import { type BenchRow, benchDatabase, generateHistory, writeResults } from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -317,45 +317,6 @@ async function benchLoad(worker: Worker, workDir: string): Promise<BenchRow[]> {
 
 // --- 2. incremental transform ---------------------------------------------------------------------
 
-/** One ingestion run per hour in [from, to] and one bronze row per site and hour (bench:transform's). */
-async function generate(pool: pg.Pool, from: Interval, to: Interval): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("set time zone 'UTC'");
-    await client.query(
-      `insert into ops.ingestion_runs
-         (run_id, source, interval, started_at, finished_at, status, sites_total, sites_ok, observations_loaded,
-          raw_object_keys)
-       select 'bench-' || to_char(h, 'YYYY-MM-DD"T"HH24'), 'open-meteo', to_char(h, 'YYYY-MM-DD"T"HH24'),
-         h + interval '50 minutes', h + interval '51 minutes', 'succeeded', $3, $3, $3,
-         array['raw/open-meteo/' || to_char(h, 'YYYY-MM-DD"T"HH24') || '.json']
-       from generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h`,
-      [intervalStart(from), intervalStart(to), SITES],
-    );
-    await client.query(
-      `insert into bronze.weather_observations (
-         site_id, source, observed_at, temperature_c, feels_like_c, humidity_pct, pressure_hpa,
-         wind_speed_ms, wind_gust_ms, wind_direction_deg, cloud_cover_pct, precipitation_mm,
-         precipitation_window_minutes, condition_code, condition_system, ingestion_run_id, ingested_at,
-         raw_object_key, payload)
-       select
-         'site-' || lpad(s::text, 5, '0'), 'open-meteo', h + interval '45 minutes',
-         round((10 + 12 * sin(extract(epoch from h) / 86400.0 / 365 * 2 * pi())
-                + 5 * sin(extract(epoch from h) / 3600.0 / 24 * 2 * pi()) + (s % 13) - 6)::numeric, 1),
-         round((8 + 12 * sin(extract(epoch from h) / 86400.0 / 365 * 2 * pi()) + (s % 11) - 5)::numeric, 1),
-         40 + (s * 7 + extract(hour from h)::int) % 50, 1000 + s % 20, 2 + s % 5, 4 + s % 7, (s * 37) % 360,
-         (s * 11) % 100, case when (s + extract(hour from h)::int) % 17 = 0 then 0.3 else 0 end, 15, '3', 'wmo',
-         'bench-' || to_char(h, 'YYYY-MM-DD"T"HH24'), h + interval '50 minutes',
-         'raw/open-meteo/' || to_char(h, 'YYYY-MM-DD"T"HH24') || '.json', '{}'::jsonb
-       from generate_series(1, $3) as s
-       cross join generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h`,
-      [intervalStart(from), intervalStart(to), SITES],
-    );
-  } finally {
-    client.release();
-  }
-}
-
 /** Each of our relations and dbt's model for it (bench/peers/dbt/models). */
 const RELATIONS: [ours: string, dbt: string][] = [
   ["silver.observations", "peers_dbt.silver_observations"],
@@ -424,7 +385,7 @@ async function benchTransform(worker: Worker, workDir: string): Promise<BenchRow
     await migrate(db.pool);
     const from = addHours(LAST_HISTORY_HOUR, -(DAYS * 24 - 1));
     log(`transform: generating ${SITES} sites × ${DAYS * 24} hours of bronze`);
-    await generate(db.pool, from, LAST_HISTORY_HOUR);
+    await generateHistory(db.pool, SITES, from, LAST_HISTORY_HOUR);
     await vacuumAll(db.pool);
     const t0 = performance.now();
     await rebuildAll(pgOpsPorts(db.pool), { interval: LAST_HISTORY_HOUR });
@@ -438,7 +399,7 @@ async function benchTransform(worker: Worker, workDir: string): Promise<BenchRow
     const dbtModelsMs: number[] = [];
     for (let k = 1; k <= HOURS; k++) {
       const hour = addHours(LAST_HISTORY_HOUR, k);
-      await generate(db.pool, hour, hour);
+      await generateHistory(db.pool, SITES, hour, hour);
       const runOurs = async () => {
         const s0 = performance.now();
         await runTransform(pgOpsPorts(db.pool), { layer: "silver", interval: hour });
