@@ -10,8 +10,9 @@
  * provider's windows (as each Lambda would), scaled down 60× like bench:ingest's (a "minute" of 1 s),
  * and `--per-shard` requests in flight; Open-Meteo's 50 sites per request. The bound of each setting:
  * a shard's least time (bench:ingest's formula) for its sites under its share of the windows and its
- * concurrency, the shards in ⌈shards / concurrency⌉ waves. The defaults make one and two shards in
- * flight bound by their request concurrency (1,000 sites/s a shard) and four by the limiter's shares.
+ * concurrency, the shards in ⌈shards / concurrency⌉ waves. With the defaults (50 weighted calls a
+ * request) one and two shards in flight are bound by their request concurrency (1,000 sites/s a
+ * shard), and at four the limiter's shares (1,000 weighted calls a second each) bind exactly as much.
  * Goal (same run): achieved sites/s of the ingest phase ≥ 0.8 × that bound, in each setting.
  * Also: the whole execution's time (transforms included), peak RSS of this process (engine, shards,
  * bronze writes; the simulator runs apart), and the growth from 1 to 2 to 4 shards in flight.
