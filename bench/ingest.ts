@@ -10,9 +10,8 @@ import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { COPY_COLUMNS, copyLines, pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
 import { loadConfig } from "#core/config/env.ts";
 import { migrate } from "#core/db/migrate.ts";
-import { intervalStart, parseInterval } from "#core/domain/interval.ts";
+import { parseInterval } from "#core/domain/interval.ts";
 import { memoryLog } from "#core/observability/logger.ts";
-import type { BronzeRow } from "#core/ports.ts";
 import { createProvider } from "#core/providers/index.ts";
 import { WeightedLimiter } from "#core/providers/limits.ts";
 import { ingestInterval } from "#core/use-cases/ingest.ts";
@@ -22,6 +21,7 @@ import {
   leastTimeMs,
   scaledWindows,
   spawnSimulator,
+  syntheticRows,
   syntheticSites,
   writeResults,
 } from "./lib.ts";
@@ -48,7 +48,6 @@ const SCENARIOS: Scenario[] = [
   { name: "concurrency-bound", source: "openweather", concurrency: 10, perScaledMinute: 1_000_000 },
 ];
 const ROWS = Number(opt.rows);
-const INTERVAL = parseInterval("2026-11-22T13");
 /**
  * The hour fetched: the current one, as the simulator answers for its real clock; a fixed hour would
  * be quarantined (clock tolerance) once the bench runs a day later.
@@ -139,32 +138,6 @@ async function benchFetch(url: string, scenario: Scenario): Promise<BenchRow[]> 
     await sim.close();
     await rm(rawDir, { recursive: true, force: true });
   }
-}
-
-function syntheticRows(n: number): BronzeRow[] {
-  const base = intervalStart(INTERVAL).getTime();
-  return Array.from({ length: n }, (_, i) => ({
-    siteId: `site-${i % 1000}`,
-    source: "open-meteo",
-    kind: "current",
-    observedAt: new Date(base - Math.floor(i / 1000) * 3_600_000),
-    temperatureC: 10 + (i % 17),
-    feelsLikeC: 9 + (i % 13),
-    humidityPct: 40 + (i % 50),
-    pressureHpa: 1000 + (i % 30),
-    windSpeedMs: i % 12,
-    windGustMs: (i % 12) + 3,
-    windDirectionDeg: i % 360,
-    cloudCoverPct: i % 100,
-    precipitationMm: (i % 5) / 10,
-    precipitationWindowMinutes: 15,
-    conditionCode: String(i % 4),
-    conditionSystem: "wmo",
-    payload: { temperature_2m: 10 + (i % 17), time: "2026-11-22T13:00" },
-    ingestionRunId: "open-meteo:2026-11-22T13",
-    ingestedAt: new Date(base),
-    rawObjectKey: `source=open-meteo/batch-${i % 200}.json`,
-  }));
 }
 
 const ROUNDS = 3;

@@ -7,8 +7,9 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import pg from "pg";
-import { type Interval, intervalStart } from "#core/domain/interval.ts";
+import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Site } from "#core/domain/sites.ts";
+import type { BronzeRow } from "#core/ports.ts";
 import type { LimitWindow } from "#core/providers/limits.ts";
 
 export const SERVER_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -187,4 +188,34 @@ export async function generateHistory(
   } finally {
     client.release();
   }
+}
+
+/**
+ * The rows bench:ingest and bench:peers load: 1,000 sites × (n / 1,000) hours back from 2026-11-22T13,
+ * shaped like a live ingest's.
+ */
+export function syntheticRows(n: number): BronzeRow[] {
+  const base = intervalStart(parseInterval("2026-11-22T13")).getTime();
+  return Array.from({ length: n }, (_, i) => ({
+    siteId: `site-${i % 1000}`,
+    source: "open-meteo",
+    kind: "current",
+    observedAt: new Date(base - Math.floor(i / 1000) * 3_600_000),
+    temperatureC: 10 + (i % 17),
+    feelsLikeC: 9 + (i % 13),
+    humidityPct: 40 + (i % 50),
+    pressureHpa: 1000 + (i % 30),
+    windSpeedMs: i % 12,
+    windGustMs: (i % 12) + 3,
+    windDirectionDeg: i % 360,
+    cloudCoverPct: i % 100,
+    precipitationMm: (i % 5) / 10,
+    precipitationWindowMinutes: 15,
+    conditionCode: String(i % 4),
+    conditionSystem: "wmo",
+    payload: { temperature_2m: 10 + (i % 17), time: "2026-11-22T13:00" },
+    ingestionRunId: "open-meteo:2026-11-22T13",
+    ingestedAt: new Date(base),
+    rawObjectKey: `source=open-meteo/batch-${i % 200}.json`,
+  }));
 }

@@ -50,7 +50,7 @@ import { migrate } from "#core/db/migrate.ts";
 import { addHours, type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { BronzeRow } from "#core/ports.ts";
 import { rebuildAll, runTransform } from "#core/use-cases/transform.ts";
-import { type BenchRow, benchDatabase, generateHistory, writeResults } from "./lib.ts";
+import { type BenchRow, benchDatabase, generateHistory, syntheticRows, writeResults } from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -69,8 +69,6 @@ const HOURS = Number(opt.hours);
 const BATCH = 5000;
 // The newest hour of the transform's history; the measured hours follow it.
 const LAST_HISTORY_HOUR = "2026-11-21T23" as Interval;
-// The hour the load's rows end at (100 hours of 1,000 sites before it).
-const LOAD_HOUR = "2026-11-22T13" as Interval;
 
 const log = (msg: string) =>
   process.stderr.write(`[bench:peers] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
@@ -128,33 +126,6 @@ function withPassword(url: string): string {
 }
 
 // --- 1. bronze load --------------------------------------------------------------------------------
-
-/** The rows bench:ingest loads: 1,000 sites × (rows / 1,000) hours, shaped like a live ingest's. */
-function syntheticRows(n: number): BronzeRow[] {
-  const base = intervalStart(LOAD_HOUR).getTime();
-  return Array.from({ length: n }, (_, i) => ({
-    siteId: `site-${i % 1000}`,
-    source: "open-meteo",
-    kind: "current",
-    observedAt: new Date(base - Math.floor(i / 1000) * 3_600_000),
-    temperatureC: 10 + (i % 17),
-    feelsLikeC: 9 + (i % 13),
-    humidityPct: 40 + (i % 50),
-    pressureHpa: 1000 + (i % 30),
-    windSpeedMs: i % 12,
-    windGustMs: (i % 12) + 3,
-    windDirectionDeg: i % 360,
-    cloudCoverPct: i % 100,
-    precipitationMm: (i % 5) / 10,
-    precipitationWindowMinutes: 15,
-    conditionCode: String(i % 4),
-    conditionSystem: "wmo",
-    payload: { temperature_2m: 10 + (i % 17), time: "2026-11-22T13:00" },
-    ingestionRunId: "open-meteo:2026-11-22T13",
-    ingestedAt: new Date(base),
-    rawObjectKey: `source=open-meteo/batch-${i % 200}.json`,
-  }));
-}
 
 /** The same rows as bronze's columns, one JSON document a line, for the Python side. */
 function jsonLines(rows: BronzeRow[]): string {
