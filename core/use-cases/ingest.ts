@@ -74,9 +74,9 @@ export interface IngestArgs {
   clockToleranceMinutes?: number;
   onProgress?: (progress: { sitesDone: number; sitesTotal: number }) => void;
   /**
-   * One shard of a sharded run (core/use-cases/shards.ts): the interval's run was opened by the plan,
-   * so this invocation keeps its lease alive and adds its sites' outcomes, raw keys and weighted calls
-   * to it instead of opening and closing it; the completion step counts the run.
+   * One shard of a sharded run (core/use-cases/shards.ts, which holds the run's lease meanwhile): the
+   * interval's run was opened by the plan, so this invocation adds its sites' outcomes, raw keys and
+   * weighted calls to it instead of opening and closing it; the completion step counts the run.
    */
   shard?: { index: number; of: number };
 }
@@ -165,7 +165,6 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   // A batch heavier than a whole window could never be sent: say so before anything is fetched.
   for (const sites of batches) limiter.assertFits(provider.requestWeight(sites));
   const shard = args.shard;
-  const lease = shard ? await bronze.leaseRun(runId) : undefined;
   if (!shard) await bronze.startRun(run);
   await bronze.upsertSites(args.sites);
   log.info("ingestion started", {
@@ -265,14 +264,10 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
   });
   if (shard) {
     // The shard's part of the run; the completion step sets the status from every shard's sites.
-    try {
-      await bronze.recordShard(runId, result.sites, {
-        rawObjectKeys: result.rawObjectKeys,
-        weightedCalls: queue.weightedCalls,
-      });
-    } finally {
-      await lease?.stop();
-    }
+    await bronze.recordShard(runId, result.sites, {
+      rawObjectKeys: result.rawObjectKeys,
+      weightedCalls: queue.weightedCalls,
+    });
     if (fatal) throw fatal.error;
     log.info("ingestion shard finished", {
       runId,

@@ -199,17 +199,24 @@ export async function ingestShard(
           await deps.bronze.weightedCallsSince(source, since)
         ).map((u) => ({ ...u, weightedCalls: u.weightedCalls / c })),
     }));
-  const result = await ingestInterval(
-    { ...deps, limiter },
-    {
-      interval: item.interval,
-      sites: item.sites,
-      failureThreshold: args.failureThreshold,
-      clockToleranceMinutes: args.clockToleranceMinutes,
-      onProgress: args.onProgress,
-      shard: { index: item.shard, of: item.shards },
-    },
-  );
+  // The plan's run stays leased while this shard works on it, whatever the shard's end.
+  const lease = await deps.bronze.leaseRun(ingestionRunId(item.source, item.interval));
+  let result: IngestResult;
+  try {
+    result = await ingestInterval(
+      { ...deps, limiter },
+      {
+        interval: item.interval,
+        sites: item.sites,
+        failureThreshold: args.failureThreshold,
+        clockToleranceMinutes: args.clockToleranceMinutes,
+        onProgress: args.onProgress,
+        shard: { index: item.shard, of: item.shards },
+      },
+    );
+  } finally {
+    await lease.stop();
+  }
   return {
     result,
     report: {
@@ -248,17 +255,19 @@ export async function completeIngestion(
       ? undefined
       : `${failed.length} of ${args.reports.length} shards failed: ` +
         failed.map((r) => `shard ${r.shard}: ${r.error ?? "?"}${r.cause ? ` (${r.cause})` : ""}`).join("; ");
+  const now = (deps.clock ?? (() => new Date()))();
   await deps.bronze.finishRun(
     {
+      // finishRun leaves the plan's started_at alone; the record carries what the completion sets.
       ...openRunRecord({
         runId,
         source: args.source,
         interval: args.interval,
-        startedAt: new Date(),
+        startedAt: now,
         sitesTotal: counts.sitesTotal,
       }),
       status,
-      finishedAt: (deps.clock ?? (() => new Date()))(),
+      finishedAt: now,
       observationsLoaded,
       // The shards' medians' median and their slowest p95: each shard measured its own requests.
       fetchLatencyP50Ms: percentile(

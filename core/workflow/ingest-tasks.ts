@@ -118,17 +118,22 @@ export async function planIngestTask(deps: IngestTaskDeps, event: unknown): Prom
   );
 }
 
-/** Manifests read by this process, by key (a manifest is written once and never changes). */
-const manifests = new Map<string, Promise<ShardItem[]>>();
+/**
+ * The manifest this process read last (the embedded engine resolves every shard of an execution from
+ * it; a manifest is written once and never changes). One slot: a long-lived process keeps no old hours.
+ */
+let lastManifest: { key: string; items: Promise<ShardItem[]> } | undefined;
 
-async function readManifest(rawStore: RawStore, key: string): Promise<ShardItem[]> {
-  let items = manifests.get(key);
-  if (!items) {
-    items = rawStore.get(key).then((text) => JSON.parse(text) as ShardItem[]);
-    items.catch(() => manifests.delete(key));
-    manifests.set(key, items);
+function readManifest(rawStore: RawStore, key: string): Promise<ShardItem[]> {
+  if (lastManifest?.key !== key) {
+    const items = rawStore.get(key).then((text) => JSON.parse(text) as ShardItem[]);
+    const slot = { key, items };
+    items.catch(() => {
+      if (lastManifest === slot) lastManifest = undefined;
+    });
+    lastManifest = slot;
   }
-  return items;
+  return lastManifest.items;
 }
 
 /** The embedded engine's ItemReader: `{ Bucket, Key }` in, one reference per manifest item out. */

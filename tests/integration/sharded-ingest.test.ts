@@ -116,6 +116,31 @@ describe("sharded ingest on the embedded engine", () => {
     ).rejects.toThrow(/Invalid event/);
   });
 
+  it("refuses a shard whose hour has no run open (no plan ran), and an engine without ingest tasks", async () => {
+    const interval = parseInterval("2026-11-22T16");
+    now = intervalStart(interval);
+    const deps = await ingestDeps();
+    const item = {
+      interval,
+      source: "open-meteo",
+      shard: 1,
+      shards: 1,
+      concurrency: 1,
+      sites: (await deps.sites()).slice(0, 2),
+    };
+    await expect(ingestShardTask(deps, { action: "shard", item })).rejects.toThrow(/is not running/);
+    const result = await runEmbeddedWorkflow(
+      {
+        ledger: new PgOpsLedger(db.pool),
+        log: memoryLog(),
+        tasks: localTasks({ pool: db.pool, log: memoryLog() }),
+      },
+      { interval, ingest: true },
+      { retryIntervalMs: 0 },
+    );
+    expect(result).toMatchObject({ status: "failed", failedState: "PlanIngest", error: "ConfigError" });
+  });
+
   it("runs one ingest invocation per shard into one run, then the transforms", async () => {
     const { result, runs, bronzeRows, shardsRun } = await runHour(parseInterval("2026-11-22T13"));
     expect(result.status).toBe("succeeded");
