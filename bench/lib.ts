@@ -166,6 +166,11 @@ export async function generateHistory(
        from generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h`,
       [intervalStart(from), intervalStart(to), sites],
     );
+    // Bronze is partitioned by month (migration 0091): their partitions first, as the repository does.
+    await client.query("select bronze.ensure_observation_partitions($1, $2)", [
+      intervalStart(from),
+      intervalStart(to),
+    ]);
     await client.query(
       `insert into bronze.weather_observations (
          site_id, source, observed_at, temperature_c, feels_like_c, humidity_pct, pressure_hpa,

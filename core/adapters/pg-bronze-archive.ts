@@ -41,6 +41,10 @@ const PG_TYPE: Record<ArchiveEncoding, string> = {
   xid8: "xid8",
 };
 
+/** A month's partition of bronze (migration 0091 names them `weather_observations_yYYYYmMM`). */
+const partitionOf = (month: Month) =>
+  `bronze.weather_observations_y${month.slice(0, 4)}m${month.slice(5, 7)}`;
+
 const columnList = BRONZE_COLUMNS.map((c) => c.name).join(", ");
 const keyOrder = BRONZE_KEY.join(", ");
 
@@ -277,17 +281,19 @@ export function pgBronzeArchive(pool: pg.Pool): BronzeArchiveStore {
               `${describe(decoded)}; bronze's month was ${describe(record)}. Nothing was deleted; the objects ` +
               "stay in the raw store for inspection. Run `weather archive` again (it writes a new copy).",
           );
-        const { rows } = await client.query<MonthFingerprint>(
-          `with deleted as (delete from ${BRONZE} where observed_at >= $1 and observed_at < $2 returning *)
-           ${fingerprintSql("deleted")}`,
-          [start, end],
-        );
-        const gone = { rows: Number(rows[0]?.rows ?? 0), checksum: rows[0]?.checksum ?? "" };
-        if (!same(gone, record))
+        // The month's partition (migration 0091): its writers wait from here to the commit, then its
+        // rows must be the ones archived, and it leaves bronze whole. Detaching takes an exclusive
+        // lock on bronze for a moment (waiting for running reads, at most DB_LOCK_TIMEOUT_MS).
+        const partition = partitionOf(record.month);
+        await client.query(`lock table ${partition} in share mode`);
+        const held = await fingerprint(client, partition);
+        if (!same(held, record))
           throw new ArchiveVerificationError(
-            `Bronze's rows of ${record.month} changed while they were archived (now ${describe(gone)}, ` +
-              `archived ${describe(record)}): nothing was deleted. Run \`weather archive\` again.`,
+            `Bronze's rows of ${record.month} changed while they were archived (now ${describe(held)}, ` +
+              `archived ${describe(record)}): nothing was detached. Run \`weather archive\` again.`,
           );
+        await client.query(`alter table ${BRONZE} detach partition ${partition}`);
+        await client.query(`drop table ${partition}`);
         return true;
       });
     },
@@ -319,6 +325,8 @@ export function pgBronzeArchive(pool: pg.Pool): BronzeArchiveStore {
               `delete them (observed_at in [${range.start.toISOString()}, ${range.end.toISOString()})) if the ` +
               "archive should win, then run `weather restore` again. Nothing was restored.",
           );
+        // The month's partition again (made as the repository makes any), then its rows.
+        await client.query("select bronze.ensure_observation_partitions($1, $1)", [range.start]);
         for await (const batch of batches) await insertBatch(client, BRONZE, batch);
         const restored = await fingerprint(client, BRONZE, range);
         if (!same(restored, expected))

@@ -141,6 +141,27 @@ function toColumns(rows: BronzeRow[]): unknown[][] {
 }
 
 /**
+ * Makes the monthly partitions (migration 0091) for the months of `rows` and the month after the last
+ * of them, before they are written: the hourly ingest thereby makes next month's partition a month
+ * ahead, and a backfill or replay of older months makes theirs. The function is idempotent, takes no
+ * lock for a month that exists (one catalog lookup each) and attaches a new month without waiting on
+ * readers or writers of bronze; bronze has no default partition, so a row of a month nobody made
+ * would fail its insert rather than land somewhere unseen.
+ */
+async function ensurePartitions(pool: pg.Pool, rows: BronzeRow[]): Promise<void> {
+  let min = (rows[0] as BronzeRow).observedAt;
+  let max = min;
+  for (const r of rows) {
+    if (r.observedAt < min) min = r.observedAt;
+    if (r.observedAt > max) max = r.observedAt;
+  }
+  await pool.query("select bronze.ensure_observation_partitions($1, $2::timestamptz + interval '1 month')", [
+    min.toISOString(),
+    max.toISOString(),
+  ]);
+}
+
+/**
  * Bronze in Postgres. `copy` enables the COPY path for large batches; the embedded PGlite keeps to
  * the unnest statement (its socket server is not built for the COPY sub-protocol).
  */
@@ -157,6 +178,7 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
 
     async upsertObservations(rows) {
       if (rows.length === 0) return 0;
+      await ensurePartitions(pool, rows);
       if (!opts.copy || rows.length < COPY_THRESHOLD) {
         const res = await pool.query(UPSERT_UNNEST_SQL, toColumns(rows));
         return res.rowCount ?? 0;

@@ -85,6 +85,13 @@ describe("a bronze load whose backend is terminated", () => {
     expect((await weather(["migrate", "--db", url], { env: ENV })).code).toBe(0);
     const blocker = new pg.Client({ connectionString: url });
     await blocker.connect();
+    // The hour's month partition and the next exist, as the hourly ingest makes them a month ahead:
+    // the load's first statement to wait on the lock below is then the upsert itself (attaching a
+    // new partition would wait on it first).
+    await blocker.query(
+      "select bronze.ensure_observation_partitions($1, $1::timestamptz + interval '1 month')",
+      [`${INTERVAL}:00:00Z`],
+    );
     await blocker.query("begin");
     await blocker.query("lock table bronze.weather_observations in share mode");
 

@@ -53,6 +53,7 @@ const monthSum = (from: string, to: string) =>
  * (one above 2^53) and every kind.
  */
 async function insertEdgeRows(pool: pg.Pool = db.pool): Promise<void> {
+  await pool.query("select bronze.ensure_observation_partitions('2025-10-01Z', '2025-12-01Z')");
   await pool.query(
     `insert into bronze.weather_observations (
        site_id, source, observed_at, temperature_c, feels_like_c, humidity_pct, pressure_hpa, wind_speed_ms,
@@ -75,6 +76,16 @@ async function insertEdgeRows(pool: pg.Pool = db.pool): Promise<void> {
        ('bergen', 'simulator', '2025-12-01T00:00:00Z', 5, 4, 90, 990, 2, 3, 180, 75, 0, 60, '1', 'wmo', 'r-dec',
         '2025-12-01T00:30:00Z', 'k/dec', '{}', '14', 'current')`,
   );
+}
+
+/** Bronze's monthly partitions (migration 0091) between 2025-10 and 2025-12: the month archived leaves. */
+async function partitions(): Promise<string[]> {
+  const { rows } = await db.pool.query<{ name: string }>(
+    `select c.relname as name from pg_inherits as i join pg_class as c on c.oid = i.inhrelid
+      where i.inhparent = 'bronze.weather_observations'::regclass and c.relname between $1 and $2 order by 1`,
+    ["weather_observations_y2025m10", "weather_observations_y2025m12"],
+  );
+  return rows.map((r) => r.name);
 }
 
 beforeAll(async () => {
@@ -110,6 +121,7 @@ describe("weather archive / restore", () => {
     expect(keys.filter((k) => k.endsWith(".parquet"))).toHaveLength(2);
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toHaveLength(1);
     expect(await pgBronzeArchive(db.pool).archivedMonths()).toMatchObject([{ month: "2025-11", rows: 4 }]);
+    expect(await partitions()).toEqual(["weather_observations_y2025m10", "weather_observations_y2025m12"]);
 
     // Act
     const restored = await restoreMonth(deps(), "2025-11");
@@ -121,6 +133,7 @@ describe("weather archive / restore", () => {
     });
     expect(await bronzeSum()).toEqual(before);
     expect(await pgBronzeArchive(db.pool).archivedMonths()).toEqual([]);
+    expect(await partitions()).toContain("weather_observations_y2025m11");
   });
 
   it("re-archiving an archived month is a no-op; a month without rows says so; a month not over is refused", async () => {
@@ -211,6 +224,8 @@ describe("weather archive / restore", () => {
   it("restore refuses a month that is not archived, or whose rows came back into bronze meanwhile", async () => {
     await expect(restoreMonth(deps(), "2025-11")).rejects.toBeInstanceOf(RestoreRefusedError);
     await archiveMonth(deps(), "2025-11");
+    // A late writer makes the month's partition again (as the repository does), then its row.
+    await db.pool.query("select bronze.ensure_observation_partitions('2025-11-02Z', '2025-11-02Z')");
     await db.pool.query(
       `insert into bronze.weather_observations (site_id, source, observed_at, ingestion_run_id, ingested_at,
          raw_object_key, payload) values ('oslo', 'open-meteo', '2025-11-02T00:00:00Z', 'late', now(), 'k', '{}')`,
