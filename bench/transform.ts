@@ -55,7 +55,9 @@ async function loadHistory(pool: pg.Pool, days: number): Promise<void> {
   for (const r of rows) await pool.query(`drop index bronze.${r.name}`);
   await generateHistory(pool, SITES, from, LAST_HISTORY_HOUR);
   await pool.query("set maintenance_work_mem = '512MB'");
-  for (const r of rows) await pool.query(r.def);
+  // A partitioned table's index reads `ON ONLY` in pg_indexes: as written it would make the parent's
+  // index alone, without one on any partition (bronze is partitioned by month, migration 0091).
+  for (const r of rows) await pool.query(r.def.replace(" ON ONLY ", " ON "));
   await pool.query("vacuum analyze bronze.weather_observations");
   await pool.query("vacuum analyze ops.ingestion_runs");
 }
