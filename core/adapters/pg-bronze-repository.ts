@@ -68,6 +68,16 @@ select ${names.join(", ")} from pg_temp.bronze_stage
 order by ${KEY.join(", ")} -- key order keeps the primary-key index inserts local
 ${ON_CONFLICT}`;
 
+// A batch of keys bronze does not hold yet — every new hour's first load — goes straight into bronze
+// with COPY: no staging table, no speculative insertion, about 1.5 × the staged upsert's rows/s
+// (bench:ingest). Inserting new keys is all the upsert would do with them, change_xid included.
+const COPY_DIRECT_SQL = `copy bronze.weather_observations (${names.join(", ")}) from stdin`;
+// The batch's first key decides whether to try: a rerun's batch (keys landed) goes to the upsert at
+// once; a batch whose later keys exist fails its COPY on the key and is upserted instead.
+const KEY_EXISTS_SQL = `select exists (select from bronze.weather_observations
+  where (${KEY.join(", ")}) = ($1, $2, $3, $4)) as found`;
+const UNIQUE_VIOLATION = "23505";
+
 /** Rows at or above this count go through COPY (when the repository may use it). */
 export const COPY_THRESHOLD = 500;
 
@@ -184,9 +194,27 @@ export function pgBronzeRepository(pool: pg.Pool, opts: { copy?: boolean } = {})
         return res.rowCount ?? 0;
       }
       const text = copyLines(rows);
+      const first = rows[0] as BronzeRow;
       const client = await pool.connect();
       try {
         await client.query("begin");
+        const { rows: probe } = await client.query<{ found: boolean }>(KEY_EXISTS_SQL, [
+          first.siteId,
+          first.source,
+          first.observedAt.toISOString(),
+          first.kind,
+        ]);
+        if (!probe[0]?.found) {
+          await client.query("savepoint direct");
+          try {
+            await pipeline(Readable.from([text]), client.query(copyFrom(COPY_DIRECT_SQL)));
+            await client.query("commit");
+            return rows.length;
+          } catch (e) {
+            if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
+            await client.query("rollback to savepoint direct"); // a key landed before: upsert them all
+          }
+        }
         await client.query(STAGE_SQL);
         await pipeline(Readable.from([text]), client.query(copyFrom(COPY_SQL)));
         const res = await client.query(UPSERT_STAGED_SQL);

@@ -98,7 +98,8 @@ describe("a bronze load whose backend is terminated", () => {
     // Act: ingest; once the first load waits on the lock, terminate that backend, then let go.
     const run = startWeather(ingestArgs(url), { env: ENV });
     const killed = await waitFor(async () => {
-      const pids = await server.terminateBackends("fault", "%from pg_temp.bronze_stage%");
+      // A fresh hour's batch goes into bronze by COPY directly (core/adapters/pg-bronze-repository.ts).
+      const pids = await server.terminateBackends("fault", "copy bronze.weather_observations %");
       return pids.length > 0 ? pids : undefined;
     });
     await blocker.query("rollback");

@@ -1,7 +1,9 @@
 /**
- * The two bronze write paths — one unnest statement, and COPY into a staging table (servers only) —
- * must write identical rows and share the idempotent upsert rule.
+ * The bronze write paths — one unnest statement; on servers, COPY straight into bronze for a batch of
+ * new keys, else COPY into a staging table and one upsert — must write identical rows and share the
+ * idempotent upsert rule.
  */
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COPY_THRESHOLD, pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
 import type { BronzeRow } from "#core/ports.ts";
@@ -70,6 +72,29 @@ describe("bronze repository", () => {
     expect(await pgBronzeRepository(db.pool, { copy: true }).upsertObservations(rows(n))).toBe(n);
     expect(await dump()).toEqual(viaUnnest);
     expect(await pgBronzeRepository(db.pool, { copy: true }).upsertObservations(rows(n))).toBe(0);
+  });
+
+  it("loads a batch of new keys by one COPY into bronze, and goes through the staging table when keys exist", async (ctx) => {
+    if (db.embedded) ctx.skip(); // COPY: servers only
+    // Prepare: one session, so the staging table's existence shows which path a batch took.
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const repo = pgBronzeRepository(pool, { copy: true });
+      const staged = async () =>
+        (await pool.query("select to_regclass('pg_temp.bronze_stage') is not null as staged")).rows[0].staged;
+      await db.pool.query("truncate bronze.weather_observations");
+      const n = COPY_THRESHOLD;
+      // Act / Assess: new keys land without a staging table
+      expect(await repo.upsertObservations(rows(n))).toBe(n);
+      expect(await staged()).toBe(false);
+      const first = await dump();
+      // Act / Assess: the same keys again: staged upsert, nothing rewritten
+      expect(await repo.upsertObservations(rows(n))).toBe(0);
+      expect(await staged()).toBe(true);
+      expect(await dump()).toEqual(first);
+    } finally {
+      await pool.end();
+    }
   });
 
   it("keeps a live reading and a history value of the same instant as two rows, on both paths", async () => {
