@@ -8,13 +8,33 @@
 with
 
 scope as (
+    -- In key order: see silver_observations.
     select site_id, range_start, range_end
     from pg_temp.scope_hours
+    order by site_id
 ),
 
 silver_observations as (
-    -- lateral + offset 0: an index range scan per scope row (see silver/observations.sql).
-    select o.*
+    -- lateral + offset 0: an index range scan per scope row (see silver/observations.sql), the key
+    -- taken from the scope so the planner knows rows arrive by site (incremental sort per site).
+    select
+        s.site_id,
+        o.hour,
+        o.source,
+        o.kind,
+        o.observed_at,
+        o.is_plausible,
+        o.temperature_c,
+        o.feels_like_c,
+        o.humidity_pct,
+        o.pressure_hpa,
+        o.wind_speed_ms,
+        o.wind_gust_ms,
+        o.wind_direction_deg,
+        o.cloud_cover_pct,
+        o.precipitation_mm_per_hour,
+        o.condition_code,
+        o.condition_system
     from scope as s
     cross join lateral (
         select *

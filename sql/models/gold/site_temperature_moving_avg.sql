@@ -3,14 +3,20 @@
 -- gaps in the data shorten the sample instead of stretching the window.
 -- Scope: pg_temp.scope_moving_avg (site_id, range_start, range_end) = the hours whose windows
 -- contain a changed hour; the 167 hours before each range are read as window input.
--- Temperatures are averaged as integer milli-degrees (avg(bigint): exact, so order-independent, and
--- with an inverse transition a sliding frame costs O(1) a row; avg(float8) has neither). 0.001 °C is
--- below any sensor's resolution.
--- Two ways to the same numbers, chosen per site by how many hours it recomputes:
--- * sparse (1 or 2, e.g. an hourly run's new hour): each hour aggregates its own 168 input hours,
---   read by one index range scan. For one new hour at 1,000 sites × 1 year this took 42 ms where
---   sorting and sliding windows over the same 168 input hours took 119 ms; from 3 hours a site on,
---   reading 168 hours per recomputed hour costs more than the windows.
+-- Temperatures are summed as integer milli-degrees (sum(bigint): exact, so order-independent, and
+-- with an inverse transition a sliding frame costs O(1) a row; sum(float8) has neither). 0.001 °C is
+-- below any sensor's resolution. Each row keeps its sums (temp_sum_*_mc) beside the sample counts,
+-- and the mean is sum / count / 1000 in numeric: the division avg(bigint) itself makes, so the same
+-- double.
+-- Three ways to the same numbers, chosen per site by how many hours it recomputes:
+-- * recurrent (1 hour h, the row of h - 1 h stored with its sums; an hourly run's new hour): that
+--   row's sums and counts, plus h, less the hour that leaves each window (h - 24 h, h - 168 h): four
+--   index probes instead of 168 input hours. A stored row outside the scope is current: a changed
+--   hour in its windows would have put it in the scope, and the runner deletes the scope's rows first.
+-- * sparse (1 or 2 hours otherwise, e.g. the first hour after a gap): each hour aggregates its own
+--   168 input hours, read by one index range scan. For one new hour at 1,000 sites × 1 year this took
+--   42 ms where sorting and sliding windows over the same 168 input hours took 119 ms; from 3 hours a
+--   site on, reading 168 hours per recomputed hour costs more than the windows.
 -- * dense (a backfill, a rebuild, a late hour): sliding windows over the site's input, read once.
 with
 
@@ -19,42 +25,83 @@ scope as (
     from pg_temp.scope_moving_avg
 ),
 
-site_density as (
-    -- Hours to recompute per site, counted up to 3 per scope row (lateral + limit: a bounded index
-    -- probe per scope row, whatever the length of the history or of the range). A site without
-    -- hourly rows in its scope has nothing to recompute and is in neither path.
+probe as (
+    -- Up to 3 hourly rows per scope row (lateral + limit: a bounded index probe per scope row,
+    -- whatever the length of the history or of the range).
     select
         s.site_id,
-        count(*) as hours
+        h.hour,
+        h.temperature_c
     from scope as s
     cross join lateral (
-        select hour
+        select hour, temperature_c
         from gold_internal.site_hourly
         where site_id = s.site_id
             and hour >= s.range_start
             and hour < s.range_end
         limit 3
-    ) as probe
-    group by s.site_id
+    ) as h
 ),
 
-sparse_outputs as (
-    -- lateral + offset 0 (a fence the planner cannot flatten): an index range scan per scope row
-    -- whatever the estimates say, so cost follows the scope and never the length of the history.
+site_density as (
+    -- Hours to recompute per site, counted up to 3 per scope row. A site without hourly rows in its
+    -- scope has nothing to recompute and is in no path.
+    select
+        site_id,
+        count(*) as hours
+    from probe
+    group by site_id
+),
+
+few_outputs as (
+    -- The hours of sites recomputing 1 or 2: under 3 in all, so no probe reached its limit and the
+    -- probes hold every one of them.
+    select
+        p.site_id,
+        p.hour,
+        p.temperature_c,
+        d.hours
+    from probe as p
+    inner join site_density as d on d.site_id = p.site_id and d.hours < 3
+),
+
+previous as (
+    -- The stored row of the hour before a site's only recomputed hour, if it has its sums (rows
+    -- written before migration 0092 have none).
     select
         o.site_id,
         o.hour,
-        o.temperature_c
-    from scope as s
-    inner join site_density as d on d.site_id = s.site_id and d.hours < 3
-    cross join lateral (
-        select site_id, hour, temperature_c
-        from gold_internal.site_hourly
-        where site_id = s.site_id
-            and hour >= s.range_start
-            and hour < s.range_end
-        offset 0
-    ) as o
+        o.temperature_c,
+        round(o.temperature_c * 1000)::bigint as temperature_mc,
+        p.temp_sum_24h_mc,
+        p.samples_24h,
+        p.temp_sum_7d_mc,
+        p.samples_7d
+    from few_outputs as o
+    inner join gold_internal.site_temperature_moving_avg as p
+        on p.site_id = o.site_id and p.hour = o.hour - interval '1 hour'
+    where o.hours = 1 and p.temp_sum_7d_mc is not null
+),
+
+recurrent as (
+    -- [h - 23 h, h] is [h - 24 h, h - 1 h] with h - 24 h out and h in; likewise for 7 days.
+    select
+        p.site_id,
+        p.hour,
+        p.temperature_c,
+        p.temp_sum_24h_mc + coalesce(p.temperature_mc, 0)
+        - coalesce(round(out_24h.temperature_c * 1000)::bigint, 0) as temp_sum_24h_mc,
+        p.temp_sum_7d_mc + coalesce(p.temperature_mc, 0)
+        - coalesce(round(out_7d.temperature_c * 1000)::bigint, 0) as temp_sum_7d_mc,
+        p.samples_24h + (p.temperature_mc is not null)::integer
+        - (out_24h.temperature_c is not null)::integer as samples_24h,
+        p.samples_7d + (p.temperature_mc is not null)::integer
+        - (out_7d.temperature_c is not null)::integer as samples_7d
+    from previous as p
+    left join gold_internal.site_hourly as out_24h
+        on out_24h.site_id = p.site_id and out_24h.hour = p.hour - interval '24 hours'
+    left join gold_internal.site_hourly as out_7d
+        on out_7d.site_id = p.site_id and out_7d.hour = p.hour - interval '168 hours'
 ),
 
 sparse as (
@@ -63,15 +110,15 @@ sparse as (
         o.site_id,
         o.hour,
         o.temperature_c,
-        a.temp_ma_24h_c,
-        a.temp_ma_7d_c,
+        a.temp_sum_24h_mc,
+        a.temp_sum_7d_mc,
         a.samples_24h,
         a.samples_7d
-    from sparse_outputs as o
+    from few_outputs as o
     cross join lateral (
         select
-            avg(i.temperature_mc) filter (where i.hour >= o.hour - interval '23 hours') / 1000 as temp_ma_24h_c,
-            avg(i.temperature_mc) / 1000 as temp_ma_7d_c,
+            sum(i.temperature_mc) filter (where i.hour >= o.hour - interval '23 hours') as temp_sum_24h_mc,
+            sum(i.temperature_mc) as temp_sum_7d_mc,
             count(i.temperature_mc) filter (where i.hour >= o.hour - interval '23 hours') as samples_24h,
             count(i.temperature_mc) as samples_7d
         from (
@@ -83,6 +130,7 @@ sparse as (
             offset 0
         ) as i
     ) as a
+    where not exists (select 1 from previous as p where p.site_id = o.site_id)
 ),
 
 dense_scope as (
@@ -104,16 +152,17 @@ input_ranges as (
 ),
 
 hourly as (
-    -- lateral + offset 0: an index range scan per site (see sparse_outputs).
+    -- lateral + offset 0: an index range scan per site (see silver/observations.sql); the key from the ranges,
+    -- read in its order, so the windows sort each site's hours, not all of them (incremental sort).
     select
-        h.site_id,
+        r.site_id,
         h.hour,
         h.temperature_c,
         round(h.temperature_c * 1000)::bigint as temperature_mc,
         r.input_start + interval '167 hours' as output_start
     from input_ranges as r
     cross join lateral (
-        select site_id, hour, temperature_c
+        select hour, temperature_c
         from gold_internal.site_hourly
         where site_id = r.site_id
             and hour >= r.input_start
@@ -130,9 +179,9 @@ windowed as (
         hour,
         output_start,
         temperature_c,
-        avg(temperature_mc) over last_24h / 1000 as temp_ma_24h_c,
+        sum(temperature_mc) over last_24h as temp_sum_24h_mc,
         count(temperature_mc) over last_24h as samples_24h,
-        avg(temperature_mc) over last_7d / 1000 as temp_ma_7d_c,
+        sum(temperature_mc) over last_7d as temp_sum_7d_mc,
         count(temperature_mc) over last_7d as samples_7d
     from hourly
     window
@@ -152,8 +201,8 @@ dense as (
         w.site_id,
         w.hour,
         w.temperature_c,
-        w.temp_ma_24h_c,
-        w.temp_ma_7d_c,
+        w.temp_sum_24h_mc,
+        w.temp_sum_7d_mc,
         w.samples_24h,
         w.samples_7d
     from windowed as w
@@ -168,20 +217,28 @@ dense as (
 ),
 
 in_scope as (
+    select
+        site_id, hour, temperature_c, temp_sum_24h_mc::numeric, temp_sum_7d_mc::numeric, samples_24h,
+        samples_7d
+    from recurrent
+    union all
     select * from sparse
     union all
     select * from dense
 ),
 
 final as (
+    -- avg(bigint) is numeric(sum) / numeric(count); no samples: no sum, no mean.
     select
         site_id,
         hour,
         temperature_c,
-        temp_ma_24h_c::double precision as temp_ma_24h_c,
-        temp_ma_7d_c::double precision as temp_ma_7d_c,
+        (temp_sum_24h_mc / nullif(samples_24h, 0) / 1000)::double precision as temp_ma_24h_c,
+        (temp_sum_7d_mc / nullif(samples_7d, 0) / 1000)::double precision as temp_ma_7d_c,
         samples_24h::integer as samples_24h,
-        samples_7d::integer as samples_7d
+        samples_7d::integer as samples_7d,
+        coalesce(temp_sum_24h_mc, 0)::bigint as temp_sum_24h_mc,
+        coalesce(temp_sum_7d_mc, 0)::bigint as temp_sum_7d_mc
     from in_scope
 )
 

@@ -14,14 +14,39 @@
 with
 
 scope as (
+    -- In key order: see bronze_observations.
     select site_id, source, range_start, range_end
     from pg_temp.scope_silver
+    order by site_id, source
 ),
 
 bronze_observations as (
     -- lateral + offset 0 (a fence the planner cannot flatten): an index range scan per scope row
     -- whatever the estimates say, so cost follows the scope and never the length of the history.
-    select b.*
+    -- The keys come from the scope, read in key order: the planner then knows the rows arrive by
+    -- (site_id, source) and sorts each site's rows for the window below (incremental sort), not all
+    -- rows at once (b.site_id would hide that order behind the fence): a full run's sort no longer
+    -- spills 8.76 M rows to disk (a year of 1,000 sites, one run each at load 2-3: insert 118 -> 87 s).
+    select
+        s.site_id,
+        s.source,
+        b.observed_at,
+        b.kind,
+        b.temperature_c,
+        b.feels_like_c,
+        b.humidity_pct,
+        b.pressure_hpa,
+        b.wind_speed_ms,
+        b.wind_gust_ms,
+        b.wind_direction_deg,
+        b.cloud_cover_pct,
+        b.precipitation_mm,
+        b.precipitation_window_minutes,
+        b.condition_code,
+        b.condition_system,
+        b.ingestion_run_id,
+        b.raw_object_key,
+        b.ingested_at
     from scope as s
     cross join lateral (
         select *
