@@ -304,13 +304,23 @@ async function vacuumAll(pool: pg.Pool): Promise<void> {
   }
 }
 
-/** Rows in one relation and not the other, both ways, over our table's columns. */
+/**
+ * Rows in one relation and not the other, both ways, over our table's columns that dbt's model has
+ * too: ours may keep bookkeeping a dbt project would not (the moving average's running sums,
+ * migration 0092); every column dbt's model has must be ours.
+ */
 async function differingRows(pool: pg.Pool, ours: string, dbt: string): Promise<number> {
-  const { rows } = await pool.query<{ attname: string }>(
-    `select attname from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped
-     order by attnum`,
-    [ours],
+  const { rows } = await pool.query<{ attname: string; in_dbt: boolean; in_ours: boolean }>(
+    `select coalesce(o.attname, d.attname) as attname, d.attname is not null as in_dbt, o.attname is not null as in_ours
+       from (select attname, attnum from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped) as o
+       full join (select attname from pg_attribute where attrelid = $2::regclass and attnum > 0 and not attisdropped) as d
+         using (attname)
+      where d.attname is not null
+      order by o.attnum`,
+    [ours, dbt],
   );
+  const missing = rows.filter((r) => !r.in_ours).map((r) => r.attname);
+  if (missing.length > 0) throw new Error(`${dbt} has columns ${ours} lacks: ${missing.join(", ")}`);
   const cols = rows.map((r) => r.attname).join(", ");
   const { rows: n } = await pool.query<{ n: number }>(
     `select (select count(*) from (select ${cols} from ${ours} except all select ${cols} from ${dbt}) as a)
