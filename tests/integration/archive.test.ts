@@ -221,6 +221,27 @@ describe("weather archive / restore", () => {
     expect(await pgBronzeArchive(db.pool).archivedMonths()).toHaveLength(1);
   });
 
+  it("a row landing in the month while its parts are written stops the archive; nothing is detached", async () => {
+    // Prepare: the manifest's put (after the export's snapshot) lets a late writer land a row first.
+    const before = await bronzeSum();
+    const late = `insert into bronze.weather_observations (site_id, source, observed_at, ingestion_run_id,
+      ingested_at, raw_object_key, payload) values ('oslo', 'open-meteo', '2025-11-03T00:00:00Z', 'late', now(), 'k', '{}')`;
+    const racing = {
+      ...raw,
+      put: async (key: string, body: string) => {
+        await db.pool.query(late);
+        await raw.put(key, body);
+      },
+    };
+    // Act / Assess
+    await expect(archiveMonth(deps({ rawStore: racing }), "2025-11")).rejects.toThrow(
+      /changed while they were archived/,
+    );
+    expect((await bronzeSum()).rows).toBe(before.rows + 1);
+    expect(await partitions()).toContain("weather_observations_y2025m11");
+    expect(await pgBronzeArchive(db.pool).archivedMonths()).toEqual([]);
+  });
+
   it("restore refuses a month that is not archived, or whose rows came back into bronze meanwhile", async () => {
     await expect(restoreMonth(deps(), "2025-11")).rejects.toBeInstanceOf(RestoreRefusedError);
     await archiveMonth(deps(), "2025-11");
