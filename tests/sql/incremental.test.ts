@@ -21,6 +21,7 @@ import {
   plainRows,
   r9,
   resetDerived,
+  resetToFixture,
   runPipeline,
   SILVER_AND_GOLD,
   snapshot,
@@ -37,9 +38,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   // Prepare (every test): the fixture transformed once, from empty silver and gold.
-  await db.pool.query("delete from bronze.weather_observations where ingestion_run_id like 'run-late%'");
-  await db.pool.query("delete from ops.ingestion_runs where run_id like 'run-late%'");
-  await resetDerived(db.pool);
+  await resetToFixture(db.pool, "run-late");
   await runPipeline(db.pool, FIXTURE_INTERVAL);
 });
 

@@ -11,7 +11,7 @@ import type { BronzeRow } from "#core/ports.ts";
 import { runTransform } from "#core/use-cases/transform.ts";
 import { at, insertBronze, insertIngestionRun, loadFixture, reading } from "#tests/fixtures/golden/bronze.ts";
 import { createTestDatabase, type TestDatabase } from "#tests/helpers/db.ts";
-import { plainRows, resetDerived, runPipeline } from "./support.ts";
+import { plainRows, resetToFixture, runPipeline } from "./support.ts";
 
 let db: TestDatabase;
 
@@ -24,15 +24,13 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   // Prepare (every test): the fixture (its interval: 2026-03-09T08, hour 200) transformed once.
-  await db.pool.query("delete from bronze.weather_observations where ingestion_run_id like 'run-late%'");
-  await db.pool.query("delete from ops.ingestion_runs where run_id like 'run-late%'");
   // The replay test corrects hour 20; every test starts from the fixture's value.
   await db.pool.query(
     `update bronze.weather_observations set temperature_c = 20
      where site_id = 'alpha' and source = 'open-meteo' and observed_at = $1 and temperature_c <> 20`,
     [at(20, 30)],
   );
-  await resetDerived(db.pool);
+  await resetToFixture(db.pool, "run-late");
   await runPipeline(db.pool, "2026-03-09T08");
 });
 

@@ -15,7 +15,7 @@ import {
   reading,
 } from "#tests/fixtures/golden/bronze.ts";
 import { createTestDatabase, type TestDatabase } from "#tests/helpers/db.ts";
-import { checksums, plainRows, r9, resetDerived, runPipeline } from "./support.ts";
+import { checksums, plainRows, r9, resetToFixture, runPipeline } from "./support.ts";
 
 let db: TestDatabase;
 
@@ -29,9 +29,7 @@ afterAll(async () => {
 beforeEach(async () => {
   // Prepare (every test): the fixture transformed once (alpha: hours 0..25 at h °C, 50 at 50 °C and
   // 200 at 10 °C), then alpha's hours 201..223 at 12 °C in one run.
-  await db.pool.query("delete from bronze.weather_observations where ingestion_run_id like 'run-next%'");
-  await db.pool.query("delete from ops.ingestion_runs where run_id like 'run-next%'");
-  await resetDerived(db.pool);
+  await resetToFixture(db.pool, "run-next");
   await runPipeline(db.pool, FIXTURE_INTERVAL);
   await ingest(
     "run-next-1",

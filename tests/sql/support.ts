@@ -85,6 +85,18 @@ export function r9(x: number): number {
 }
 
 /** Empties silver, gold and the transform ledger (bronze and ingestion runs stay). */
+/**
+ * Back to the bare fixture: drops the bronze rows and ingestion runs a test added (run ids starting
+ * with `runPrefix`) and empties silver and gold ({@link resetDerived}).
+ */
+export async function resetToFixture(pool: pg.Pool, runPrefix: string): Promise<void> {
+  await pool.query("delete from bronze.weather_observations where ingestion_run_id like $1", [
+    `${runPrefix}%`,
+  ]);
+  await pool.query("delete from ops.ingestion_runs where run_id like $1", [`${runPrefix}%`]);
+  await resetDerived(pool);
+}
+
 export async function resetDerived(pool: pg.Pool): Promise<void> {
   await pool.query(
     `truncate ${SILVER_AND_GOLD.join(", ")}, ops.transform_runs, ops.quality_check_runs cascade`,
