@@ -119,7 +119,11 @@ export interface FetchBatchArgs {
   interval: Interval;
   batch: number;
   policy: HttpPolicy;
-  /** Called and awaited for every attempt (errors included) before retrying or parsing: land it raw. */
+  /**
+   * Called and awaited for every attempt (errors included) before retrying or returning: land it raw
+   * here, or start landing it and await that in `beforeRetry` and before parsing, as ingest and
+   * history do (core/use-cases/ingest.ts attemptLandings) so the request's slot is not held meanwhile.
+   */
   onResponse: (envelope: RawEnvelope) => Promise<void>;
   fetchImpl?: typeof fetch;
   /** Cancels the whole batch: the in-flight attempt is aborted and `fetchBatch` rejects with the reason. */

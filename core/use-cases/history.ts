@@ -29,6 +29,7 @@ import type { HistoryEndpoint, RawEnvelope, SiteOutcome } from "../ports.ts";
 import { createRequestQueue, fetchBatch } from "../providers/http.ts";
 import { ledgerSeededLimiter, openMeteoWeight } from "../providers/limits.ts";
 import {
+  attemptLandings,
   DEFAULT_CLOCK_TOLERANCE_MINUTES,
   EnvelopeLoader,
   type IngestDeps,
@@ -284,6 +285,7 @@ export async function fetchHistory(deps: HistoryDeps, args: HistoryArgs): Promis
       const range = { from: request.from, to: request.to };
       const weight = historyWeight(history.variables.length, request.days, request.sites.length);
       let key = historyObjectKey(provider.source, runToken, range, request.batch, 1);
+      const landings = attemptLandings(rawStore);
       let envelope: RawEnvelope | undefined;
       try {
         // The one place a history request enters the queue: the weighted limiter takes `weight` here.
@@ -298,24 +300,27 @@ export async function fetchHistory(deps: HistoryDeps, args: HistoryArgs): Promis
               batch: request.batch,
               policy: deps.policy,
               fetchImpl: deps.fetchImpl,
-              beforeRetry: () => queue.acquire(weight),
+              beforeRetry: async () => {
+                await landings.landed();
+                await queue.acquire(weight);
+              },
               onResponse: async (attempt) => {
                 sent += 1;
                 weightedCalls += weight;
                 latencies.push(attempt.latencyMs);
                 key = historyObjectKey(provider.source, runToken, range, request.batch, attempt.attempt);
-                await rawStore.put(key, JSON.stringify(attempt));
+                landings.land(key, JSON.stringify(attempt));
               },
             }),
           { weight },
         );
+        await landings.landed();
       } catch (e) {
         // Landing failed (or a bug): this request's sites fail, the others go on.
-        const reason = `could not fetch or land request ${request.batch}: ${(e as Error).message}`;
-        log.error("history request failed before parsing", {
-          batch: request.batch,
-          error: (e as Error).message,
-        });
+        envelope = undefined;
+        const error = (await landings.failure()) ?? (e as Error);
+        const reason = `could not fetch or land request ${request.batch}: ${error.message}`;
+        log.error("history request failed before parsing", { batch: request.batch, error: error.message });
         loader.fail(request.sites, reason, key, range);
       }
       if (envelope) await loader.load(envelope, key);

@@ -1,7 +1,8 @@
 /**
- * The ingest use case when an adapter fails under it, with in-memory fakes of the raw store and bronze
- * (tests/helpers/fakes.ts) and the loopback simulator as the API: a raw landing that fails costs only
- * its batch, a bronze write that fails is counted as a DbError and loses nothing (raw replays it).
+ * The ingest use case when an adapter fails or is slow under it, with in-memory fakes of the raw store
+ * and bronze (tests/helpers/fakes.ts) and the loopback simulator as the API: a raw landing that fails
+ * costs only its batch, a bronze write that fails is counted as a DbError and loses nothing (raw
+ * replays it), and a slow landing does not hold the request slot yet still comes before parsing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "#core/config/env.ts";
@@ -98,5 +99,50 @@ describe("ingest when an adapter fails", () => {
     );
     expect(replayed?.sitesOk).toBe(6);
     expect(new Set([...bronze.rows.values()].map((r) => r.siteId)).size).toBe(6);
+  });
+
+  it("a slow landing frees the request slot for the next request, and still lands before parsing", async () => {
+    // Prepare: one request in flight (Open-Meteo's default); batch 1's landing is held until the
+    // next request starts (or 2 s pass, so the old order fails instead of hanging).
+    const events: string[] = [];
+    const raw = memoryRawStore();
+    const land = raw.put.bind(raw);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+      setTimeout(resolve, 2_000);
+    });
+    raw.put = async (key, body) => {
+      if (key.includes("/batch-0001-")) await held;
+      await land(key, body);
+      events.push(`landed ${key.match(/batch-\d+/)?.[0]}`);
+    };
+    let requests = 0;
+    const fetchImpl: typeof fetch = (input, init) => {
+      requests += 1;
+      events.push(`request ${requests}`);
+      if (requests === 2) release();
+      return fetch(input, init);
+    };
+    const api = provider();
+    const parse = api.parse.bind(api);
+    api.parse = (envelope) => {
+      events.push(`parsed batch-${String(envelope.batch).padStart(4, "0")}`);
+      return parse(envelope);
+    };
+    const bronze = memoryBronze();
+
+    // Act
+    const result = await ingestInterval(
+      { provider: api, rawStore: raw, bronze, policy, log: memoryLog(), fetchImpl },
+      { interval: INTERVAL, sites, failureThreshold: 0.1 },
+    );
+
+    // Assess
+    expect(result.sitesOk).toBe(6);
+    expect(events.indexOf("request 2")).toBeLessThan(events.indexOf("landed batch-0001"));
+    for (const batch of ["batch-0001", "batch-0002", "batch-0003"])
+      expect(events.indexOf(`landed ${batch}`)).toBeLessThan(events.indexOf(`parsed ${batch}`));
+    for (const row of bronze.rows.values()) expect(raw.objects.has(row.rawObjectKey)).toBe(true);
   });
 });

@@ -2,7 +2,8 @@
  * How a history run's bronze writes overlap (core/use-cases/ingest.ts `EnvelopeLoader`): requests
  * cover disjoint site-hours, so two writes may run side by side on a server, never more than the
  * repository allows, and the embedded database (one session) still gets one write at a time. Parsing
- * goes on while a write runs; a write that fails fails only its request's sites. In-memory bronze
+ * goes on while a write runs; a write that fails fails only its request's sites, and so does a raw
+ * landing that fails (landings run beside the next request, core/use-cases/ingest.ts attemptLandings). In-memory bronze
  * (tests/helpers/fakes.ts) with slow upserts, a fake Open-Meteo (tests/helpers/fake-open-meteo.ts).
  */
 import { describe, expect, it } from "vitest";
@@ -53,12 +54,12 @@ function slowBronze(maxConcurrentWrites: number, failWhen?: (rows: BronzeRow[]) 
   return { bronze, seen };
 }
 
-async function run(bronze: ReturnType<typeof slowBronze>["bronze"]) {
+async function run(bronze: ReturnType<typeof slowBronze>["bronze"], rawStore = memoryRawStore()) {
   const config = loadConfig({ OPEN_METEO_BATCH_SIZE: "50", OPEN_METEO_CONCURRENCY: "4" }, {});
   return fetchHistory(
     {
       provider: createProvider(config, "open-meteo"),
-      rawStore: memoryRawStore(),
+      rawStore,
       bronze,
       policy,
       log: memoryLog(),
@@ -106,5 +107,21 @@ describe("history bronze writes", () => {
     expect(result.dbErrors).toBe(1);
     expect(bronze.rows.size).toBe((SITES.length - 50) * HOURS);
     expect(seen.most).toBe(2);
+  });
+
+  it("a raw landing that fails fails only its request's sites, and nothing unlanded is loaded", async () => {
+    // Prepare: the third request's landing fails (sites 100-149).
+    const raw = memoryRawStore();
+    raw.failPut = (key) =>
+      key.includes("/batch-0003-") ? new Error("SlowDown: reduce your request rate") : undefined;
+    const { bronze } = slowBronze(2);
+    // Act
+    const result = await run(bronze, raw);
+    // Assess
+    const failed = result.sites.filter((s) => s.status === "failed");
+    expect(failed.map((s) => s.siteId)).toEqual(SITES.slice(100, 150).map((s) => s.id));
+    for (const s of failed) expect(s.reason).toMatch(/could not fetch or land request 3: SlowDown/);
+    expect(bronze.rows.size).toBe((SITES.length - 50) * HOURS);
+    for (const row of bronze.rows.values()) expect(raw.objects.has(row.rawObjectKey)).toBe(true);
   });
 });
