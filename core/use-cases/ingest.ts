@@ -202,6 +202,8 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
         const landings = attemptLandings(rawStore);
         let envelope: RawEnvelope;
         try {
+          // Only the request holds a queue slot: its response lands beside the next request
+          // (attemptLandings), and parsing and the bronze write happen after the slot is freed.
           envelope = await queue.add(
             async () => {
               try {
@@ -320,11 +322,6 @@ export async function ingestInterval(deps: IngestDeps, args: IngestArgs): Promis
 }
 
 /**
- * Turns landed envelopes into bronze rows, quarantine entries and per-site outcomes. Shared by
- * ingestion, history and replay, so all give the same rows for the same raw objects. An envelope with
- * a `range` is a history request: its provider's history parser reads it (many hours per site).
- */
-/**
  * The raw landings of one request's attempts, kept off the request's queue slot: `land` starts the
  * put the moment an attempt arrives, so the slot goes to the next request without waiting for the
  * store (an S3 put takes tens of ms; at 10 requests in flight, landing inside the slot cost about a
@@ -351,6 +348,11 @@ export function attemptLandings(rawStore: RawStore) {
   };
 }
 
+/**
+ * Turns landed envelopes into bronze rows, quarantine entries and per-site outcomes. Shared by
+ * ingestion, history and replay, so all give the same rows for the same raw objects. An envelope with
+ * a `range` is a history request: its provider's history parser reads it (many hours per site).
+ */
 export class EnvelopeLoader {
   /**
    * The latest outcome per site (live), or per site and history range: a retry's outcome replaces
