@@ -73,9 +73,9 @@ aggregated as (
     -- mean of one value needs no order, and a double -> numeric -> double round trip per column and
     -- hour was 35 % of a full rebuild's hourly step (100 sites x 1 year: 5.4 s against 3.5 s). The
     -- values are the providers' JSON numbers or the adapters' conversions, rounded to 2 decimals
-    -- (core/domain/units.ts), which that round trip (15 significant digits) returns unchanged; precipitation alone is computed in silver (a rate per
-    -- hour: 0.1 mm over 7 minutes is 0.8571428571428571) and keeps it, so its values stay as they
-    -- were (0.857142857142857).
+    -- (core/domain/units.ts), which that round trip (15 significant digits) returns unchanged;
+    -- precipitation alone is computed in silver (a rate per hour: 0.1 mm over 7 minutes is
+    -- 0.8571428571428571) and keeps it, so its values stay as they were (0.857142857142857).
     select
         site_id,
         hour,
