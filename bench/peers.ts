@@ -310,12 +310,12 @@ async function vacuumAll(pool: pg.Pool): Promise<void> {
  * migration 0092); every column dbt's model has must be ours.
  */
 async function differingRows(pool: pg.Pool, ours: string, dbt: string): Promise<number> {
-  const { rows } = await pool.query<{ attname: string; in_dbt: boolean; in_ours: boolean }>(
-    `select coalesce(o.attname, d.attname) as attname, d.attname is not null as in_dbt, o.attname is not null as in_ours
-       from (select attname, attnum from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped) as o
-       full join (select attname from pg_attribute where attrelid = $2::regclass and attnum > 0 and not attisdropped) as d
+  // dbt's columns, in our table's order, each marked whether our table has it.
+  const { rows } = await pool.query<{ attname: string; in_ours: boolean }>(
+    `select d.attname, o.attnum is not null as in_ours
+       from (select attname from pg_attribute where attrelid = $2::regclass and attnum > 0 and not attisdropped) as d
+       left join (select attname, attnum from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped) as o
          using (attname)
-      where d.attname is not null
       order by o.attnum`,
     [ours, dbt],
   );
