@@ -84,7 +84,6 @@ export function r9(x: number): number {
   return Math.round(x * 1e9) / 1e9;
 }
 
-/** Empties silver, gold and the transform ledger (bronze and ingestion runs stay). */
 /**
  * Back to the bare fixture: drops the bronze rows and ingestion runs a test added (run ids starting
  * with `runPrefix`) and empties silver and gold ({@link resetDerived}).
@@ -97,6 +96,7 @@ export async function resetToFixture(pool: pg.Pool, runPrefix: string): Promise<
   await resetDerived(pool);
 }
 
+/** Empties silver, gold and the transform ledger (bronze and ingestion runs stay). */
 export async function resetDerived(pool: pg.Pool): Promise<void> {
   await pool.query(
     `truncate ${SILVER_AND_GOLD.join(", ")}, ops.transform_runs, ops.quality_check_runs cascade`,
