@@ -22,7 +22,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { parseArgs } from "node:util";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { loadConfig } from "#core/config/env.ts";
@@ -35,16 +34,25 @@ import { type TransformRangeResult, transformRange } from "#core/use-cases/trans
 import { backfillDeps } from "../cli/commands/backfill.ts";
 import type { SourceSession } from "../cli/context.ts";
 import type { Output } from "../cli/output.ts";
-import { type BenchRow, benchDatabase, spawnSimulator, syntheticSites, writeResults } from "./lib.ts";
+import {
+  type BenchRow,
+  benchDatabase,
+  benchOptions,
+  spawnSimulator,
+  syntheticSites,
+  writeResults,
+} from "./lib.ts";
 
-const { values: opt } = parseArgs({
-  options: {
-    sites: { type: "string", default: "100" },
-    days: { type: "string", default: "365" },
+const opt = benchOptions(
+  "backfill",
+  "A year of simulator history through the backfill path, against a bronze COPY.",
+  {
+    sites: { default: 100, help: "sites backfilled" },
+    days: { default: 365, help: "days of history backfilled" },
   },
-});
-const SITES = Number(opt.sites);
-const DAYS = Number(opt.days);
+);
+const SITES = opt.sites;
+const DAYS = opt.days;
 const ROUNDS = 3;
 
 const say = (msg: string) =>

@@ -14,15 +14,16 @@ import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { build, type Metafile } from "esbuild";
 import { BUNDLED_FILES, ESBUILD_TARGET, LAMBDA_ALIASES } from "../stacks/constructs/function-factory.ts";
 import { FUNCTIONS } from "../stacks/constructs/stateless.ts";
-import { type BenchRow, writeResults } from "./lib.ts";
+import { type BenchRow, benchOptions, writeResults } from "./lib.ts";
 
-const { values: opt } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
-const RUNS = Number(opt.runs);
+const opt = benchOptions("bundle", "Each Lambda's minified bundle size and cold module-load time.", {
+  runs: { default: 5, help: "fresh node processes per bundle (the median load time counts)" },
+});
+const RUNS = opt.runs;
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** What SST's ESM build puts in front of every bundle: a real `require` for CommonJS dependencies. */
 const ESM_REQUIRE_BANNER =

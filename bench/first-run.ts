@@ -15,12 +15,17 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { addHours, intervalOf } from "#core/domain/interval.ts";
-import { type BenchRow, writeResults } from "./lib.ts";
+import { type BenchRow, benchOptions, writeResults } from "./lib.ts";
 
-const { values: opt } = parseArgs({ options: { rounds: { type: "string", default: "3" } } });
-const ROUNDS = Number(opt.rounds);
+const opt = benchOptions(
+  "first-run",
+  "`weather run --source simulator` on a fresh home and later runs: time, peak RSS.",
+  {
+    rounds: { default: 3, help: "fresh homes (each figure is their median)" },
+  },
+);
+const ROUNDS = opt.rounds;
 const LATER_RUNS = 2;
 
 const say = (msg: string) =>

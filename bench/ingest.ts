@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { parseArgs } from "node:util";
 import { from as copyFrom } from "pg-copy-streams";
 import { openDatabase } from "#core/adapters/database.ts";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
@@ -18,6 +17,7 @@ import { ingestInterval } from "#core/use-cases/ingest.ts";
 import {
   type BenchRow,
   benchDatabase,
+  benchOptions,
   leastTimeMs,
   scaledWindows,
   spawnSimulator,
@@ -26,15 +26,17 @@ import {
   writeResults,
 } from "./lib.ts";
 
-const { values: opt } = parseArgs({
-  options: {
-    sites: { type: "string", default: "10000" },
-    latency: { type: "string", default: "50" },
-    rows: { type: "string", default: "100000" },
+const opt = benchOptions(
+  "ingest",
+  "Ingest against the simulator versus its limiter bound; bronze upsert versus COPY.",
+  {
+    sites: { default: 10000, help: "sites fetched in each scenario" },
+    latency: { default: 50, min: 0, help: "the simulator's latency per request, ms" },
+    rows: { default: 100000, help: "rows of the upsert versus COPY comparison" },
   },
-});
-const SITES = Number(opt.sites);
-const LATENCY_MS = Number(opt.latency);
+);
+const SITES = opt.sites;
+const LATENCY_MS = opt.latency;
 interface Scenario {
   name: string;
   source: "openweather" | "open-meteo";
@@ -47,7 +49,7 @@ const SCENARIOS: Scenario[] = [
   { name: "weighted-rate-bound", source: "open-meteo", concurrency: 4, perScaledMinute: 1_000 },
   { name: "concurrency-bound", source: "openweather", concurrency: 10, perScaledMinute: 1_000_000 },
 ];
-const ROWS = Number(opt.rows);
+const ROWS = opt.rows;
 /**
  * The hour fetched: the current one, as the simulator answers for its real clock; a fixed hour would
  * be quarantined (clock tolerance) once the bench runs a day later.

@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import pg from "pg";
 import { type Interval, intervalStart, parseInterval } from "#core/domain/interval.ts";
 import type { Site } from "#core/domain/sites.ts";
@@ -32,6 +33,53 @@ export async function benchDatabase(): Promise<{ url: string; drop(): Promise<vo
       await a.end();
     },
   };
+}
+
+/** A numeric option of a bench: its default, its help line, and its least value (default 1). */
+export interface BenchOption {
+  default: number;
+  help: string;
+  min?: number;
+}
+
+/**
+ * Parses a bench's options with commander, as the weather CLI does: `--help` prints the usage and
+ * exits 0; an unknown option or a value that is not an integer at least the option's minimum names
+ * the option and exits 2 (bad input), before anything is measured or created.
+ */
+export function benchOptions<K extends string>(
+  name: string,
+  summary: string,
+  spec: Record<K, BenchOption>,
+  argv: string[] = process.argv,
+): Record<K, number> {
+  const cmd = new Command(`npm run bench:${name} --`)
+    .description(summary)
+    .helpOption("-h, --help", "show this help")
+    .allowExcessArguments(false)
+    .exitOverride();
+  const attributes: [K, string][] = [];
+  for (const [flag, o] of Object.entries(spec) as [K, BenchOption][]) {
+    const least = o.min ?? 1;
+    const option = new Option(`--${flag} <n>`, o.help).default(o.default).argParser((value: string) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < least) {
+        throw new InvalidArgumentError(`expected an integer of at least ${least}, got '${value}'`);
+      }
+      return n;
+    });
+    cmd.addOption(option);
+    attributes.push([flag, option.attributeName()]);
+  }
+  try {
+    cmd.parse(argv);
+  } catch (e) {
+    // commander has printed the help or the error already.
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+    throw e;
+  }
+  const parsed = cmd.opts<Record<string, number>>();
+  return Object.fromEntries(attributes.map(([flag, attr]) => [flag, parsed[attr]])) as Record<K, number>;
 }
 
 export interface BenchRow {

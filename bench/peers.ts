@@ -41,7 +41,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import type pg from "pg";
 import { openDatabase } from "#core/adapters/database.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
@@ -50,22 +49,31 @@ import { migrate } from "#core/db/migrate.ts";
 import { addHours, type Interval, intervalStart } from "#core/domain/interval.ts";
 import type { BronzeRow } from "#core/ports.ts";
 import { rebuildAll, runTransform } from "#core/use-cases/transform.ts";
-import { type BenchRow, benchDatabase, generateHistory, syntheticRows, writeResults } from "./lib.ts";
+import {
+  type BenchRow,
+  benchDatabase,
+  benchOptions,
+  generateHistory,
+  syntheticRows,
+  writeResults,
+} from "./lib.ts";
 
-const { values: opt } = parseArgs({
-  options: {
-    rows: { type: "string", default: "100000" },
-    rounds: { type: "string", default: "5" },
-    sites: { type: "string", default: "1000" },
-    days: { type: "string", default: "7" },
-    hours: { type: "string", default: "5" },
+const opt = benchOptions(
+  "peers",
+  "Bronze loads against dlt and the hourly transform against dbt, same run.",
+  {
+    rows: { default: 100000, help: "bronze rows loaded by each side" },
+    rounds: { default: 5, help: "alternating load rounds of ours and dlt's Arrow path" },
+    sites: { default: 1000, help: "sites of the transform's history" },
+    days: { default: 7, help: "days of the transform's history" },
+    hours: { default: 5, help: "new hours transformed by each side (the median counts)" },
   },
-});
-const ROWS = Number(opt.rows);
-const ROUNDS = Number(opt.rounds);
-const SITES = Number(opt.sites);
-const DAYS = Number(opt.days);
-const HOURS = Number(opt.hours);
+);
+const ROWS = opt.rows;
+const ROUNDS = opt.rounds;
+const SITES = opt.sites;
+const DAYS = opt.days;
+const HOURS = opt.hours;
 const BATCH = 5000;
 // The newest hour of the transform's history; the measured hours follow it.
 const LAST_HISTORY_HOUR = "2026-11-21T23" as Interval;

@@ -21,7 +21,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { openDatabase } from "#core/adapters/database.ts";
 import { fsRawStore } from "#core/adapters/fs-raw-store.ts";
 import { pgBronzeRepository } from "#core/adapters/pg-bronze-repository.ts";
@@ -37,6 +36,7 @@ import { type IngestTaskDeps, localIngestTasks } from "#core/workflow/ingest-tas
 import {
   type BenchRow,
   benchDatabase,
+  benchOptions,
   leastTimeMs,
   scaledWindows,
   spawnSimulator,
@@ -44,21 +44,23 @@ import {
   writeResults,
 } from "./lib.ts";
 
-const { values: opt } = parseArgs({
-  options: {
-    sites: { type: "string", default: "100000" },
-    "shard-size": { type: "string", default: "12500" },
-    latency: { type: "string", default: "50" },
-    "per-shard": { type: "string", default: "1" },
-    limit: { type: "string", default: "4000" },
+const opt = benchOptions(
+  "scale",
+  "One hour of many sites through the sharded workflow, 1, 2 and 4 shards in flight.",
+  {
+    sites: { default: 100000, help: "sites ingested for the hour" },
+    "shard-size": { default: 12500, help: "sites per shard" },
+    latency: { default: 50, min: 0, help: "the simulator's latency per request, ms" },
+    "per-shard": { default: 1, help: "requests in flight per shard" },
+    limit: { default: 4000, help: "weighted calls per scaled minute (1 s), all shards together" },
   },
-});
-const SITES = Number(opt.sites);
-const SHARD_SIZE = Number(opt["shard-size"]);
-const LATENCY_MS = Number(opt.latency);
-const PER_SHARD = Number(opt["per-shard"]);
+);
+const SITES = opt.sites;
+const SHARD_SIZE = opt["shard-size"];
+const LATENCY_MS = opt.latency;
+const PER_SHARD = opt["per-shard"];
 /** Weighted calls per scaled minute (1 s) for all shards together. */
-const LIMIT = Number(opt.limit);
+const LIMIT = opt.limit;
 const BATCH = 50;
 const API_KEY = "bench-key";
 const CONCURRENCIES = [1, 2, 4];

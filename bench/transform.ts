@@ -20,7 +20,6 @@
  * machine's Postgres) in throw-away `wdo_bench_*` databases.
  */
 
-import { parseArgs } from "node:util";
 import type pg from "pg";
 import { openDatabase } from "#core/adapters/database.ts";
 import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
@@ -28,22 +27,24 @@ import { migrate } from "#core/db/migrate.ts";
 import { addHours, type Interval, intervalOf, intervalStart } from "#core/domain/interval.ts";
 import { runQualityChecks } from "#core/use-cases/check-quality.ts";
 import { DEFAULT_LOOKBACK_HOURS, rebuildAll, runTransform } from "#core/use-cases/transform.ts";
-import { type BenchRow, benchDatabase, generateHistory, writeResults } from "./lib.ts";
+import { type BenchRow, benchDatabase, benchOptions, generateHistory, writeResults } from "./lib.ts";
 
-const { values: opt } = parseArgs({
-  options: {
-    sites: { type: "string", default: "1000" },
-    days: { type: "string", default: "365" },
-    "middle-days": { type: "string", default: "30" },
-    hours: { type: "string", default: "5" },
-    samples: { type: "string", default: "100" },
+const opt = benchOptions(
+  "transform",
+  "One new hour on a short versus a long history; the full rebuild; dashboard p95.",
+  {
+    sites: { default: 1000, help: "sites of every history" },
+    days: { default: 365, help: "days of the long history (the rebuild goal is judged at 365)" },
+    "middle-days": { default: 30, help: "days of the middle history" },
+    hours: { default: 5, help: "new hours measured on each history (the median counts)" },
+    samples: { default: 100, help: "runs of each dashboard query (p95)" },
   },
-});
-const SITES = Number(opt.sites);
-const LONG_DAYS = Number(opt.days);
-const MIDDLE_DAYS = Number(opt["middle-days"]);
-const NEW_HOURS = Number(opt.hours);
-const SAMPLES = Number(opt.samples);
+);
+const SITES = opt.sites;
+const LONG_DAYS = opt.days;
+const MIDDLE_DAYS = opt["middle-days"];
+const NEW_HOURS = opt.hours;
+const SAMPLES = opt.samples;
 // The newest hour of history; the measured hours follow it.
 const LAST_HISTORY_HOUR = "2026-11-21T23" as Interval;
 
