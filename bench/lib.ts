@@ -193,6 +193,10 @@ export async function spawnSimulator(
 /**
  * One ingestion run per hour in [from, to] and one bronze row per site and hour, in SQL (the history of
  * bench:transform and bench:peers): a yearly and a daily temperature cycle, other columns by site.
+ * Rows are written hour by hour, every site of an hour together, as hourly ingest lands them: a
+ * full rebuild reads each site's rows from pages it shares with the other sites of each hour (at
+ * 1,000 sites × 1 year silver's rebuild took 65.6 s that way against 53.1 s on the same rows written
+ * site by site, which is how this function wrote them before 2026-12-07).
  */
 export async function generateHistory(
   pool: pg.Pool,
@@ -234,8 +238,9 @@ export async function generateHistory(
          (s * 11) % 100, case when (s + extract(hour from h)::int) % 17 = 0 then 0.3 else 0 end, 15, '3', 'wmo',
          'bench-' || to_char(h, 'YYYY-MM-DD"T"HH24'), h + interval '50 minutes',
          'raw/open-meteo/' || to_char(h, 'YYYY-MM-DD"T"HH24') || '.json', '{}'::jsonb
-       from generate_series(1, $3) as s
-       cross join generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h`,
+       from generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h
+       -- lateral on h: the hours drive the loop, so rows go in hour by hour (see the doc comment).
+       cross join lateral generate_series(1, $3 + 0 * extract(epoch from h)::integer) as s`,
       [intervalStart(from), intervalStart(to), sites],
     );
   } finally {
