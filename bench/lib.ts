@@ -240,7 +240,7 @@ export async function generateHistory(
          'raw/open-meteo/' || to_char(h, 'YYYY-MM-DD"T"HH24') || '.json', '{}'::jsonb
        from generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h
        -- lateral on h: the hours drive the loop, so rows go in hour by hour (see the doc comment).
-       cross join lateral generate_series(1, $3 + 0 * extract(epoch from h)::integer) as s`,
+       cross join lateral generate_series(1, $3 + 0 * extract(hour from h)::integer) as s`,
       [intervalStart(from), intervalStart(to), sites],
     );
   } finally {
