@@ -44,8 +44,8 @@ export interface BenchOption {
 
 /**
  * Parses a bench's options with commander, as the weather CLI does: `--help` prints the usage and
- * exits 0; an unknown option or a value that is not an integer at least the option's minimum names
- * the option and exits 2 (bad input), before anything is measured or created.
+ * exits 0; an unknown option, a stray argument, or a value that is not an integer at least the
+ * option's minimum is named and exits 2 (bad input), before anything is measured or created.
  */
 export function benchOptions<K extends string>(
   name: string,
@@ -239,7 +239,8 @@ export async function generateHistory(
          'bench-' || to_char(h, 'YYYY-MM-DD"T"HH24'), h + interval '50 minutes',
          'raw/open-meteo/' || to_char(h, 'YYYY-MM-DD"T"HH24') || '.json', '{}'::jsonb
        from generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') as h
-       -- lateral on h: the hours drive the loop, so rows go in hour by hour (see the doc comment).
+       -- The series' bound mentions h (times 0), so it depends on h: h drives the loop and rows go in
+       -- hour by hour (see the doc comment).
        cross join lateral generate_series(1, $3 + 0 * extract(hour from h)::integer) as s`,
       [intervalStart(from), intervalStart(to), sites],
     );

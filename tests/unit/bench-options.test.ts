@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { benchOptions } from "../../bench/lib.ts";
 
 const SPEC = {
@@ -36,8 +36,6 @@ function run(args: string[]) {
 }
 
 describe("benchOptions (every bench's flags)", () => {
-  afterEach(() => vi.restoreAllMocks());
-
   it("returns the defaults, and integers for the flags given, keyed by flag name", () => {
     expect(run([]).values).toEqual({ sites: 1000, "shard-size": 12500, latency: 50 });
     expect(run(["--sites", "7", "--shard-size", "3", "--latency", "0"]).values).toEqual({
