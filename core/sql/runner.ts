@@ -253,8 +253,15 @@ async function buildSilverScope(client: pg.PoolClient, p: ScopeParams): Promise<
 
 async function buildGoldScope(client: pg.PoolClient, p: ScopeParams): Promise<void> {
   if (p.mode === "full") {
+    // Each site's sources: the sites of one source take site_hourly's direct path (one_source_hours).
+    // Hashing (site_id, source) pairs costs what hashing site_id did; min(text) per row would not.
+    await client.query(`create temp table scope_site_sources on commit drop as
+      select distinct site_id, source from silver.observations`);
     await client.query(`create temp table scope_sites on commit drop as
-      select distinct site_id from silver.observations`);
+      select distinct site_id from pg_temp.scope_site_sources`);
+    await client.query(`create temp table scope_one_source on commit drop as
+      select site_id, min(source) as source from pg_temp.scope_site_sources
+      group by site_id having count(*) = 1`);
     for (const t of ["scope_hours", "scope_days", "scope_moving_avg"]) {
       await client.query(`create temp table ${t} on commit drop as
         select site_id, ${ALL_TIME} from pg_temp.scope_sites`);
@@ -301,7 +308,14 @@ async function buildGoldScope(client: pg.PoolClient, p: ScopeParams): Promise<vo
     await client.query(`create temp table scope_sites on commit drop as
       select distinct site_id from pg_temp.scope_keys`);
   }
-  for (const t of ["scope_hours", "scope_days", "scope_moving_avg", "scope_sites"]) {
+  if (p.mode !== "full") {
+    // Outside a full run every site takes site_hourly's general path: an hour's scope is small, and
+    // whether a site has one source would cost a read of its history.
+    await client.query(
+      "create temp table scope_one_source (site_id text primary key, source text not null) on commit drop",
+    );
+  }
+  for (const t of ["scope_hours", "scope_days", "scope_moving_avg", "scope_sites", "scope_one_source"]) {
     await client.query(`analyze pg_temp.${t}`);
   }
 }

@@ -1,16 +1,27 @@
 /**
- * A full run drops each target's key and indexes, inserts, and re-creates them (core/sql/runner.ts
- * dropIndexes): afterwards every layer has the key and indexes the migrations made, the key still
- * refuses a duplicate, and a run that fails after a drop leaves the rows, the key and the indexes.
+ * What only a full run does:
+ * - it drops each target's key and indexes, inserts, and re-creates them (core/sql/runner.ts
+ *   dropIndexes): afterwards every layer has the key and indexes the migrations made, the key still
+ *   refuses a duplicate, and a run that fails after a drop leaves the rows, the key and the indexes;
+ * - its sites of one source take site_hourly's direct path (one_source_hours), which must give the
+ *   rows the general path gives (hour-by-hour runs take it for every site).
  */
 
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pgOpsPorts } from "#core/adapters/pg-ops-ledger.ts";
 import { rebuildAll, runTransform } from "#core/use-cases/transform.ts";
-import { FIXTURE_INTERVAL, loadFixture } from "#tests/fixtures/golden/bronze.ts";
+import {
+  type BronzeRow,
+  FIXTURE_INTERVAL,
+  insertBronze,
+  insertIngestionRun,
+  loadFixture,
+  reading,
+  T0,
+} from "#tests/fixtures/golden/bronze.ts";
 import { createTestDatabase, type TestDatabase } from "#tests/helpers/db.ts";
-import { checksums, SILVER_AND_GOLD } from "./support.ts";
+import { checksums, resetDerived, SILVER_AND_GOLD } from "./support.ts";
 
 let db: TestDatabase;
 
@@ -76,5 +87,56 @@ describe("full rebuild", () => {
     // Assess
     expect(await keysAndIndexes(db.pool)).toEqual(before);
     expect(await checksums(db.pool)).toEqual(rowsBefore);
+  });
+
+  it("a site of one source: the direct path gives the rows of the general path, to the last bit", async () => {
+    // Prepare: a database of its own. gamma has one source over 30 hours, with what the aggregates
+    // could change: precipitation rates of 16 digits (0.1 mm over 7 minutes), thirds, nulls, an
+    // implausible hour, a history row beside a live one, a forecast-only hour. delta has one source
+    // but a second in one hour, so it takes the general path in the full run too.
+    const own = await createTestDatabase();
+    try {
+      const hours = Array.from({ length: 30 }, (_, h) => h);
+      const interval = (h: number) => new Date(T0 + h * 3_600_000).toISOString().slice(0, 13);
+      const rows: BronzeRow[] = [];
+      for (const h of hours) {
+        await insertIngestionRun(own.pool, `run-${h}`, interval(h), "openweather");
+        const base = {
+          source: "openweather" as const,
+          ingestion_run_id: `run-${h}`,
+          raw_object_key: `raw/openweather/${interval(h)}.json`,
+          temperature_c: h % 7 === 0 ? null : h / 3,
+          feels_like_c: h / 7,
+          humidity_pct: h === 4 ? 130 : h % 7 === 0 ? null : 40 + h / 9,
+          wind_gust_ms: h % 4 === 0 ? null : h / 11,
+          precipitation_mm: 0.1 * (h % 3),
+          precipitation_window_minutes: 7,
+        };
+        rows.push(reading("gamma", h, 40, { ...base, kind: h === 10 ? "forecast" : "current" }));
+        if (h % 5 === 0) rows.push(reading("gamma", h, 0, { ...base, kind: "archive", temperature_c: -h }));
+        rows.push(reading("delta", h, 20, { ...base, temperature_c: h / 6 }));
+        if (h === 6)
+          rows.push(reading("delta", h, 25, { ...base, source: "open-meteo", temperature_c: 2.2 }));
+      }
+      await insertBronze(own.pool, rows);
+      const { rows: paths } = await own.pool.query<{ n: number }>(
+        "select count(distinct source)::int as n from bronze.weather_observations group by site_id order by site_id",
+      );
+      expect(paths.map((r) => r.n)).toEqual([2, 1]); // delta: two sources; gamma: one
+      // Act: a full rebuild, then the same rows hour by hour from nothing
+      await rebuildAll(pgOpsPorts(own.pool), { interval: interval(29) });
+      const full = await checksums(own.pool);
+      await resetDerived(own.pool);
+      for (const layer of ["silver", "gold"] as const)
+        for (const h of hours) await runTransform(pgOpsPorts(own.pool), { layer, interval: interval(h) });
+      // Assess
+      const { rows: gamma } = await own.pool.query<{ n: number }>(
+        "select count(*)::int as n from gold_internal.site_hourly where site_id = 'gamma'",
+      );
+      expect(gamma[0]?.n).toBe(29); // every hour but the implausible one
+      expect(await checksums(own.pool)).toEqual(full);
+    } finally {
+      await own.destroy();
+    }
   });
 });

@@ -4,14 +4,63 @@
 -- angles or codes would be meaningless.
 -- Kinds are not combined: silver already keeps one kind per site, source and hour (precedence), so
 -- a history row and a live row of one hour never count twice; kinds lists the kinds behind the row.
--- Scope: pg_temp.scope_hours (site_id, range_start, range_end), hour-aligned.
+-- Scope: pg_temp.scope_hours (site_id, range_start, range_end), hour-aligned; and
+-- pg_temp.scope_one_source (site_id, source): the sites whose silver rows in the scope all have one
+-- source (filled by a full run only; see one_source_hours).
 with
 
 scope as (
-    -- In key order: see silver_observations.
-    select site_id, range_start, range_end
-    from pg_temp.scope_hours
-    order by site_id
+    -- The sites of several sources (and every site outside a full run), in key order: see
+    -- silver_observations.
+    select h.site_id, h.range_start, h.range_end
+    from pg_temp.scope_hours as h
+    where not exists (select 1 from pg_temp.scope_one_source as o where o.site_id = h.site_id)
+    order by h.site_id
+),
+
+one_source_scope as (
+    select h.site_id, h.range_start, h.range_end, o.source
+    from pg_temp.scope_hours as h
+    inner join pg_temp.scope_one_source as o on o.site_id = h.site_id
+),
+
+one_source_hours as (
+    -- A site of one source has one silver row an hour (silver's key), so its plausible rows are its
+    -- hours as they are: what the aggregates below make of one row (the mean of one value is that
+    -- value; precipitation's numeric round trip kept), without sorting, two windows and some twenty
+    -- aggregates an hour. 200 sites x 1 year of one source: the model's select 4.5 s against 7.5 s,
+    -- the same rows (except all, both ways). Reading the scope's source alone keeps a second source
+    -- landed in silver since the scope was taken out (its rows are after the watermark: the next run
+    -- recomputes their hours).
+    select
+        s.site_id,
+        o.hour,
+        o.observed_at,
+        o.temperature_c,
+        o.feels_like_c,
+        o.humidity_pct,
+        o.pressure_hpa,
+        o.wind_speed_ms,
+        o.wind_gust_ms,
+        o.wind_direction_deg,
+        o.cloud_cover_pct,
+        o.precipitation_mm_per_hour::numeric::double precision as precipitation_mm,
+        o.condition_code,
+        o.condition_system,
+        1 as source_count,
+        o.source as sources,
+        o.kind as kinds
+    from one_source_scope as s
+    cross join lateral (
+        select *
+        from silver.observations
+        where site_id = s.site_id
+            and source = s.source
+            and hour >= s.range_start
+            and hour < s.range_end
+            and is_plausible
+        offset 0
+    ) as o
 ),
 
 silver_observations as (
@@ -113,7 +162,7 @@ aggregated as (
     group by site_id, hour
 ),
 
-final as (
+several_sources_hours as (
     select
         site_id,
         hour,
@@ -138,6 +187,12 @@ final as (
             case when kind_bits & 4 > 0 then 'forecast' end
         ) as kinds
     from aggregated
+),
+
+final as (
+    select * from one_source_hours
+    union all
+    select * from several_sources_hours
 )
 
 select * from final
