@@ -311,9 +311,7 @@ async function buildGoldScope(client: pg.PoolClient, p: ScopeParams): Promise<vo
   if (p.mode !== "full") {
     // Outside a full run every site takes site_hourly's general path: an hour's scope is small, and
     // whether a site has one source would cost a read of its history.
-    await client.query(
-      "create temp table scope_one_source (site_id text primary key, source text not null) on commit drop",
-    );
+    await client.query("create temp table scope_one_source (site_id text, source text) on commit drop");
   }
   for (const t of ["scope_hours", "scope_days", "scope_moving_avg", "scope_sites", "scope_one_source"]) {
     await client.query(`analyze pg_temp.${t}`);
