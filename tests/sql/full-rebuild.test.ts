@@ -25,7 +25,7 @@ import { checksums, resetDerived, SILVER_AND_GOLD } from "./support.ts";
 
 let db: TestDatabase;
 
-/** Every index (with its definition) and constraint of the silver and gold tables, sorted. */
+/** Every index (its definition), constraint and column nullability of silver and gold, sorted. */
 async function keysAndIndexes(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ line: string }>(
     `select 'index ' || indexrelid::regclass::text || ' ' || pg_get_indexdef(indexrelid) as line
@@ -33,6 +33,9 @@ async function keysAndIndexes(pool: pg.Pool): Promise<string[]> {
      union all
      select 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
      from pg_constraint where conrelid = any($1::regclass[])
+     union all
+     select 'column ' || attrelid::regclass::text || ' ' || attname || case when attnotnull then ' not null' else '' end
+     from pg_attribute where attrelid = any($1::regclass[]) and attnum > 0 and not attisdropped
      order by 1`,
     [SILVER_AND_GOLD],
   );
