@@ -253,8 +253,8 @@ async function buildSilverScope(client: pg.PoolClient, p: ScopeParams): Promise<
 
 async function buildGoldScope(client: pg.PoolClient, p: ScopeParams): Promise<void> {
   if (p.mode === "full") {
-    // Each site's sources: the sites of one source take site_hourly's direct path (one_source_hours).
-    // Hashing (site_id, source) pairs costs what hashing site_id did; min(text) per row would not.
+    // Each site's sources, from one pass over silver as the sites alone were: the sites of one
+    // source take site_hourly's direct path (one_source_hours).
     await client.query(`create temp table scope_site_sources on commit drop as
       select distinct site_id, source from silver.observations`);
     await client.query(`create temp table scope_sites on commit drop as

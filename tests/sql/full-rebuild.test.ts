@@ -26,7 +26,7 @@ import { checksums, resetDerived, SILVER_AND_GOLD } from "./support.ts";
 let db: TestDatabase;
 
 /** Every index (its definition), constraint and column nullability of silver and gold, sorted. */
-async function keysAndIndexes(pool: pg.Pool): Promise<string[]> {
+async function layerSchema(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ line: string }>(
     `select 'index ' || indexrelid::regclass::text || ' ' || pg_get_indexdef(indexrelid) as line
      from pg_index where indrelid = any($1::regclass[])
@@ -53,12 +53,12 @@ afterAll(async () => {
 describe("full rebuild", () => {
   it("leaves every layer with the key and indexes the migrations made, and the key enforced", async () => {
     // Prepare
-    const before = await keysAndIndexes(db.pool);
+    const before = await layerSchema(db.pool);
     expect(before.filter((l) => l.includes("PRIMARY KEY"))).toHaveLength(SILVER_AND_GOLD.length);
     // Act
     await rebuildAll(pgOpsPorts(db.pool), { interval: FIXTURE_INTERVAL });
     // Assess
-    expect(await keysAndIndexes(db.pool)).toEqual(before);
+    expect(await layerSchema(db.pool)).toEqual(before);
     const { rows } = await db.pool.query<{ n: number }>(
       "select count(*)::int as n from gold_internal.site_hourly",
     );
@@ -73,7 +73,7 @@ describe("full rebuild", () => {
     // truncated, stripped of their keys and indexes, refilled and re-keyed by then)
     await rebuildAll(pgOpsPorts(db.pool), { interval: FIXTURE_INTERVAL });
     const rowsBefore = await checksums(db.pool);
-    const before = await keysAndIndexes(db.pool);
+    const before = await layerSchema(db.pool);
     await db.pool.query(`create function public.refuse_insert() returns trigger language plpgsql as
       $$ begin raise exception 'injected fault'; end $$`);
     await db.pool.query(`create trigger refuse before insert on gold_internal.site_temperature_moving_avg
@@ -88,7 +88,7 @@ describe("full rebuild", () => {
       await db.pool.query("drop function public.refuse_insert()");
     }
     // Assess
-    expect(await keysAndIndexes(db.pool)).toEqual(before);
+    expect(await layerSchema(db.pool)).toEqual(before);
     expect(await checksums(db.pool)).toEqual(rowsBefore);
   });
 
